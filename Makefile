@@ -1,0 +1,35 @@
+# The set-up and everyday commands. `make demo` and `make test` each create
+# .venv when missing, install torch (CPU build) first, then the package.
+VENV   ?= .venv
+PY     := $(VENV)/bin/python
+PIP    := $(PY) -m pip
+TORCH  ?= torch==2.13.0
+STAMP  := $(VENV)/.installed
+
+.PHONY: demo test lint bench clean install
+
+$(PY):
+	python3 -m venv $(VENV)
+	$(PIP) install -q $(TORCH)
+
+$(STAMP): $(PY) pyproject.toml
+	$(PIP) install -q -e '.[test]'
+	touch $(STAMP)
+
+install: $(STAMP)
+
+demo: $(STAMP)
+	$(PY) -m pyg_identity.cli demo
+
+test: $(STAMP)
+	$(PY) -m pytest -q
+
+lint: $(STAMP)
+	$(PY) -m ruff check pyg_identity tests benchmarks examples
+	$(PY) -m mypy
+
+bench: $(STAMP)
+	$(PY) benchmarks/run_all.py
+
+clean:
+	rm -rf $(VENV) build *.egg-info

@@ -1,0 +1,78 @@
+from typing import Any, Callable, Optional, Sequence, Union
+
+import torch
+from torch import Tensor
+
+from pyg_identity.nn.functional.identity_solver import (
+    BACKWARDS,
+    NOISE_POSITIONS,
+    SENSES,
+    SolverDiagnostics,
+    identity_solver,
+)
+from pyg_identity.projection import validate_mode
+
+
+class SolverLayer(torch.nn.Module):
+    r"""Base class of every solver layer: holds the hyperparameters of the
+    one gradient mechanism (projection, noise margin, backward mode) and
+    calls :func:`pyg_identity.nn.functional.identity_solver`.
+
+    Subclasses define :obj:`sense` and call :meth:`solve`.
+    The noise margin is applied only in training mode and can be switched at
+    run time by assigning :obj:`layer.noise`.
+    """
+    sense: str = 'min'
+
+    def __init__(
+        self,
+        projection: Optional[str] = None,
+        noise: float = 0.0,
+        backward: str = 'identity',
+        lambda_: float = 20.0,
+        noise_position: str = 'after',
+        diagnostics: bool = False,
+    ) -> None:
+        super().__init__()
+        self.projection = validate_mode(projection, 'projection')
+        if noise is None or not noise >= 0:
+            raise ValueError(f"'noise' must be non-negative (got {noise})")
+        if backward not in BACKWARDS:
+            raise ValueError(f"'backward' must be 'identity' or 'blackbox' "
+                             f"(got {backward!r})")
+        if not lambda_ > 0:
+            raise ValueError(f"'lambda_' must be positive (got {lambda_})")
+        if noise_position not in NOISE_POSITIONS:
+            raise ValueError(f"'noise_position' must be 'after' or 'before' "
+                             f"(got {noise_position!r})")
+        self.noise = float(noise)
+        self.backward_mode = backward
+        self.lambda_ = float(lambda_)
+        self.noise_position = noise_position
+        self.diagnostics: Optional[SolverDiagnostics] = (
+            SolverDiagnostics() if diagnostics else None)
+
+    def solve(
+        self,
+        costs: Union[Tensor, Sequence[Tensor]],
+        solver: Callable[..., Any],
+        index: Any = None,
+        num_graphs: Optional[int] = None,
+        sense: Optional[str] = None,
+    ) -> Any:
+        r"""Runs :obj:`solver` through the gradient mechanism with this
+        layer's hyperparameters."""
+        return identity_solver(
+            costs, solver, sense=sense or self.sense,
+            projection=self.projection, index=index, num_graphs=num_graphs,
+            noise=self.noise, training=self.training,
+            backward=self.backward_mode, lambda_=self.lambda_,
+            noise_position=self.noise_position, diagnostics=self.diagnostics)
+
+    def extra_repr(self) -> str:
+        out = f'projection={self.projection!r}, backward={self.backward_mode!r}'
+        if self.backward_mode == 'blackbox':
+            out += f', lambda_={self.lambda_}'
+        if self.noise > 0:
+            out += f', noise={self.noise}'
+        return out
