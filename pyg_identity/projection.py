@@ -4,6 +4,7 @@ from typing import Optional
 
 import torch
 from torch import Tensor
+from torch_geometric.index import index2ptr
 from torch_geometric.typing import OptTensor
 from torch_geometric.utils import scatter, segment
 
@@ -38,20 +39,23 @@ def edge_batch(batch: Tensor, edge_index: Tensor) -> Tensor:
     return batch.index_select(0, edge_index[0])
 
 
-def _reduce(src: Tensor, index: OptTensor, ptr: OptTensor, num_groups: int,
-            dim: int, reduce: str) -> Tensor:
+def _ptr_to_index(ptr: Tensor, size: int) -> Tensor:
+    # Cheaper than `repeat_interleave`: mark group starts, then cumsum.
+    marks = torch.zeros(size + 1, dtype=torch.long, device=ptr.device)
+    marks.index_add_(0, ptr[1:-1], torch.ones_like(ptr[1:-1]))
+    return marks[:size].cumsum(0)
+
+
+def _group_sum(src: Tensor, index: OptTensor, ptr: OptTensor,
+               num_groups: int, dim: int) -> Tensor:
     if ptr is not None and dim == 0:
-        return segment(src, ptr, reduce=reduce)
+        return segment(src, ptr, reduce='sum')
     assert index is not None
-    return scatter(src, index, dim, dim_size=num_groups, reduce=reduce)
+    return scatter(src, index, dim, dim_size=num_groups, reduce='sum')
 
 
-def _broadcast(stat: Tensor, index: OptTensor, ptr: OptTensor, dim: int,
-               size: int) -> Tensor:
-    if ptr is not None and index is None:
-        return stat.repeat_interleave(ptr.diff(), dim=dim, output_size=size)
-    assert index is not None
-    return stat.index_select(dim, index)
+def _expand(count: Tensor, dim: int, ndim: int) -> Tensor:
+    return count.view([-1 if d == dim else 1 for d in range(ndim)])
 
 
 def project(
@@ -129,9 +133,12 @@ def project(
             raise ValueError(f"'index' must be one-dimensional with "
                              f"src.size({dim}) = {size} entries (got shape "
                              f"{list(index.size())})")
-        ptr = None
         if num_graphs is None:
             num_graphs = int(index.max()) + 1 if index.numel() > 0 else 0
+        ptr = None
+        if dim == 0 and size > 0 and bool((index[1:] >= index[:-1]).all()):
+            # A sorted `index` (PyG's batch layout): fast CSR segment sums.
+            ptr = index2ptr(index, num_graphs)
     elif ptr is not None:
         if ptr.dim() != 1 or ptr.numel() < 1:
             raise ValueError(f"'ptr' must be a one-dimensional tensor with at "
@@ -140,20 +147,26 @@ def project(
             raise ValueError(f"'ptr' must have num_graphs + 1 = "
                              f"{num_graphs + 1} entries (got {ptr.numel()})")
         num_graphs = ptr.numel() - 1
+        index = _ptr_to_index(ptr, size)
         if dim != 0:  # `segment` reduces along the first dimension only.
-            from torch_geometric.index import ptr2index
-            index, ptr = ptr2index(ptr, output_size=size), None
+            ptr = None
     else:
         return _project_global(src, dim, mode, eps)
 
     out = src
     if mode in ('mean', 'std'):
-        mean = _reduce(out, index, ptr, num_graphs, dim, 'mean')
-        out = out - _broadcast(mean, index, ptr, dim, size)
+        if ptr is not None:
+            count = ptr.diff()
+        else:
+            count = scatter(torch.ones_like(index), index, 0,
+                            dim_size=num_graphs, reduce='sum')
+        count = _expand(count.clamp(min=1).to(src.dtype), dim, src.dim())
+        mean = _group_sum(out, index, ptr, num_graphs, dim) / count
+        out = out - mean.index_select(dim, index)
     if mode in ('norm', 'std'):
-        sq = _reduce(out * out, index, ptr, num_graphs, dim, 'sum')
-        norm = sq.clamp(min=eps).sqrt()
-        out = out / _broadcast(norm, index, ptr, dim, size)
+        sq = _group_sum(out * out, index, ptr, num_graphs, dim)
+        inv = sq.clamp(min=eps).rsqrt()
+        out = out * inv.index_select(dim, index)
     return out
 
 

@@ -1,5 +1,45 @@
-r"""Pure combinatorial solvers: numpy in, solution out, no autograd."""
-from pyg_identity.solvers._dispatch import (GraphBlocks, graph_blocks,
-                                            map_graphs)
+r"""Pure combinatorial solvers: numpy / scipy / networkx / LKH in, solution
+out, no autograd. The layers of :mod:`pyg_identity.nn` wrap them."""
+from pyg_identity.solvers._dispatch import (
+    GraphBlocks,
+    graph_blocks,
+    map_graphs,
+)
+from pyg_identity.solvers.linear_assignment import (
+    InfeasibleMatchingError,
+    linear_assignment,
+    sparse_linear_assignment,
+)
+from pyg_identity.solvers.quadratic_assignment import (
+    affinity_matrix,
+    quadratic_assignment,
+)
+from pyg_identity.solvers.shortest_path import (
+    shortest_path as solve_shortest_path,
+    vertex_shortest_path as solve_vertex_shortest_path,
+)
+from pyg_identity.solvers.tsp import held_karp, solve_tsp, tour_length
+from pyg_identity.solvers.perfect_matching import (
+    perfect_matching as solve_perfect_matching,
+)
+from pyg_identity.solvers.topk import solve_topk
+from pyg_identity.solvers.ranking import solve_ranking
 
-__all__ = ['map_graphs', 'graph_blocks', 'GraphBlocks']
+__all__ = [
+    'map_graphs',
+    'graph_blocks',
+    'GraphBlocks',
+    'linear_assignment',
+    'sparse_linear_assignment',
+    'InfeasibleMatchingError',
+    'quadratic_assignment',
+    'affinity_matrix',
+    'solve_shortest_path',
+    'solve_vertex_shortest_path',
+    'solve_tsp',
+    'held_karp',
+    'tour_length',
+    'solve_perfect_matching',
+    'solve_topk',
+    'solve_ranking',
+]

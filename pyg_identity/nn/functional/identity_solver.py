@@ -63,7 +63,11 @@ def _flat_group_stats(tensors: Sequence[Tensor], indices: Sequence[
 
 def _check_costs(costs: Costs) -> Tuple[Tuple[Tensor, ...], bool]:
     single = isinstance(costs, Tensor)
-    seq: Tuple[Tensor, ...] = ((costs, ) if single else tuple(costs))  # type: ignore[arg-type]  # noqa: E501
+    seq: Tuple[Tensor, ...]
+    if isinstance(costs, Tensor):
+        seq = (costs, )
+    else:
+        seq = tuple(costs)
     if len(seq) == 0:
         raise ValueError("'costs' must hold at least one tensor")
     for c in seq:
@@ -72,7 +76,11 @@ def _check_costs(costs: Costs) -> Tuple[Tuple[Tensor, ...], bool]:
                              f"{getattr(c, 'dtype', type(c))})")
         if c.dim() == 0:
             raise ValueError("'costs' must have at least one dimension")
-        if not bool(torch.isfinite(c.detach()).all()):
+        d = c.detach()
+        # The sum is non-finite whenever an entry is; the full check only
+        # runs then (or on overflow), which keeps the common path cheap.
+        if not bool(torch.isfinite(d.sum())) and not bool(
+                torch.isfinite(d).all()):
             raise ValueError("'costs' must be finite (got NaN or inf)")
     return seq, single
 
@@ -214,9 +222,9 @@ def _attach_probes(seq: Tuple[Tensor, ...], indices: Sequence[Optional[
             grads[i] = grad.detach()
             if any(g is None for g in grads):
                 return  # Wait for the other cost tensors.
-            naive = [sign * (torch.zeros_like(g) if d is None else d)
-                     for g, d in zip(grads, diag._dl_dy)]  # type: ignore
             actual = [g for g in grads if g is not None]
+            naive = [sign * (torch.zeros_like(g) if d is None else d)
+                     for g, d in zip(actual, diag._dl_dy)]
             dot = _flat_group_stats(
                 [a * b for a, b in zip(naive, actual)], indices, num_graphs,
                 lambda t: t)

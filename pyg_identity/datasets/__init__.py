@@ -1,0 +1,25 @@
+r"""Datasets of the paper's experiments, as PyG datasets.
+
+Data is cached under :func:`default_root` (the git-ignored top-level
+``datasets/`` folder of a source checkout, ``$PYG_IDENTITY_DATASETS`` if set,
+else ``~/.cache/pyg_identity/datasets``) unless ``root=`` is given.
+"""
+from pyg_identity.datasets._utils import default_root
+from pyg_identity.datasets.mnist import MNIST
+from pyg_identity.datasets.pair_data import PairData
+from pyg_identity.datasets.pascal_voc import (
+    PascalVOCKeypoints,
+    VGG16Backbone,
+    keypoint_features,
+)
+from pyg_identity.datasets.synthetic_keypoints import SyntheticKeypoints
+
+__all__ = [
+    'default_root',
+    'PairData',
+    'SyntheticKeypoints',
+    'PascalVOCKeypoints',
+    'VGG16Backbone',
+    'keypoint_features',
+    'MNIST',
+]

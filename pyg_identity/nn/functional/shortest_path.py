@@ -1,0 +1,309 @@
+r"""Differentiable :math:`s`-:math:`t` shortest paths on a ragged batch of
+graphs, with costs on the edges or on the nodes."""
+from typing import Callable, List, Optional, Tuple, Union
+
+import numpy as np
+import torch
+from torch import Tensor
+from torch_geometric.typing import OptTensor
+
+from pyg_identity.nn.functional.identity_solver import (
+    SolverDiagnostics,
+    identity_solver,
+)
+from pyg_identity.solvers._dispatch import (
+    GraphBlocks,
+    check_num_workers,
+    graph_blocks,
+    map_graphs,
+    to_numpy,
+)
+from pyg_identity.solvers.shortest_path import (
+    _shortest_path_edges,
+    _shortest_path_nodes,
+)
+
+Terminal = Union[int, Tensor]
+
+
+def _check_cost(cost: Tensor, name: str) -> None:
+    if not isinstance(cost, Tensor) or not cost.is_floating_point():
+        raise ValueError(f"'{name}' must be a floating point tensor (got "
+                         f"{getattr(cost, 'dtype', type(cost))})")
+    if cost.dim() != 1:
+        raise ValueError(f"'{name}' must be one-dimensional (got shape "
+                         f"{list(cost.size())})")
+
+
+def _check_edge_index(edge_index: Tensor) -> None:
+    r"""Raises a :class:`ValueError` unless :obj:`edge_index` is an integer
+    tensor of shape :obj:`[2, num_edges]`."""
+    if (not isinstance(edge_index, Tensor) or edge_index.is_floating_point()
+            or edge_index.is_complex() or edge_index.dtype == torch.bool):
+        raise ValueError(f"'edge_index' must be an integer tensor (got "
+                         f"{getattr(edge_index, 'dtype', type(edge_index))})")
+    if edge_index.dim() != 2 or edge_index.size(0) != 2:
+        raise ValueError(f"'edge_index' must have shape [2, num_edges] (got "
+                         f"{list(edge_index.size())})")
+
+
+def _infer_num_nodes(edge_index: Tensor, batch: OptTensor,
+                    num_nodes: Optional[int], *extra: int) -> int:
+    r"""The number of nodes: :obj:`batch.numel()`, else :obj:`num_nodes`,
+    else one more than the largest node index in :obj:`edge_index` and
+    :obj:`extra`."""
+    if num_nodes is not None and (isinstance(num_nodes, bool)
+                                  or not isinstance(num_nodes, int)
+                                  or num_nodes < 0):
+        raise ValueError(f"'num_nodes' must be a non-negative integer (got "
+                         f"{num_nodes!r})")
+    if batch is not None:
+        if not isinstance(batch, Tensor) or batch.dim() != 1:
+            raise ValueError(f"'batch' must be a one-dimensional tensor (got "
+                             f"{getattr(batch, 'shape', type(batch))})")
+        if num_nodes is not None and num_nodes != batch.numel():
+            raise ValueError(f"'num_nodes' ({num_nodes}) does not match the "
+                             f"size of 'batch' ({batch.numel()})")
+        return batch.numel()
+    if num_nodes is not None:
+        return num_nodes
+    top = int(edge_index.max()) + 1 if edge_index.numel() else 0
+    return max([top, *[v + 1 for v in extra]])
+
+
+def _terminal(value: Terminal, name: str, blocks: GraphBlocks) -> np.ndarray:
+    # Local node index of `value` in every graph, validated.
+    b = blocks.num_graphs
+    if isinstance(value, Tensor):
+        if value.is_floating_point() or value.dtype == torch.bool:
+            raise ValueError(f"'{name}' must hold integer node indices (got "
+                             f"{value.dtype})")
+        if value.dim() == 0:
+            out = np.full(b, int(value), dtype=np.int64)
+        elif value.dim() == 1 and value.numel() == b:
+            out = value.detach().cpu().numpy().astype(np.int64)
+        else:
+            raise ValueError(f"'{name}' must be an integer or a tensor of "
+                             f"shape [num_graphs] = [{b}] (got shape "
+                             f"{list(value.size())})")
+    elif isinstance(value, (int, np.integer)) and not isinstance(value, bool):
+        out = np.full(b, int(value), dtype=np.int64)
+    else:
+        raise ValueError(f"'{name}' must be an integer or an integer tensor "
+                         f"(got {type(value).__name__})")
+    sizes = np.diff(blocks.node_ptr)
+    bad = np.flatnonzero((out < 0) | (out >= sizes))
+    if bad.size:
+        g = int(bad[0])
+        raise ValueError(f"'{name}' must be a local node index in [0, "
+                         f"{int(sizes[g])}) of graph {g} (got {int(out[g])})")
+    return out
+
+
+def _terminal_hint(value: Terminal) -> List[int]:
+    # Node indices to cover when the number of nodes is inferred.
+    if isinstance(value, Tensor) and not value.is_floating_point() and \
+            value.numel() > 0 and value.dtype != torch.bool:
+        return [int(value.max())]
+    if isinstance(value, (int, np.integer)) and not isinstance(value, bool):
+        return [int(value)]
+    return []
+
+
+def _prepare(cost: Tensor, cost_name: str, edge_index: Tensor,
+             source: Terminal, target: Terminal, batch: OptTensor,
+             num_nodes: Optional[int], num_graphs: Optional[int],
+             directed: bool,
+             num_workers: int) -> Tuple[GraphBlocks, np.ndarray, np.ndarray]:
+    _check_cost(cost, cost_name)
+    _check_edge_index(edge_index)
+    if not isinstance(directed, bool):
+        raise ValueError(f"'directed' must be a bool (got {directed!r})")
+    check_num_workers(num_workers)
+    if cost_name == 'node_cost' and num_nodes is None and batch is None:
+        num_nodes = cost.numel()
+        if edge_index.numel() and int(edge_index.max()) >= num_nodes:
+            raise ValueError(f"'node_cost' must have one entry per node "
+                             f"(got {num_nodes} entries, but 'edge_index' "
+                             f"refers to node {int(edge_index.max())})")
+    n = _infer_num_nodes(edge_index, batch, num_nodes,
+                        *_terminal_hint(source), *_terminal_hint(target))
+    expected = n if cost_name == 'node_cost' else edge_index.size(1)
+    if cost.numel() != expected:
+        what = 'num_nodes' if cost_name == 'node_cost' else 'num_edges'
+        raise ValueError(f"'{cost_name}' must have {what} = {expected} "
+                         f"entries (got {cost.numel()})")
+    blocks = graph_blocks(batch, n, edge_index, num_graphs)
+    return (blocks, _terminal(source, 'source', blocks),
+            _terminal(target, 'target', blocks))
+
+
+def _make_solver(blocks: GraphBlocks, source: np.ndarray, target: np.ndarray,
+                 directed: bool, num_workers: int, size: int,
+                 on_nodes: bool) -> Callable[[Tensor], Tensor]:
+    fn = _shortest_path_nodes if on_nodes else _shortest_path_edges
+
+    def solver(cost: Tensor) -> Tensor:
+        # Dijkstra needs non-negative costs: negative costs (from noise, a
+        # projection or the Blackbox perturbation) are clamped at zero.
+        c = np.clip(to_numpy(cost), 0.0, None)
+        parts = [blocks.nodes(g) if on_nodes else blocks.edges(g)
+                 for g in range(blocks.num_graphs)]
+        tasks = [(blocks.edge_index(g), c[parts[g]], blocks.num_nodes(g),
+                  int(source[g]), int(target[g]), directed)
+                 for g in range(blocks.num_graphs)]
+        sols = map_graphs(fn, tasks, num_workers)
+        out = np.zeros(size, dtype=np.float64)
+        for g, y in enumerate(sols):
+            if y is None:
+                raise ValueError(f"'target' (node {int(target[g])}) is "
+                                 f"unreachable from 'source' (node "
+                                 f"{int(source[g])}) in graph {g}")
+            out[parts[g]] = y
+        return torch.from_numpy(out)
+
+    return solver
+
+
+def shortest_path(
+    edge_cost: Tensor,
+    edge_index: Tensor,
+    source: Terminal,
+    target: Terminal,
+    batch: OptTensor = None,
+    num_nodes: Optional[int] = None,
+    num_graphs: Optional[int] = None,
+    directed: bool = True,
+    projection: Optional[str] = 'norm',
+    noise: float = 0.0,
+    training: bool = False,
+    backward: str = 'identity',
+    lambda_: float = 20.0,
+    noise_position: str = 'after',
+    num_workers: int = 0,
+    generator: Optional[torch.Generator] = None,
+    diagnostics: Optional[SolverDiagnostics] = None,
+) -> Tensor:
+    r"""Differentiable :math:`s`-:math:`t` shortest path with costs on the
+    edges: returns the edge indicator :math:`y = \arg\min_{y \in Y}
+    \langle \tilde c, y \rangle` of a shortest path in every graph of a
+    batch, with :math:`\tilde c = \max(P(c) + \xi, 0)` and the Identity (or
+    Blackbox) gradient (see :class:`pyg_identity.nn.IdentityShortestPath`).
+
+    Args:
+        edge_cost (torch.Tensor): The edge costs :obj:`[num_edges]`.
+        edge_index (torch.Tensor): The edges :obj:`[2, num_edges]`.
+        source (int or torch.Tensor): The start node of every graph, as a
+            *local* node index (:obj:`0` is the first node of each graph),
+            one integer for all graphs or a tensor :obj:`[num_graphs]`.
+        target (int or torch.Tensor): The end node, like :obj:`source`.
+        batch (torch.Tensor, optional): The batch vector :obj:`[num_nodes]`.
+            (default: :obj:`None`)
+        num_nodes (int, optional): The number of nodes if :obj:`batch` is
+            not given. (default: :obj:`None`)
+        num_graphs (int, optional): The number of graphs.
+            (default: :obj:`None`)
+        directed (bool, optional): If :obj:`False`, every listed edge can
+            be traversed both ways. (default: :obj:`True`)
+        projection (str, optional): :obj:`None`, :obj:`"mean"`,
+            :obj:`"norm"` or :obj:`"std"`. (default: :obj:`"norm"`)
+        noise (float, optional): The noise margin :math:`\alpha`.
+            (default: :obj:`0.0`)
+        training (bool, optional): Whether the noise is applied.
+            (default: :obj:`False`)
+        backward (str, optional): :obj:`"identity"` or :obj:`"blackbox"`.
+            (default: :obj:`"identity"`)
+        lambda_ (float, optional): The Blackbox :math:`\lambda`.
+            (default: :obj:`20.0`)
+        noise_position (str, optional): :obj:`"after"` or :obj:`"before"`
+            the projection. (default: :obj:`"after"`)
+        num_workers (int, optional): Solve the graphs in this many processes
+            if :obj:`> 1`. (default: :obj:`0`)
+        generator (torch.Generator, optional): The generator for the noise.
+            (default: :obj:`None`)
+        diagnostics (SolverDiagnostics, optional): Records cost norms and
+            gradient cosines. (default: :obj:`None`)
+    """
+    blocks, s, t = _prepare(edge_cost, 'edge_cost', edge_index, source,
+                            target, batch, num_nodes, num_graphs, directed,
+                            num_workers)
+    solver = _make_solver(blocks, s, t, directed, num_workers,
+                          edge_index.size(1), on_nodes=False)
+    index = None if batch is None else batch[edge_index[0]]
+    return identity_solver(
+        edge_cost, solver, sense='min', projection=projection, index=index,
+        num_graphs=blocks.num_graphs, noise=noise, training=training,
+        backward=backward, lambda_=lambda_, noise_position=noise_position,
+        generator=generator, diagnostics=diagnostics)
+
+
+def vertex_shortest_path(
+    node_cost: Tensor,
+    edge_index: Tensor,
+    source: Terminal,
+    target: Terminal,
+    batch: OptTensor = None,
+    num_graphs: Optional[int] = None,
+    directed: bool = True,
+    projection: Optional[str] = 'norm',
+    noise: float = 0.0,
+    training: bool = False,
+    backward: str = 'identity',
+    lambda_: float = 20.0,
+    noise_position: str = 'after',
+    num_workers: int = 0,
+    generator: Optional[torch.Generator] = None,
+    diagnostics: Optional[SolverDiagnostics] = None,
+) -> Tensor:
+    r"""Differentiable :math:`s`-:math:`t` shortest path with costs on the
+    nodes (Warcraft maps): returns the node indicator :math:`y` of a path
+    minimising the sum of the costs of its nodes, :obj:`source` and
+    :obj:`target` included, in every graph of a batch (see
+    :class:`pyg_identity.nn.IdentityShortestPath`).
+
+    Args:
+        node_cost (torch.Tensor): The node costs :obj:`[num_nodes]`.
+        edge_index (torch.Tensor): The edges :obj:`[2, num_edges]`, *e.g.*
+            from :func:`pyg_identity.utils.grid.grid_edge_index`.
+        source (int or torch.Tensor): The start node of every graph, as a
+            *local* node index, one integer for all graphs or a tensor
+            :obj:`[num_graphs]`.
+        target (int or torch.Tensor): The end node, like :obj:`source`.
+        batch (torch.Tensor, optional): The batch vector :obj:`[num_nodes]`.
+            (default: :obj:`None`)
+        num_graphs (int, optional): The number of graphs.
+            (default: :obj:`None`)
+        directed (bool, optional): If :obj:`False`, every listed edge can
+            be traversed both ways. (default: :obj:`True`)
+        projection (str, optional): :obj:`None`, :obj:`"mean"`,
+            :obj:`"norm"` or :obj:`"std"`. (default: :obj:`"norm"`)
+        noise (float, optional): The noise margin :math:`\alpha`.
+            (default: :obj:`0.0`)
+        training (bool, optional): Whether the noise is applied.
+            (default: :obj:`False`)
+        backward (str, optional): :obj:`"identity"` or :obj:`"blackbox"`.
+            (default: :obj:`"identity"`)
+        lambda_ (float, optional): The Blackbox :math:`\lambda`.
+            (default: :obj:`20.0`)
+        noise_position (str, optional): :obj:`"after"` or :obj:`"before"`
+            the projection. (default: :obj:`"after"`)
+        num_workers (int, optional): Solve the graphs in this many processes
+            if :obj:`> 1`. (default: :obj:`0`)
+        generator (torch.Generator, optional): The generator for the noise.
+            (default: :obj:`None`)
+        diagnostics (SolverDiagnostics, optional): Records cost norms and
+            gradient cosines. (default: :obj:`None`)
+    """
+    blocks, s, t = _prepare(node_cost, 'node_cost', edge_index, source,
+                            target, batch, None, num_graphs, directed,
+                            num_workers)
+    solver = _make_solver(blocks, s, t, directed, num_workers,
+                          node_cost.numel(), on_nodes=True)
+    return identity_solver(
+        node_cost, solver, sense='min', projection=projection, index=batch,
+        num_graphs=blocks.num_graphs, noise=noise, training=training,
+        backward=backward, lambda_=lambda_, noise_position=noise_position,
+        generator=generator, diagnostics=diagnostics)
+
+
+__all__ = ['shortest_path', 'vertex_shortest_path']

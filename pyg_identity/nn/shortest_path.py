@@ -1,0 +1,176 @@
+from typing import Optional
+
+from torch import Tensor
+from torch_geometric.typing import OptTensor
+
+from pyg_identity.nn._base import SolverLayer
+from pyg_identity.nn.functional.shortest_path import (
+    Terminal,
+    shortest_path,
+    vertex_shortest_path,
+)
+from pyg_identity.solvers._dispatch import check_num_workers
+
+
+class IdentityShortestPath(SolverLayer):
+    r"""The differentiable :math:`s`-:math:`t` shortest-path layer (Dijkstra
+    with the Identity gradient) from the `"Backpropagation through
+    Combinatorial Algorithms: Identity with Projection Works"
+    <https://arxiv.org/abs/2205.15213>`_ paper, for a ragged batch of sparse
+    graphs
+
+    .. math::
+        \mathbf{y} = \operatorname*{arg\,min}_{\mathbf{y} \in Y_{st}}
+        \langle \max(P(\mathbf{c}) + \xi, 0), \mathbf{y} \rangle,
+        \qquad
+        \frac{\partial \ell}{\partial \mathbf{c}} =
+        -P'(\mathbf{c})^{\top} \frac{\partial \ell}{\partial \mathbf{y}}
+
+    where :math:`Y_{st}` holds the indicators of the paths from
+    :obj:`source` to :obj:`target` of every graph: over the edges
+    (:obj:`vertex_costs=False`, cost of a path = sum of its edge costs) or
+    over the nodes (:obj:`vertex_costs=True`, cost of a path = sum of the
+    costs of the nodes it visits, :obj:`source` and :obj:`target` included,
+    as in the Warcraft maps of `"Differentiation of Blackbox Combinatorial
+    Solvers" <https://arxiv.org/abs/1912.02175>`_; see
+    :func:`pyg_identity.utils.grid.grid_edge_index`).
+    It is an :math:`\arg\min` solver, so the Identity gradient is
+    :math:`-\partial\ell/\partial\mathbf{y}` (before the projection's
+    Jacobian).
+
+    Each graph is solved exactly with
+    :func:`scipy.sparse.csgraph.dijkstra`: zero costs are exact, of parallel
+    edges the cheapest is used (ties: the lowest edge index), and ties
+    between paths are broken deterministically.
+    Dijkstra needs non-negative costs, so **negative costs are clamped at
+    zero** inside the solver (after projection and noise, and in the
+    Blackbox call on :math:`\mathbf{c} + \lambda\,\partial\ell/
+    \partial\mathbf{y}`, as the reference Blackbox code does); use a
+    non-negative cost head such as
+    :class:`pyg_identity.nn.NodeCost` with :obj:`positive=True`.
+    If :obj:`target` cannot be reached from :obj:`source` in some graph, a
+    :class:`ValueError` is raised.
+
+    The default projection is :math:`P_{\text{norm}}`: the solution is
+    invariant to positive scaling of the costs, but not to shifts, since
+    paths have different numbers of edges, so :obj:`"mean"` and
+    :obj:`"std"` change the solution and should not be used.
+
+    With :obj:`directed=True` (the default), edge :math:`(u, v)` can only be
+    traversed from :math:`u` to :math:`v`: an undirected PyG graph, which
+    lists :math:`(u, v)` and :math:`(v, u)`, then has two edges with their own
+    costs, one per direction. With :obj:`directed=False`, every listed edge
+    can be traversed both ways (for graphs that list each undirected edge
+    once); if both directions are listed, the cheaper one is used either
+    way and only its entry is set in :math:`\mathbf{y}`.
+
+    Args:
+        directed (bool, optional): Whether edges are one-way.
+            (default: :obj:`True`)
+        vertex_costs (bool, optional): If set to :obj:`True`, costs and
+            solutions live on the nodes instead of the edges.
+            (default: :obj:`False`)
+        projection (str, optional): :obj:`None`, :obj:`"mean"`,
+            :obj:`"norm"` or :obj:`"std"`, per graph.
+            (default: :obj:`"norm"`)
+        noise (float, optional): The noise margin :math:`\alpha`, applied in
+            training mode only. (default: :obj:`0.0`)
+        backward (str, optional): :obj:`"identity"` or :obj:`"blackbox"`.
+            (default: :obj:`"identity"`)
+        lambda_ (float, optional): The Blackbox :math:`\lambda`.
+            (default: :obj:`20.0`)
+        noise_position (str, optional): :obj:`"after"` or :obj:`"before"`
+            the projection. (default: :obj:`"after"`)
+        num_workers (int, optional): Solve the graphs in this many processes
+            if :obj:`> 1`. (default: :obj:`0`)
+        diagnostics (bool, optional): If set, :obj:`layer.diagnostics` records
+            the cost norm and gradient cosine of the last call.
+            (default: :obj:`False`)
+
+    Shapes:
+        - **input:**
+          costs :math:`(|\mathcal{E}|)` (or :math:`(|\mathcal{V}|)` if
+          :obj:`vertex_costs=True`),
+          edge indices :math:`(2, |\mathcal{E}|)`,
+          source and target :math:`(B)` local node indices or integers,
+          batch vector :math:`(|\mathcal{V}|)` *(optional)*
+        - **output:** path indicator of the shape, dtype and device of the
+          costs
+    """
+    sense = 'min'
+
+    def __init__(
+        self,
+        directed: bool = True,
+        vertex_costs: bool = False,
+        projection: Optional[str] = 'norm',
+        noise: float = 0.0,
+        backward: str = 'identity',
+        lambda_: float = 20.0,
+        noise_position: str = 'after',
+        num_workers: int = 0,
+        diagnostics: bool = False,
+    ) -> None:
+        super().__init__(projection, noise, backward, lambda_, noise_position,
+                         diagnostics)
+        if not isinstance(directed, bool):
+            raise ValueError(f"'directed' must be a bool (got {directed!r})")
+        if not isinstance(vertex_costs, bool):
+            raise ValueError(f"'vertex_costs' must be a bool (got "
+                             f"{vertex_costs!r})")
+        self.directed = directed
+        self.vertex_costs = vertex_costs
+        self.num_workers = check_num_workers(num_workers)
+
+    def forward(
+        self,
+        cost: Tensor,
+        edge_index: Tensor,
+        source: Terminal,
+        target: Terminal,
+        batch: OptTensor = None,
+        num_nodes: Optional[int] = None,
+        num_graphs: Optional[int] = None,
+    ) -> Tensor:
+        r"""Forward pass.
+
+        Args:
+            cost (torch.Tensor): The edge costs (node costs if
+                :obj:`vertex_costs=True`).
+            edge_index (torch.Tensor): The edge indices.
+            source (int or torch.Tensor): The start node of every graph as a
+                *local* index (:obj:`0` is each graph's first node): one
+                integer for all graphs or a tensor of shape
+                :obj:`[num_graphs]`, *e.g.* :obj:`data.source` of a batch of
+                :obj:`Data(source=0, ...)`, which PyG does not increment
+                (attribute names containing :obj:`"index"` would be
+                incremented, *i.e.* made global).
+            target (int or torch.Tensor): The end node, like :obj:`source`.
+            batch (torch.Tensor, optional): The batch vector.
+                (default: :obj:`None`)
+            num_nodes (int, optional): The number of nodes if :obj:`batch`
+                is not given (edge costs only). (default: :obj:`None`)
+            num_graphs (int, optional): The number of graphs.
+                (default: :obj:`None`)
+        """
+        if self.vertex_costs:
+            if num_nodes is not None and (not isinstance(cost, Tensor)
+                                          or num_nodes != cost.numel()):
+                raise ValueError(f"'num_nodes' ({num_nodes}) does not match "
+                                 f"the number of node costs")
+            return vertex_shortest_path(
+                cost, edge_index, source, target, batch, num_graphs,
+                self.directed, projection=self.projection, noise=self.noise,
+                training=self.training, backward=self.backward_mode,
+                lambda_=self.lambda_, noise_position=self.noise_position,
+                num_workers=self.num_workers, diagnostics=self.diagnostics)
+        return shortest_path(
+            cost, edge_index, source, target, batch, num_nodes, num_graphs,
+            self.directed, projection=self.projection, noise=self.noise,
+            training=self.training, backward=self.backward_mode,
+            lambda_=self.lambda_, noise_position=self.noise_position,
+            num_workers=self.num_workers, diagnostics=self.diagnostics)
+
+    def __repr__(self) -> str:
+        return (f'{self.__class__.__name__}(directed={self.directed}, '
+                f'vertex_costs={self.vertex_costs}, {self.extra_repr()})')

@@ -1,0 +1,147 @@
+from typing import Optional
+
+from torch import Tensor
+from torch_geometric.typing import OptTensor
+
+from pyg_identity.nn._base import SolverLayer
+from pyg_identity.nn.functional.tsp import tsp
+from pyg_identity.solvers._dispatch import check_num_workers
+from pyg_identity.solvers.tsp import check_backend
+
+
+class IdentityTSP(SolverLayer):
+    r"""The travelling salesman layer: a shortest tour through all nodes of
+    every graph of a batch, given edge costs, trainable with the Identity
+    gradient of the `"Backpropagation through Combinatorial Algorithms:
+    Identity with Projection Works" <https://arxiv.org/abs/2205.15213>`_
+    paper (Globe TSP experiment).
+
+    .. math::
+        \mathbf{y} = \arg\min_{\mathbf{y} \in Y} \langle P(\omega) + \xi,
+        \mathbf{y} \rangle, \qquad
+        \frac{\partial \ell}{\partial \omega} = -P'(\omega)^{\top}
+        \frac{\partial \ell}{\partial \mathbf{y}}
+
+    where :math:`Y \subseteq \{0, 1\}^{E}` holds the indicators of the
+    Hamiltonian cycles (tours) of each graph, :math:`P` is the per-graph
+    projection and :math:`\xi \sim \mathrm{Unif}\{-\alpha/2, +\alpha/2\}`
+    the noise margin (training mode only). The solver is an :math:`\arg\min`.
+
+    The graph is undirected. The cost of the pair :math:`\{i, j\}` is the
+    sum of the costs of the entries of :obj:`edge_index` joining :math:`i`
+    and :math:`j`, and the output marks *every* such entry of a tour edge;
+    for PyG's complete graphs, which list both directions, this is the mean
+    of :math:`\omega_{ij}` and :math:`\omega_{ji}` and a tour of :math:`n`
+    nodes has :math:`2n` ones (with one direction per pair, :math:`n`).
+    Pairs missing from a sparse graph cannot be used; a graph without a
+    tour within its edges (fewer than 3 nodes, a node with fewer than two
+    neighbours, disconnected, or none found) raises a :class:`ValueError`.
+
+    The default solver is LKH-3 via the :obj:`elkai` package
+    (:obj:`pip install pyg_identity[tsp]`), a heuristic that is optimal in
+    practice for the graph sizes of the paper; costs are scaled to integers
+    in :math:`[0, 2^{22}]` for it. LKH-3 (by Keld Helsgaun) is free for
+    academic and non-commercial use only. :obj:`solver="exact"` is the
+    Held--Karp dynamic programme (:math:`n \leq 12`), :obj:`solver="lkh"`
+    runs your own LKH-3 executable through the :obj:`lkh` package.
+
+    The default projection is :obj:`"std"` (:math:`P_{\text{norm}} \circ
+    P_{\text{mean}}`), as in all TSP experiments of the paper:
+    :math:`P_{\text{mean}}` is valid because every tour of a graph has the
+    same number of edges (:math:`n`, marked once or twice as above; this
+    needs every pair listed equally often, as in complete graphs).
+    Use :obj:`"norm"` for graphs that mix one- and two-direction pairs.
+
+    Args:
+        solver (str, optional): :obj:`"elkai"`, :obj:`"exact"` or
+            :obj:`"lkh"`. (default: :obj:`"elkai"`)
+        runs (int, optional): The number of LKH runs per graph (quality vs
+            time). (default: :obj:`10`)
+        num_workers (int, optional): Processes solving graphs in parallel
+            (LKH holds the GIL, so threads would not help); :obj:`0` or
+            :obj:`1` solves in this process. (default: :obj:`0`)
+        lkh_executable (str, optional): The path of the LKH-3 executable for
+            :obj:`solver="lkh"`. (default: :obj:`"LKH"`)
+        projection (str, optional): :obj:`None`, :obj:`"mean"`,
+            :obj:`"norm"` or :obj:`"std"`, per graph.
+            (default: :obj:`"std"`)
+        noise (float, optional): The noise margin :math:`\alpha`.
+            (default: :obj:`0.0`)
+        backward (str, optional): :obj:`"identity"` or :obj:`"blackbox"`.
+            (default: :obj:`"identity"`)
+        lambda_ (float, optional): The Blackbox :math:`\lambda`.
+            (default: :obj:`20.0`)
+        noise_position (str, optional): :obj:`"after"` or :obj:`"before"`
+            the projection. (default: :obj:`"after"`)
+        diagnostics (bool, optional): If set, :obj:`layer.diagnostics` records
+            the cost norm and gradient cosine of the last call.
+            (default: :obj:`False`)
+
+    Shapes:
+        - **input:** edge costs :math:`(|\mathcal{E}|)` or
+          :math:`(|\mathcal{E}|, 1)`, edge indices
+          :math:`(2, |\mathcal{E}|)`, batch vector :math:`(|\mathcal{V}|)`
+          (optional)
+        - **output:** the tour indicator, of the shape, dtype and device of
+          the costs
+    """
+    sense = 'min'
+
+    def __init__(
+        self,
+        solver: str = 'elkai',
+        runs: int = 10,
+        num_workers: int = 0,
+        lkh_executable: str = 'LKH',
+        projection: Optional[str] = 'std',
+        noise: float = 0.0,
+        backward: str = 'identity',
+        lambda_: float = 20.0,
+        noise_position: str = 'after',
+        diagnostics: bool = False,
+    ) -> None:
+        super().__init__(projection, noise, backward, lambda_, noise_position,
+                         diagnostics)
+        check_backend(solver, runs, lkh_executable)
+        self.solver = solver
+        self.runs = int(runs)
+        self.num_workers = check_num_workers(num_workers)
+        self.lkh_executable = lkh_executable
+
+    def forward(
+        self,
+        edge_cost: Tensor,
+        edge_index: Tensor,
+        batch: OptTensor = None,
+        num_nodes: Optional[int] = None,
+        num_graphs: Optional[int] = None,
+    ) -> Tensor:
+        r"""Forward pass.
+
+        Args:
+            edge_cost (torch.Tensor): The edge costs.
+            edge_index (torch.Tensor): The edges.
+            batch (torch.Tensor, optional): The batch vector.
+                (default: :obj:`None`)
+            num_nodes (int, optional): The number of nodes.
+                (default: :obj:`None`)
+            num_graphs (int, optional): The number of graphs.
+                (default: :obj:`None`)
+        """
+        return tsp(edge_cost, edge_index, batch, num_nodes=num_nodes,
+                   num_graphs=num_graphs, solver=self.solver, runs=self.runs,
+                   num_workers=self.num_workers,
+                   lkh_executable=self.lkh_executable,
+                   projection=self.projection, noise=self.noise,
+                   training=self.training, backward=self.backward_mode,
+                   lambda_=self.lambda_, noise_position=self.noise_position,
+                   diagnostics=self.diagnostics)
+
+    def extra_repr(self) -> str:
+        out = f'solver={self.solver!r}, runs={self.runs}'
+        if self.num_workers > 1:
+            out += f', num_workers={self.num_workers}'
+        return f'{out}, {super().extra_repr()}'
+
+    def __repr__(self) -> str:
+        return f'{self.__class__.__name__}({self.extra_repr()})'

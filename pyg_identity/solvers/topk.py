@@ -1,0 +1,102 @@
+r"""Per-group top-:math:`k` selection computed by sorting on the scores'
+device: the solver behind :class:`pyg_identity.nn.topk.IdentityTopK`.
+
+Groups are given either by a group vector :obj:`index` over a 1-D score
+vector (groups of different sizes, in any order) or by the rows of a dense
+2-D score matrix, as the 20 blocks of 20 logits of the discrete VAE.
+There is no Python loop over groups.
+"""
+from numbers import Integral
+from typing import Optional, Union
+
+import torch
+from torch import Tensor
+from torch_geometric.typing import OptTensor
+
+from pyg_identity.solvers.ranking import (
+    _rank,
+    check_index,
+    check_scores,
+    group_sizes,
+)
+
+
+def check_k(k: Union[int, Tensor], sizes: Tensor) -> Tensor:
+    r"""Validates :obj:`k` against the group sizes :obj:`sizes` and returns
+    it as a :obj:`torch.long` tensor of shape :obj:`[num_graphs]` on the
+    device of :obj:`sizes`. Raises a :class:`ValueError` naming :obj:`k` if
+    it is not a non-negative integer (or integer tensor with one entry per
+    group) no larger than its group."""
+    num_graphs = sizes.numel()
+    if isinstance(k, Tensor):
+        if k.is_floating_point() or k.is_complex() or k.dtype == torch.bool:
+            raise ValueError(f"'k' must be an integer or an integer tensor "
+                             f"(got dtype {k.dtype})")
+        if k.dim() == 0:
+            k = k.expand(num_graphs)
+        if k.dim() != 1 or k.numel() != num_graphs:
+            raise ValueError(f"'k' must hold one entry per group "
+                             f"({num_graphs}) (got shape {list(k.size())})")
+        kt = k.to(device=sizes.device, dtype=torch.long)
+    elif isinstance(k, Integral) and not isinstance(k, bool):
+        kt = torch.full((num_graphs, ), int(k), dtype=torch.long,
+                        device=sizes.device)
+    else:
+        raise ValueError(f"'k' must be an integer or an integer tensor (got "
+                         f"{k!r})")
+    if num_graphs > 0:
+        kmin = int(kt.min())
+        if kmin < 0:
+            raise ValueError(f"'k' must be non-negative (got {kmin})")
+        excess = kt - sizes
+        g = int(excess.argmax())
+        if int(excess[g]) > 0:
+            raise ValueError(f"'k' must not exceed the group size (got "
+                             f"k={int(kt[g])} for group {g} of size "
+                             f"{int(sizes[g])})")
+    return kt
+
+
+def _topk(scores: Tensor, k: Tensor, index: OptTensor,
+          num_graphs: int) -> Tensor:
+    # Unchecked: `k` is a validated long tensor of shape [num_graphs].
+    rank = _rank(scores, index, num_graphs)
+    if scores.dim() == 2:
+        return rank <= k.view(-1, 1)
+    if index is None:
+        return rank <= k
+    return rank <= k.index_select(0, index)
+
+
+@torch.no_grad()
+def solve_topk(scores: Tensor, k: Union[int, Tensor], index: OptTensor = None,
+               num_graphs: Optional[int] = None) -> Tensor:
+    r"""Selects the :math:`k` highest scores per group,
+    :math:`y = \arg\max_{y \in \{0, 1\}^n, \mathbf{1}^\top y = k}
+    \langle \omega, y \rangle` for every group. Ties are broken
+    deterministically: of two equal scores, the one at the lower position
+    is selected.
+
+    Args:
+        scores (torch.Tensor): The scores :math:`\omega`, either a vector
+            grouped by :obj:`index` or a matrix with one group per row.
+        k (int or torch.Tensor): The number of selected entries, for all
+            groups or one per group (an integer tensor of shape
+            :obj:`[num_graphs]`); :math:`0 \leq k \leq n_g`.
+        index (torch.Tensor, optional): The group of every entry of a 1-D
+            :obj:`scores` (any order). :obj:`None` means one group (or one
+            group per row of a 2-D :obj:`scores`). (default: :obj:`None`)
+        num_graphs (int, optional): The number of groups (groups may be
+            empty). (default: :obj:`None`)
+
+    Returns:
+        A :obj:`torch.bool` tensor of the shape and device of
+        :obj:`scores` with exactly :math:`k` entries set per group.
+    """
+    check_scores(scores)
+    index, num_graphs = check_index(scores, index, num_graphs)
+    kt = check_k(k, group_sizes(scores, index, num_graphs))
+    return _topk(scores, kt, index, num_graphs)
+
+
+__all__ = ['solve_topk']

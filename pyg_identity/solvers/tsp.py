@@ -1,0 +1,426 @@
+r"""The travelling salesman problem (TSP) on undirected graphs: LKH-3 through
+the :obj:`elkai` package (default), the :obj:`lkh` wrapper around a
+user-supplied LKH-3 executable, or exact Held--Karp dynamic programming for
+small graphs.
+
+LKH-3 (Keld Helsgaun, http://webhotel4.ruc.dk/~keld/research/LKH-3/) is free
+for academic and non-commercial use only; commercial use needs the author's
+permission. :obj:`elkai` ships a copy of LKH-3 under that licence, the
+:obj:`lkh` backend runs your own LKH-3 executable. The exact solver has no
+such restriction.
+
+LKH reads integer distances; float costs are shifted to be non-negative and
+scaled to integers in :math:`[0, 2^{22}]` (the rounding error of a tour is
+at most :math:`n/2^{23}` of the cost range), which stays clear of the
+32-bit overflow inside LKH (it multiplies every distance by its internal
+precision of 100).
+"""
+import os
+import shutil
+from typing import Any, List, Optional, Sequence, Tuple, Union
+
+import numpy as np
+
+from pyg_identity.solvers._dispatch import GraphBlocks, map_graphs
+
+SOLVERS = ('elkai', 'exact', 'lkh')
+MAX_EXACT_NODES = 12
+# The largest integer distance handed to LKH (a missing edge's penalty on a
+# sparse graph). LKH-3 multiplies distances by PRECISION = 100 and adds node
+# penalties in 32-bit integers; 2**22 * 100 * 3 < 2**31.
+MAX_INT_COST = 2**22
+
+
+def _elkai() -> Any:
+    try:
+        import elkai
+    except ImportError as e:  # pragma: no cover - elkai is in the test extra
+        raise ImportError(
+            "The TSP solver 'elkai' needs the 'elkai' package: "
+            "pip install pyg_identity[tsp] (or pip install elkai)") from e
+    return elkai
+
+
+def _lkh() -> Any:
+    try:
+        import lkh
+    except ImportError as e:
+        raise ImportError(
+            "The TSP solver 'lkh' needs the 'lkh' package and an LKH-3 "
+            "executable: pip install lkh, build LKH-3 "
+            "(http://webhotel4.ruc.dk/~keld/research/LKH-3/) and pass its "
+            "path as lkh_executable=... (or use solver='elkai', which ships "
+            "LKH-3)") from e
+    return lkh
+
+
+def check_backend(solver: str, runs: int = 10,
+                  lkh_executable: str = 'LKH') -> None:
+    r"""Validates the solver arguments and that the backend can be imported
+    (in the calling process, before any worker starts)."""
+    if solver not in SOLVERS:
+        raise ValueError(f"'solver' must be one of {SOLVERS} (got "
+                         f"{solver!r})")
+    if isinstance(runs, bool) or not isinstance(runs, (int, np.integer)) \
+            or runs < 1:
+        raise ValueError(f"'runs' must be a positive integer (got {runs!r})")
+    if solver == 'elkai':
+        _elkai()
+    elif solver == 'lkh':
+        _lkh()
+        if not isinstance(lkh_executable, str) or (
+                shutil.which(lkh_executable) is None
+                and not os.path.isfile(lkh_executable)):
+            raise ValueError(
+                f"'lkh_executable' must be the path of an LKH-3 executable "
+                f"(got {lkh_executable!r}, which was not found)")
+
+
+def tour_length(cost: np.ndarray, tour: Sequence[int]) -> float:
+    r"""Returns the length :math:`\sum_k C_{t_k t_{k+1}}` of the closed tour
+    :obj:`tour` under the cost matrix :obj:`cost`."""
+    t = np.asarray(tour, dtype=np.int64)
+    return float(np.asarray(cost)[t, np.roll(t, -1)].sum())
+
+
+def held_karp(cost: np.ndarray) -> Tuple[np.ndarray, float]:
+    r"""Solves the TSP exactly by the Held--Karp dynamic programme in
+    :math:`O(2^n n^2)` time, for :math:`3 \leq n \leq 12` nodes.
+
+    Args:
+        cost (numpy.ndarray): The :math:`n \times n` cost matrix (the cost
+            of going from :math:`i` to :math:`j`; :obj:`inf` marks a missing
+            edge). The diagonal is ignored.
+
+    Returns:
+        The tour (a permutation of the nodes starting at node 0) and its
+        length (:obj:`inf` if no tour avoids the missing edges).
+    """
+    c = np.array(cost, dtype=np.float64)
+    n = c.shape[0] if c.ndim == 2 else -1
+    if c.ndim != 2 or c.shape != (n, n):
+        raise ValueError(f"'cost' must be a square matrix (got shape "
+                         f"{list(c.shape)})")
+    if not 3 <= n <= MAX_EXACT_NODES:
+        raise ValueError(f"Held-Karp needs 3 <= n <= {MAX_EXACT_NODES} nodes "
+                         f"(got n = {n})")
+    np.fill_diagonal(c, 0.0)
+    if np.isnan(c).any() or (c == -np.inf).any():
+        raise ValueError("'cost' must not contain NaN or -inf")
+    # Subsets of the nodes 1..n-1 (bit k is node k + 1); node 0 is the start.
+    m = n - 1
+    inner = c[1:, 1:]
+    full = (1 << m) - 1
+    dp = np.full((1 << m, m), np.inf)
+    parent = np.full((1 << m, m), -1, dtype=np.int64)
+    ks = np.arange(m)
+    bits = 1 << ks
+    dp[bits, ks] = c[0, 1:]
+    for mask in range(1, full):
+        row = dp[mask]
+        inside = (mask & bits) != 0
+        # cand[k] = min_j dp[mask, j] + c[j, k] over the last nodes j.
+        tot = row[:, None] + inner
+        best_j = np.argmin(tot, axis=0)
+        cand = tot[best_j, ks]
+        free = ~inside
+        nxt = mask | bits[free]
+        kf = ks[free]
+        better = cand[free] < dp[nxt, kf]
+        dp[nxt[better], kf[better]] = cand[free][better]
+        parent[nxt[better], kf[better]] = best_j[free][better]
+    final = dp[full] + c[1:, 0]
+    k = int(np.argmin(final))
+    length = float(final[k])
+    tour: List[int] = []
+    mask = full
+    while k >= 0:
+        tour.append(k + 1)
+        k, mask = int(parent[mask, k]), mask & ~(1 << k)
+    tour.append(0)
+    return np.asarray(tour[::-1], dtype=np.int64), length
+
+
+def _integer_costs(cost: np.ndarray, mask: np.ndarray) -> np.ndarray:
+    # Shift and scale the costs of the existing pairs to integers in
+    # [0, top]; a missing pair costs MAX_INT_COST > n * top, so any tour
+    # using one is longer than every tour within the edges.
+    n = cost.shape[0]
+    v = cost[mask]  # |v| <= 1, so max - min cannot overflow
+    complete = int(mask.sum()) == n * (n - 1)
+    top = MAX_INT_COST if complete else MAX_INT_COST // (n + 1)
+    out = np.full((n, n), MAX_INT_COST, dtype=np.int64)
+    if v.size:
+        lo, span = v.min(), v.max() - v.min()
+        out[mask] = (np.rint((v - lo) / span * top).astype(np.int64)
+                     if span > 0 else 0)
+    np.fill_diagonal(out, 0)
+    return out
+
+
+def _tsplib(dist: np.ndarray) -> str:
+    n = dist.shape[0]
+    rows = '\n'.join(' '.join(map(str, r)) for r in dist.tolist())
+    return (f'NAME : pyg_identity\nTYPE : TSP\nDIMENSION : {n}\n'
+            f'EDGE_WEIGHT_TYPE : EXPLICIT\nEDGE_WEIGHT_FORMAT : FULL_MATRIX\n'
+            f'EDGE_WEIGHT_SECTION\n{rows}\nEOF\n')
+
+
+def tsp_tour(cost: np.ndarray, mask: Optional[np.ndarray] = None,
+             solver: str = 'elkai', runs: int = 10,
+             lkh_executable: str = 'LKH') -> np.ndarray:
+    r"""Returns a shortest tour through all nodes of one graph.
+
+    The cost of the undirected pair :math:`\{i, j\}` is
+    :math:`(C_{ij} + C_{ji}) / 2`.
+
+    Args:
+        cost (numpy.ndarray): The :math:`n \times n` cost matrix (finite
+            where :obj:`mask` is set).
+        mask (numpy.ndarray, optional): Boolean :math:`n \times n` matrix of
+            the pairs the tour may use (symmetrised); :obj:`None` means the
+            complete graph. (default: :obj:`None`)
+        solver (str, optional): :obj:`"elkai"` (LKH-3 via :obj:`elkai`),
+            :obj:`"exact"` (Held--Karp, :math:`n \leq 12`) or :obj:`"lkh"`
+            (LKH-3 executable via the :obj:`lkh` package).
+            (default: :obj:`"elkai"`)
+        runs (int, optional): The number of LKH runs (more runs, better
+            tours, proportionally more time). (default: :obj:`10`)
+        lkh_executable (str, optional): The LKH-3 executable for
+            :obj:`solver="lkh"`. (default: :obj:`"LKH"`)
+
+    Returns:
+        A permutation of :obj:`range(n)` starting at node 0.
+    """
+    c = np.asarray(cost, dtype=np.float64)
+    n = c.shape[0] if c.ndim == 2 else -1
+    if c.ndim != 2 or c.shape != (n, n):
+        raise ValueError(f"'cost' must be a square matrix (got shape "
+                         f"{list(c.shape)})")
+    if n < 3:
+        raise ValueError(f"A tour needs at least 3 nodes (got n = {n})")
+    if solver not in SOLVERS:
+        raise ValueError(f"'solver' must be one of {SOLVERS} (got "
+                         f"{solver!r})")
+    off = ~np.eye(n, dtype=bool)
+    if mask is None:
+        m = off
+    else:
+        mask = np.asarray(mask, dtype=bool)
+        if mask.shape != (n, n):
+            raise ValueError(f"'mask' must have shape [{n}, {n}] (got "
+                             f"{list(mask.shape)})")
+        m = (mask | mask.T) & off
+    if not np.all(np.isfinite(c[m])):
+        raise ValueError("'cost' must be finite on the edges (got NaN or "
+                         "inf)")
+    c = np.where(m, c, 0.0)
+    a = np.abs(c).max()
+    if a > 0:  # a positive scale changes no tour; avoids overflow below
+        c = c / a
+    c = 0.5 * (c + c.T)
+    if n == 3:
+        if m.sum() != 6:
+            raise ValueError("No Hamiltonian cycle: the graph of 3 nodes is "
+                             "not a triangle")
+        return np.arange(3, dtype=np.int64)
+
+    if solver == 'exact':
+        tour, length = held_karp(np.where(m, c, np.inf))
+        if not np.isfinite(length):
+            raise ValueError("No Hamiltonian cycle exists within the edges "
+                             "of the graph")
+        return tour
+    dist = _integer_costs(c, m)
+    if solver == 'elkai':
+        elkai = _elkai()
+        out = elkai.DistanceMatrix(dist.tolist()).solve_tsp(runs=int(runs))
+        tour = np.asarray(out[:-1], dtype=np.int64)  # drops the return to 0
+    else:
+        lkh = _lkh()
+        problem = lkh.LKHProblem.parse(_tsplib(dist))
+        routes = lkh.solve(lkh_executable, problem=problem, runs=int(runs))
+        tour = np.asarray(routes[0], dtype=np.int64) - 1  # 1-indexed
+    assert sorted(tour.tolist()) == list(range(n)), 'LKH returned no tour'
+    k = int(np.argmax(tour == 0))
+    tour = np.roll(tour, -k)
+    if not np.all(m[tour, np.roll(tour, -1)]):
+        raise ValueError("No Hamiltonian cycle was found within the edges of "
+                         "the graph (LKH found only tours that use missing "
+                         "edges; the graph may have none)")
+    return tour
+
+
+def tsp_edges(edge_index: np.ndarray, cost: np.ndarray, num_nodes: int,
+              solver: str = 'elkai', runs: int = 10,
+              lkh_executable: str = 'LKH') -> np.ndarray:
+    r"""Solves the TSP of one graph given by edge costs and returns the
+    indicator of the tour's edges, aligned with :obj:`edge_index`.
+
+    The cost of the undirected pair :math:`\{i, j\}` is the *sum* of the
+    costs of all entries of :obj:`edge_index` that join :math:`i` and
+    :math:`j` (in either direction), and every such entry is marked in the
+    output, so the output is exactly :math:`\arg\min_y \langle c, y\rangle`
+    over the tour indicators in this layout. For a graph that lists every
+    pair in both directions (PyG's complete graphs) this is the mean of the
+    two directions, and a tour of :math:`n` nodes has :math:`2n` ones; with
+    one direction per pair, :math:`n` ones. Pairs absent from
+    :obj:`edge_index` cannot be used; self-loops are never used.
+
+    Args:
+        edge_index (numpy.ndarray): The local edges, shape :obj:`[2, E]`.
+        cost (numpy.ndarray): The edge costs, shape :obj:`[E]`.
+        num_nodes (int): The number of nodes :math:`n \geq 3`.
+        solver (str, optional): See :func:`tsp_tour`.
+            (default: :obj:`"elkai"`)
+        runs (int, optional): See :func:`tsp_tour`. (default: :obj:`10`)
+        lkh_executable (str, optional): See :func:`tsp_tour`.
+            (default: :obj:`"LKH"`)
+    """
+    n = int(num_nodes)
+    ei = np.asarray(edge_index, dtype=np.int64)
+    w = np.asarray(cost, dtype=np.float64).reshape(-1)
+    if n < 3:
+        raise ValueError(f"A tour needs at least 3 nodes (got a graph with "
+                         f"{n} nodes)")
+    src, dst = ei
+    keep = src != dst
+    lo, hi = np.minimum(src, dst)[keep], np.maximum(src, dst)[keep]
+    a = np.abs(w[keep]).max() if keep.any() else 0.0
+    if a > 0:  # a positive scale changes no tour; avoids overflow below
+        w = w / a
+    c = np.zeros((n, n))
+    np.add.at(c, (lo, hi), w[keep])
+    c = c + c.T
+    m = np.zeros((n, n), dtype=bool)
+    m[lo, hi] = m[hi, lo] = True
+    tour = tsp_tour(c, m, solver=solver, runs=runs,
+                    lkh_executable=lkh_executable)
+    pos = np.empty(n, dtype=np.int64)
+    pos[tour] = np.arange(n)
+    d = np.abs(pos[src] - pos[dst])
+    return (keep & ((d == 1) | (d == n - 1))).astype(np.float64)
+
+
+def check_tsp_graphs(blocks: GraphBlocks, num_nodes: int,
+                     solver: str = 'elkai') -> None:
+    r"""Raises a :class:`ValueError` for a graph of the batch that cannot
+    have a tour: fewer than 3 nodes, a node with fewer than 2 neighbours, or
+    a disconnected graph (and, for :obj:`solver="exact"`, more than 12
+    nodes)."""
+    from scipy.sparse import coo_matrix
+    from scipy.sparse.csgraph import connected_components
+
+    sizes = np.diff(blocks.node_ptr)
+    small = np.nonzero(sizes < 3)[0]
+    if small.size:
+        g = int(small[0])
+        raise ValueError(f"A tour needs at least 3 nodes per graph (graph {g} "
+                         f"has {int(sizes[g])})")
+    if solver == 'exact' and sizes.size and sizes.max() > MAX_EXACT_NODES:
+        g = int(np.argmax(sizes))
+        raise ValueError(f"solver='exact' (Held-Karp) handles at most "
+                         f"{MAX_EXACT_NODES} nodes per graph (graph {g} has "
+                         f"{int(sizes[g])}); use solver='elkai'")
+    assert blocks.local_edge_index is not None
+    assert blocks.edge_ptr is not None
+    # Global node ids of the edges, in edge_perm order.
+    eb = np.repeat(np.arange(blocks.num_graphs), np.diff(blocks.edge_ptr))
+    ei = blocks.local_edge_index + blocks.node_ptr[eb]
+    src, dst = ei
+    keep = src != dst
+    lo, hi = np.minimum(src, dst)[keep], np.maximum(src, dst)[keep]
+    pairs = np.unique(lo * max(num_nodes, 1) + hi)
+    lo, hi = pairs // max(num_nodes, 1), pairs % max(num_nodes, 1)
+    deg = np.bincount(np.concatenate([lo, hi]), minlength=num_nodes)
+    node_graph = np.repeat(np.arange(blocks.num_graphs), sizes)
+    bad = np.nonzero(deg < 2)[0]
+    if bad.size:
+        v = int(bad[0])
+        g = int(node_graph[v])
+        raise ValueError(
+            f"No Hamiltonian cycle: node {v - int(blocks.node_ptr[g])} of "
+            f"graph {g} has {int(deg[v])} neighbour(s), a tour needs 2")
+    adj = coo_matrix((np.ones(lo.size), (lo, hi)),
+                     shape=(num_nodes, num_nodes))
+    _, label = connected_components(adj, directed=False)
+    # Each graph is connected iff its nodes share one label.
+    first = label[blocks.node_ptr[:-1]]
+    split = np.nonzero(label != first[node_graph])[0]
+    if split.size:
+        g = int(node_graph[split[0]])
+        raise ValueError(f"No Hamiltonian cycle: graph {g} is not connected")
+
+
+def solve_blocks(blocks: GraphBlocks, cost: np.ndarray, solver: str = 'elkai',
+                 runs: int = 10, num_workers: int = 0,
+                 lkh_executable: str = 'LKH') -> np.ndarray:
+    r"""Solves the TSP of every graph of a split batch (see
+    :func:`pyg_identity.solvers.graph_blocks`) and returns the tour
+    indicator of shape :obj:`[E]`, aligned with the batch's edges."""
+    assert blocks.edge_perm is not None
+    w = np.asarray(cost, dtype=np.float64).reshape(-1)
+    tasks = [(blocks.edge_index(g), w[blocks.edges(g)], blocks.num_nodes(g),
+              solver, runs, lkh_executable)
+             for g in range(blocks.num_graphs)]
+    out = np.zeros(w.size, dtype=np.float64)
+    for g, y in enumerate(map_graphs(tsp_edges, tasks, num_workers)):
+        out[blocks.edges(g)] = y
+    return out
+
+
+def solve_tsp(cost: Union[np.ndarray, Any], edge_index: Any,
+              batch: Any = None, num_nodes: Optional[int] = None,
+              num_graphs: Optional[int] = None, solver: str = 'elkai',
+              runs: int = 10, num_workers: int = 0,
+              lkh_executable: str = 'LKH') -> np.ndarray:
+    r"""Solves the TSP of every graph of a PyG batch given by edge costs (no
+    autograd; see :class:`pyg_identity.nn.IdentityTSP` for the layer).
+
+    Args:
+        cost (numpy.ndarray or torch.Tensor): The edge costs, shape
+            :obj:`[E]`.
+        edge_index (torch.Tensor): The edges, shape :obj:`[2, E]`.
+        batch (torch.Tensor, optional): The batch vector. (default:
+            :obj:`None`)
+        num_nodes (int, optional): The number of nodes. (default:
+            :obj:`None`)
+        num_graphs (int, optional): The number of graphs. (default:
+            :obj:`None`)
+        solver (str, optional): :obj:`"elkai"`, :obj:`"exact"` or
+            :obj:`"lkh"`. (default: :obj:`"elkai"`)
+        runs (int, optional): The number of LKH runs. (default: :obj:`10`)
+        num_workers (int, optional): Processes solving graphs in parallel.
+            (default: :obj:`0`)
+        lkh_executable (str, optional): The LKH-3 executable for
+            :obj:`solver="lkh"`. (default: :obj:`"LKH"`)
+
+    Returns:
+        The float64 indicator of the tour edges, shape :obj:`[E]`.
+    """
+    import torch
+
+    from pyg_identity.solvers._dispatch import graph_blocks
+
+    check_backend(solver, runs, lkh_executable)
+    edge_index = torch.as_tensor(edge_index)
+    w = np.asarray(cost.detach().cpu() if isinstance(cost, torch.Tensor)
+                   else cost, dtype=np.float64).reshape(-1)
+    if edge_index.dim() != 2 or edge_index.size(0) != 2:
+        raise ValueError(f"'edge_index' must have shape [2, num_edges] (got "
+                         f"{list(edge_index.size())})")
+    if w.size != edge_index.size(1):
+        raise ValueError(f"'cost' must have one entry per edge (got {w.size} "
+                         f"for {edge_index.size(1)} edges)")
+    if not np.all(np.isfinite(w)):
+        raise ValueError("'cost' must be finite (got NaN or inf)")
+    if num_nodes is None:
+        num_nodes = (batch.numel() if batch is not None else
+                     int(edge_index.max()) + 1 if edge_index.numel() else 0)
+    blocks = graph_blocks(batch, num_nodes, edge_index, num_graphs)
+    check_tsp_graphs(blocks, num_nodes, solver)
+    return solve_blocks(blocks, w, solver, runs, num_workers, lkh_executable)
+
+
+__all__ = ['held_karp', 'tsp_tour', 'tsp_edges', 'solve_tsp', 'tour_length',
+           'check_tsp_graphs', 'solve_blocks']

@@ -1,0 +1,19 @@
+import os
+
+import pytest
+import torch
+
+SHARED_DATA = os.path.abspath(
+    os.path.join(os.path.dirname(__file__), '..', '..', 'shared', 'data'))
+
+
+@pytest.fixture
+def shared_data() -> str:
+    if not os.path.isdir(SHARED_DATA):
+        pytest.fail(f'shared data folder not found at {SHARED_DATA}')
+    return SHARED_DATA
+
+
+@pytest.fixture(autouse=True)
+def _seed() -> None:
+    torch.manual_seed(12345)

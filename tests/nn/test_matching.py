@@ -1,0 +1,383 @@
+import numpy as np
+import pytest
+import torch
+
+from pyg_identity.nn.functional.matching import (
+    all_pairs,
+    hamming_loss,
+    matching,
+    knn_candidates,
+    matched_pairs,
+    matching_accuracy,
+    matching_f1,
+    pair_cost,
+    to_dense_matching,
+)
+from pyg_identity.nn.matching import IdentityMatching
+from pyg_identity.projection import project
+from pyg_identity.solvers.linear_assignment import (
+    assignment_plan,
+    solve_assignment,
+)
+
+
+def ragged(sizes_s, sizes_t, channels=4, dtype=torch.float64, seed=0):
+    gen = torch.Generator().manual_seed(seed)
+    batch_s = torch.repeat_interleave(torch.arange(len(sizes_s)),
+                                      torch.tensor(sizes_s))
+    batch_t = torch.repeat_interleave(torch.arange(len(sizes_t)),
+                                      torch.tensor(sizes_t))
+    x_s = torch.randn(int(sum(sizes_s)), channels, generator=gen,
+                      dtype=dtype)
+    x_t = torch.randn(int(sum(sizes_t)), channels, generator=gen,
+                      dtype=dtype)
+    return x_s, batch_s, x_t, batch_t
+
+
+SIZES_S = [3, 5, 1, 6, 4]
+SIZES_T = [4, 5, 2, 3, 4]
+
+
+def reference(costs, batch_s, batch_t, edge_index=None, unmatch_cost=None):
+    ptr_s = np.concatenate([[0], np.cumsum(np.bincount(batch_s.numpy()))])
+    ptr_t = np.concatenate([[0], np.cumsum(np.bincount(batch_t.numpy()))])
+    ei = None if edge_index is None else edge_index.numpy()
+    plan = assignment_plan(ptr_s, ptr_t, ei)
+    return torch.from_numpy(
+        solve_assignment(costs.detach().double().numpy(), plan,
+                         unmatch_cost)).to(costs.dtype)
+
+
+def test_all_pairs_order():
+    ei = all_pairs(torch.tensor([0, 0, 1]), torch.tensor([0, 1, 1]))
+    assert ei.tolist() == [[0, 1, 2, 2], [0, 0, 1, 2]]
+    ei = all_pairs(num_nodes_s=2, num_nodes_t=2)
+    assert ei.tolist() == [[0, 0, 1, 1], [0, 1, 0, 1]]
+
+
+def test_layer_on_embeddings_equals_functional_on_costs():
+    x_s, batch_s, x_t, batch_t = ragged(SIZES_S, SIZES_T)
+    for similarity in ('dot', 'cosine'):
+        y = IdentityMatching(similarity)(x_s, batch_s, x_t, batch_t)
+        ei = all_pairs(batch_s, batch_t)
+        costs = pair_cost(x_s, x_t, ei, mode=similarity)
+        assert torch.equal(y, matching(costs, None, batch_s,
+                                                batch_t))
+        assert torch.equal(y, reference(costs, batch_s, batch_t))
+        # Each pair matches min(n_s, n_t) nodes.
+        pair = batch_s[ei[0]]
+        size = torch.zeros(5, dtype=y.dtype).index_add_(0, pair, y)
+        assert size.tolist() == [min(a, b) for a, b in zip(SIZES_S, SIZES_T)]
+
+
+def test_sparse_candidates_and_unmatch_cost():
+    x_s, batch_s, x_t, batch_t = ragged(SIZES_S, SIZES_T)
+    ei = knn_candidates(x_s, x_t, 2, batch_s, batch_t)
+    layer = IdentityMatching(unmatch_cost=0.5)
+    y = layer(x_s, batch_s, x_t, batch_t, edge_index=ei)
+    costs = pair_cost(x_s, x_t, ei)
+    assert torch.equal(y, reference(costs, batch_s, batch_t, ei, 0.5))
+    assert y.numel() == ei.size(1)
+
+
+def test_n_s_larger_than_n_t_is_allowed():
+    x_s, batch_s, x_t, batch_t = ragged([6], [2])
+    y = IdentityMatching()(x_s, batch_s, x_t, batch_t)
+    assert y.sum() == 2
+    m = matched_pairs(y, batch_s=batch_s, batch_t=batch_t)
+    assert m.size(1) == 2 and m[1].unique().numel() == 2
+
+
+@pytest.mark.parametrize('dtype', [torch.float32, torch.float64])
+def test_dtype_and_device_follow_costs(dtype):
+    x_s, batch_s, x_t, batch_t = ragged(SIZES_S, SIZES_T, dtype=dtype)
+    y = IdentityMatching()(x_s, batch_s, x_t, batch_t)
+    assert y.dtype == dtype and y.device == x_s.device
+    costs = pair_cost(x_s, x_t, all_pairs(batch_s, batch_t))
+    y = matching(costs, None, batch_s, batch_t, unmatch_cost=0.1)
+    assert y.dtype == dtype
+
+
+def _costs(seed=0, dtype=torch.float64):
+    x_s, batch_s, x_t, batch_t = ragged(SIZES_S, SIZES_T, seed=seed,
+                                        dtype=dtype)
+    ei = all_pairs(batch_s, batch_t)
+    costs = pair_cost(x_s, x_t, ei).detach()
+    return costs, batch_s, batch_t, ei
+
+
+@pytest.mark.parametrize('unmatch_cost', [None, 0.3])
+def test_identity_gradient_is_minus_incoming_gradient(unmatch_cost):
+    costs, batch_s, batch_t, _ = _costs()
+    c = costs.clone().requires_grad_()
+    g = torch.randn_like(c)
+    layer = IdentityMatching(unmatch_cost=unmatch_cost)
+    (layer(costs=c, batch_s=batch_s, batch_t=batch_t) * g).sum().backward()
+    assert torch.equal(c.grad, -g)
+
+
+@pytest.mark.parametrize('mode', ['norm', 'std', 'mean'])
+def test_identity_gradient_through_projection(mode):
+    costs, batch_s, batch_t, ei = _costs()
+    index = batch_s[ei[0]]
+    g = torch.randn_like(costs)
+    c = costs.clone().requires_grad_()
+    layer = IdentityMatching(projection=mode)
+    (layer(costs=c, batch_s=batch_s, batch_t=batch_t) * g).sum().backward()
+    c2 = costs.clone().requires_grad_()
+    (expected, ) = torch.autograd.grad(
+        project(c2, index, num_graphs=5, mode=mode), c2, -g)
+    torch.testing.assert_close(c.grad, expected)
+
+
+def test_blackbox_gradient():
+    costs, batch_s, batch_t, _ = _costs()
+    lam = 3.0
+    g = torch.randn_like(costs)
+    c = costs.clone().requires_grad_()
+    layer = IdentityMatching(backward='blackbox', lambda_=lam)
+    y = layer(costs=c, batch_s=batch_s, batch_t=batch_t)
+    (y * g).sum().backward()
+    y_lam = reference(costs + lam * g, batch_s, batch_t)
+    assert not torch.equal(y.detach(), y_lam)
+    torch.testing.assert_close(c.grad, -(y.detach() - y_lam) / lam)
+
+
+def test_positive_scale_invariance():
+    costs, batch_s, batch_t, ei = _costs(seed=1)
+    for u in (None, 0.2):
+        y = matching(costs, None, batch_s, batch_t, unmatch_cost=u)
+        y2 = matching(costs * 7.5, None, batch_s, batch_t,
+                               unmatch_cost=None if u is None else u * 7.5)
+        assert torch.equal(y, y2)
+
+
+def test_per_pair_shift_invariance_without_unmatch_cost():
+    costs, batch_s, batch_t, ei = _costs(seed=2)
+    shift = torch.tensor([5.0, -3.0, 100.0, 0.5, -40.0], dtype=costs.dtype)
+    pair = batch_s[ei[0]]
+    y = matching(costs, None, batch_s, batch_t)
+    y2 = matching(costs + shift[pair], None, batch_s, batch_t)
+    assert torch.equal(y, y2)
+    x_s, _, x_t, _ = ragged(SIZES_S, SIZES_T, seed=2)
+    knn = knn_candidates(x_s, x_t, 2, batch_s, batch_t)
+    # Add one full matching so that the sparse candidates are feasible.
+    knn = torch.cat([knn, matched_pairs(y, ei)], 1).unique(dim=1)
+    c = torch.randn(knn.size(1), dtype=torch.float64)
+    y = matching(c, knn, batch_s, batch_t, method='sparse')
+    y2 = matching(c + shift[batch_s[knn[0]]], knn, batch_s, batch_t,
+                           method='sparse')
+    assert torch.equal(y, y2)
+
+
+def test_empty_and_single_node_pairs():
+    batch_s = torch.tensor([0, 2, 2])  # Pair 1 has no source nodes.
+    batch_t = torch.tensor([0, 1, 2, 2])
+    costs = torch.randn(1 + 0 + 4, dtype=torch.float64)
+    y = matching(costs, None, batch_s, batch_t)
+    assert y[0] == 1 and y[1:].sum() == 2
+    y = matching(torch.zeros(0), torch.zeros(2, 0, dtype=torch.long),
+                          num_nodes_s=0, num_nodes_t=0)
+    assert y.numel() == 0
+    # Trailing pair without target nodes.
+    y = matching(torch.randn(2), None, torch.tensor([0, 1]),
+                          torch.tensor([0, 0]), num_graphs=2)
+    assert y.sum() == 1
+
+
+def test_noise_and_diagnostics():
+    costs, batch_s, batch_t, _ = _costs()
+    layer = IdentityMatching(noise=100.0, diagnostics=True, projection='norm')
+    c = costs.clone().requires_grad_()
+    y = layer(costs=c, batch_s=batch_s, batch_t=batch_t)
+    y.sum().backward()
+    assert layer.diagnostics.cost_norm is not None
+    assert layer.diagnostics.grad_cosine is not None
+    layer.eval()
+    assert torch.equal(layer(costs=costs, batch_s=batch_s, batch_t=batch_t),
+                       IdentityMatching(projection='norm')(
+                           costs=costs, batch_s=batch_s, batch_t=batch_t))
+    assert 'IdentityMatching' in repr(layer)
+
+
+def test_matched_pairs_and_dense_view():
+    costs, batch_s, batch_t, ei = _costs()
+    y = matching(costs, None, batch_s, batch_t)
+    m = matched_pairs(y, ei)
+    assert torch.equal(m, matched_pairs(y, batch_s=batch_s, batch_t=batch_t))
+    assert m.size(1) == int(y.sum())
+    dense, mask_s, mask_t = to_dense_matching(y, ei, batch_s, batch_t)
+    assert dense.shape == (5, max(SIZES_S), max(SIZES_T))
+    assert mask_s.sum(1).tolist() == SIZES_S
+    assert mask_t.sum(1).tolist() == SIZES_T
+    assert dense.sum() == y.sum()
+    assert (dense.sum(-1) <= 1).all() and (dense.sum(-2) <= 1).all()
+    ptr_s = torch.cat([torch.zeros(1, dtype=torch.long),
+                       torch.tensor(SIZES_S).cumsum(0)])
+    ptr_t = torch.cat([torch.zeros(1, dtype=torch.long),
+                       torch.tensor(SIZES_T).cumsum(0)])
+    b = batch_s[m[0]]
+    assert (dense[b, m[0] - ptr_s[b], m[1] - ptr_t[b]] == 1).all()
+    # Differentiable with respect to the values.
+    v = costs.clone().requires_grad_()
+    to_dense_matching(v, ei, batch_s, batch_t)[0].sum().backward()
+    assert torch.equal(v.grad, torch.ones_like(v))
+
+
+def test_knn_candidates_are_the_most_similar_targets():
+    x_s, batch_s, x_t, batch_t = ragged(SIZES_S, SIZES_T)
+    ei = knn_candidates(x_s, x_t, 2, batch_s, batch_t, similarity='cosine')
+    ptr_t = [0] + torch.tensor(SIZES_T).cumsum(0).tolist()
+    for i in range(x_s.size(0)):
+        b = int(batch_s[i])
+        cand = torch.arange(ptr_t[b], ptr_t[b + 1])
+        sim = torch.nn.functional.cosine_similarity(x_s[i:i + 1], x_t[cand])
+        best = cand[sim.argsort(descending=True)[:2]]
+        assert set(ei[1, ei[0] == i].tolist()) == set(best.tolist())
+    assert (batch_s[ei[0]] == batch_t[ei[1]]).all()
+
+
+def test_hamming_loss_matches_bb_gm_and_has_gradient_one_minus_two_y_star():
+    costs, batch_s, batch_t, ei = _costs()
+    c = costs.clone().requires_grad_()
+    y = IdentityMatching()(costs=c, batch_s=batch_s, batch_t=batch_t)
+    y_star = reference(-costs, batch_s, batch_t)  # Some other matching.
+    loss = hamming_loss(y, y_star, ei, batch_s, batch_t)
+    pair = batch_s[ei[0]]
+    per_pair = torch.zeros(5, dtype=y.dtype).index_add_(
+        0, pair, (y * (1 - y_star) + (1 - y) * y_star).detach())
+    torch.testing.assert_close(loss.detach(), per_pair.mean())
+    loss.backward()
+    torch.testing.assert_close(c.grad, -(1 - 2 * y_star) / 5)
+    # Same loss from true pairs [2, K] and without edge_index (all pairs).
+    true = matched_pairs(y_star, ei)
+    torch.testing.assert_close(
+        hamming_loss(y.detach(), true, batch_s=batch_s, batch_t=batch_t),
+        loss.detach())
+    assert hamming_loss(y_star, y_star, ei, batch_s, batch_t) == 0
+
+
+def test_true_pairs_outside_candidates_count_as_missed():
+    batch = torch.tensor([0, 0])
+    ei = torch.tensor([[0, 1], [0, 1]])
+    y = torch.tensor([1.0, 1.0])
+    true = torch.tensor([[0, 1], [1, 0]])  # Neither is a candidate.
+    assert hamming_loss(y, true, ei, batch, batch) == 4
+    assert matching_accuracy(y, true, ei, batch, batch) == 0
+    p, r, f1 = matching_f1(y, torch.tensor([[0, 1], [0, 0]]), ei, batch,
+                           batch)
+    assert (p, r, f1) == (0.5, 0.5, 0.5)
+
+
+def test_accuracy_and_f1_per_pair():
+    batch_s = torch.tensor([0, 0, 1, 1, 2])
+    batch_t = torch.tensor([0, 0, 1, 1, 2])
+    ei = all_pairs(batch_s, batch_t)
+    # Pair 0 right, pair 1 swapped, pair 2 nothing predicted.
+    pred = torch.tensor([[0, 1, 2, 3], [0, 1, 3, 2]])
+    true = torch.tensor([[0, 1, 2, 3, 4], [0, 1, 2, 3, 4]])
+    key = ei[0] * 10 + ei[1]
+    y = torch.isin(key, pred[0] * 10 + pred[1]).double()
+    acc = matching_accuracy(y, true, ei, batch_s, batch_t, reduction='none')
+    assert acc.tolist() == [1.0, 0.0, 0.0]
+    p, r, f1 = matching_f1(y, true, ei, batch_s, batch_t, reduction='none')
+    assert p.tolist() == [1.0, 0.0, 1.0]  # Nothing predicted: precision 1.
+    assert r.tolist() == [1.0, 0.0, 0.0]
+    assert f1.tolist() == [1.0, 0.0, 0.0]
+    y_true = torch.isin(key, true[0] * 10 + true[1]).double()
+    assert matching_accuracy(y, y_true, ei, batch_s, batch_t) == \
+        pytest.approx(1 / 3)
+
+
+def test_sparse_candidates_without_full_matching_raise():
+    batch = torch.tensor([0, 0])
+    ei = torch.tensor([[0, 1], [0, 0]])
+    with pytest.raises(ValueError, match='pair 0 .*unmatch_cost'):
+        matching(torch.zeros(2), ei, batch, batch)
+
+
+def _bad_cases():
+    bs, bt = torch.tensor([0, 0, 1]), torch.tensor([0, 1, 1])
+    c = torch.zeros(3)
+    ei = torch.tensor([[0, 1, 2], [0, 0, 2]])
+    return [
+        (dict(costs=torch.tensor([0.0, float('nan'), 0.0]), edge_index=ei,
+              batch_s=bs, batch_t=bt), 'finite'),
+        (dict(costs=torch.tensor([0.0, float('inf'), 0.0]), edge_index=ei,
+              batch_s=bs, batch_t=bt), 'finite'),
+        (dict(costs=torch.zeros(3, dtype=torch.long), edge_index=ei,
+              batch_s=bs, batch_t=bt), 'floating point'),
+        (dict(costs=torch.zeros(3, 1), edge_index=ei, batch_s=bs,
+              batch_t=bt), 'one-dimensional'),
+        (dict(costs=torch.zeros(4), edge_index=ei, batch_s=bs, batch_t=bt),
+         'one entry per candidate'),
+        (dict(costs=torch.zeros(5), batch_s=bs, batch_t=bt),
+         'one entry per pair'),
+        (dict(costs=c, edge_index=torch.tensor([[0, 1, 2], [0, 0, 0]]),
+              batch_s=bs, batch_t=bt), 'different pair'),
+        (dict(costs=c, edge_index=torch.tensor([[0, 0, 2], [0, 0, 2]]),
+              batch_s=bs, batch_t=bt), 'duplicate'),
+        (dict(costs=c, edge_index=torch.tensor([[0, 1, 5], [0, 0, 2]]),
+              batch_s=bs, batch_t=bt), 'outside'),
+        (dict(costs=c, edge_index=ei.float(), batch_s=bs, batch_t=bt),
+         "'edge_index' must be an integer"),
+        (dict(costs=c, edge_index=ei[:1], batch_s=bs, batch_t=bt),
+         r'\[2, num_edges\]'),
+        (dict(costs=c, edge_index=ei, batch_s=bs,
+              batch_t=torch.tensor([0, 1, 2])), 'different numbers of pairs'),
+        (dict(costs=c, edge_index=ei, batch_s=torch.tensor([1, 0, 1]),
+              batch_t=bt), 'sorted'),
+        (dict(costs=c, edge_index=ei, batch_s=bs.float(), batch_t=bt),
+         "'batch_s' must be an integer"),
+        (dict(costs=c, edge_index=ei, batch_s=bs, batch_t=bt,
+              num_nodes_s=4), "'batch_s' must have one entry"),
+        (dict(costs=c, edge_index=ei, batch_s=bs, batch_t=bt,
+              unmatch_cost=-1.0), "'unmatch_cost'"),
+        (dict(costs=c, edge_index=ei, batch_s=bs, batch_t=bt,
+              method='hungarian'), "'method'"),
+        (dict(costs=c, edge_index=ei, batch_s=bs, batch_t=bt,
+              projection='l2'), "'projection'"),
+        (dict(costs=torch.zeros(4)), "'num_nodes_s' is required"),
+    ]
+
+
+@pytest.mark.parametrize('kwargs, match', _bad_cases())
+def test_bad_input(kwargs, match):
+    with pytest.raises(ValueError, match=match):
+        matching(**kwargs)
+
+
+@pytest.mark.parametrize('kwargs, match', [
+    (dict(similarity='l2'), "'similarity'"),
+    (dict(unmatch_cost=-0.5), "'unmatch_cost'"),
+    (dict(method='lap'), "'method'"),
+    (dict(projection='l1'), "'projection'"),
+    (dict(backward='bb'), "'backward'"),
+    (dict(num_workers=-1), "'num_workers'"),
+])
+def test_bad_layer_arguments(kwargs, match):
+    with pytest.raises(ValueError, match=match):
+        IdentityMatching(**kwargs)
+
+
+def test_bad_layer_inputs():
+    x_s, batch_s, x_t, batch_t = ragged(SIZES_S, SIZES_T)
+    layer = IdentityMatching()
+    with pytest.raises(ValueError, match='either'):
+        layer(x_s, batch_s, x_t, batch_t, costs=torch.zeros(3))
+    with pytest.raises(ValueError, match="'x_s' and 'x_t' are required"):
+        layer(x_s, batch_s)
+    with pytest.raises(ValueError, match="'batch_s' must have one entry"):
+        layer(x_s, batch_s[:-1], x_t, batch_t)
+    with pytest.raises(ValueError, match='same number of channels'):
+        layer(x_s, batch_s, x_t[:, :2], batch_t)
+    with pytest.raises(ValueError, match='floating point'):
+        layer(x_s.long(), batch_s, x_t, batch_t)
+    with pytest.raises(ValueError, match="'y_true'"):
+        hamming_loss(torch.zeros(3), torch.zeros(2, 2), num_nodes_s=1,
+                     num_nodes_t=3)
+    with pytest.raises(ValueError, match="'reduction'"):
+        matching_f1(torch.zeros(1), torch.zeros(1), num_nodes_s=1,
+                    num_nodes_t=1, reduction='max')
+    with pytest.raises(ValueError, match="'k'"):
+        knn_candidates(x_s, x_t, 0, batch_s, batch_t)

@@ -1,0 +1,342 @@
+import networkx as nx
+import numpy as np
+import pytest
+import torch
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from pyg_identity import project
+from pyg_identity.nn.shortest_path import IdentityShortestPath
+from pyg_identity.solvers.shortest_path import (
+    shortest_path,
+    vertex_shortest_path,
+)
+from pyg_identity.utils.grid import grid_edge_index
+
+
+def random_batch(rng, sizes):
+    # A ragged batch of strongly connected graphs (Hamiltonian cycle plus
+    # random and parallel edges); terminals as local node indices.
+    eis, batch, off = [], [], 0
+    for g, n in enumerate(sizes):
+        perm = rng.permutation(n)
+        cyc = np.stack([perm, np.roll(perm, -1)])
+        extra = rng.integers(0, n, size=(2, int(rng.integers(0, 2 * n + 1))))
+        ei = np.concatenate([cyc, extra, extra[:, :1]], axis=1)
+        eis.append(ei[:, rng.permutation(ei.shape[1])] + off)
+        batch += [g] * n
+        off += n
+    edge_index = torch.from_numpy(np.concatenate(eis, axis=1))
+    source = torch.from_numpy(rng.integers(0, sizes))
+    target = torch.from_numpy(rng.integers(0, sizes))
+    return edge_index, torch.tensor(batch), source, target
+
+
+def grid_batch(ks):
+    eis, batch, off = [], [], 0
+    for g, k in enumerate(ks):
+        eis.append(grid_edge_index(k) + off)
+        batch += [g] * (k * k)
+        off += k * k
+    return torch.cat(eis, dim=1), torch.tensor(batch)
+
+
+def nx_length(edge_index, weight, n, s, t, directed):
+    g = nx.MultiDiGraph() if directed else nx.MultiGraph()
+    g.add_nodes_from(range(n))
+    for (u, v), c in zip(edge_index.T.tolist(), weight.tolist()):
+        g.add_edge(u, v, weight=c)
+    return nx.shortest_path_length(g, s, t, weight='weight')
+
+
+def per_graph(edge_index, batch, num_graphs):
+    # Local edge indices, edge positions and node offsets of every graph.
+    ptr = torch.cat([torch.zeros(1, dtype=torch.long),
+                     torch.bincount(batch, minlength=num_graphs).cumsum(0)])
+    for g in range(num_graphs):
+        pos = (batch[edge_index[0]] == g).nonzero().view(-1)
+        local = (edge_index[:, pos] - ptr[g]).numpy()
+        yield g, pos, local, int(ptr[g]), int(ptr[g + 1] - ptr[g])
+
+
+def reference(c, edge_index, batch, source, target, directed, vertex):
+    # The pure solver on every graph of the batch, as one tensor.
+    y = torch.zeros_like(c)
+    num_graphs = source.numel()
+    for g, pos, local, off, n in per_graph(edge_index, batch, num_graphs):
+        s, t = int(source[g]), int(target[g])
+        if vertex:
+            cg = c[off:off + n].detach().numpy()
+            y[off:off + n] = torch.from_numpy(
+                vertex_shortest_path(local, cg, n, s, t, directed)).to(y)
+        else:
+            y[pos] = torch.from_numpy(shortest_path(
+                local, c[pos].detach().numpy(), n, s, t, directed)).to(y)
+    return y
+
+
+SIZES = [5, 1, 8, 3, 6]
+
+
+@pytest.mark.parametrize('directed', [True, False])
+def test_edge_costs_batch_matches_networkx(directed):
+    rng = np.random.default_rng(0)
+    edge_index, batch, source, target = random_batch(rng, SIZES)
+    c = torch.from_numpy(rng.integers(0, 4, edge_index.size(1)).astype(
+        np.float64))
+    y = IdentityShortestPath(directed=directed)(c, edge_index, source,
+                                                target, batch)
+    for g, pos, local, _, n in per_graph(edge_index, batch, len(SIZES)):
+        ref = nx_length(local, c[pos].numpy(), n, int(source[g]),
+                        int(target[g]), directed)
+        assert float(c[pos] @ y[pos]) == ref
+
+
+def test_vertex_costs_grid_batch_matches_networkx():
+    ks = [3, 6, 1, 4]
+    edge_index, batch = grid_batch(ks)
+    c = torch.rand(batch.numel(), dtype=torch.float64)
+    source = torch.zeros(len(ks), dtype=torch.long)
+    target = torch.tensor([k * k - 1 for k in ks])
+    y = IdentityShortestPath(vertex_costs=True)(c, edge_index, source,
+                                                target, batch)
+    for _g, _, local, off, n in per_graph(edge_index, batch, len(ks)):
+        cg = c[off:off + n].numpy()
+        ref = nx_length(local, cg[local[1]], n, 0, n - 1, True) + cg[0]
+        assert np.isclose(float(c[off:off + n] @ y[off:off + n]), ref)
+
+
+@settings(max_examples=20, deadline=None)
+@given(sizes=st.lists(st.integers(1, 7), min_size=1, max_size=4),
+       seed=st.integers(0, 2**31 - 1), directed=st.booleans())
+def test_batch_output_is_an_st_path_per_graph(sizes, seed, directed):
+    rng = np.random.default_rng(seed)
+    edge_index, batch, source, target = random_batch(rng, sizes)
+    c = torch.from_numpy(rng.integers(0, 3, edge_index.size(1)).astype(
+        np.float32))
+    y = IdentityShortestPath(directed=directed)(c, edge_index, source,
+                                                target, batch)
+    assert set(y.unique().tolist()) <= {0.0, 1.0}
+    for g, pos, local, _, n in per_graph(edge_index, batch, len(sizes)):
+        s, t = int(source[g]), int(target[g])
+        sel = local[:, y[pos].numpy() == 1]
+        deg_out = np.bincount(sel[0], minlength=n)
+        deg_in = np.bincount(sel[1], minlength=n)
+        if s == t:
+            assert sel.shape[1] == 0
+            continue
+        if directed:
+            balance = deg_out - deg_in
+            expected = np.zeros(n, dtype=np.int64)
+            expected[s], expected[t] = 1, -1
+            assert np.array_equal(balance, expected)
+            assert deg_out.max() <= 1 and deg_in.max() <= 1
+        else:
+            deg = deg_out + deg_in
+            assert deg[s] == 1 and deg[t] == 1
+            assert set(deg.tolist()) <= {0, 1, 2}
+        # Connected: one component holding s and t, covering all edges.
+        graph = nx.Graph(sel.T.tolist())
+        assert nx.is_connected(graph) and graph.has_node(t)
+        assert graph.number_of_edges() == sel.shape[1]
+
+
+@pytest.mark.parametrize('vertex', [False, True])
+def test_identity_surrogate_gradient_is_minus_g(vertex):
+    rng = np.random.default_rng(1)
+    edge_index, batch, source, target = random_batch(rng, SIZES)
+    size = batch.numel() if vertex else edge_index.size(1)
+    c = torch.rand(size, dtype=torch.float64, requires_grad=True)
+    g = torch.randn(size, dtype=torch.float64)
+    layer = IdentityShortestPath(vertex_costs=vertex, projection=None)
+    (layer(c, edge_index, source, target, batch) * g).sum().backward()
+    assert torch.equal(c.grad, -g)
+
+
+@pytest.mark.parametrize('vertex', [False, True])
+def test_identity_gradient_with_norm_projection_is_vjp(vertex):
+    rng = np.random.default_rng(2)
+    edge_index, batch, source, target = random_batch(rng, SIZES)
+    index = batch if vertex else batch[edge_index[0]]
+    c = torch.rand(index.numel(), dtype=torch.float64, requires_grad=True)
+    g = torch.randn(index.numel(), dtype=torch.float64)
+    layer = IdentityShortestPath(vertex_costs=vertex)
+    assert layer.projection == 'norm'
+    (layer(c, edge_index, source, target, batch) * g).sum().backward()
+    c2 = c.detach().clone().requires_grad_()
+    ref, = torch.autograd.grad(project(c2, index, mode='norm'), c2, -g)
+    assert torch.allclose(c.grad, ref)
+
+
+@pytest.mark.parametrize('vertex', [False, True])
+def test_blackbox_gradient_uses_perturbed_solver_call(vertex):
+    rng = np.random.default_rng(3)
+    edge_index, batch, source, target = random_batch(rng, SIZES)
+    size = batch.numel() if vertex else edge_index.size(1)
+    c = torch.rand(size, dtype=torch.float64, requires_grad=True)
+    g = torch.randn(size, dtype=torch.float64)
+    lam = 2.0
+    layer = IdentityShortestPath(vertex_costs=vertex, projection=None,
+                                 backward='blackbox', lambda_=lam)
+    y = layer(c, edge_index, source, target, batch)
+    g = g + 2.0 * y.detach()  # make the current path expensive
+    (y * g).sum().backward()
+    # The perturbed costs may be negative: the solver clamps them at zero.
+    y_lam = reference((c.detach() + lam * g).clamp(min=0), edge_index, batch,
+                      source, target, True, vertex)
+    assert not torch.equal(y, y_lam)  # the test exercises a change
+    assert torch.allclose(c.grad, -(y.detach() - y_lam) / lam)
+
+
+@pytest.mark.parametrize('vertex', [False, True])
+def test_solution_invariant_to_positive_scaling(vertex):
+    rng = np.random.default_rng(4)
+    edge_index, batch, source, target = random_batch(rng, SIZES)
+    size = batch.numel() if vertex else edge_index.size(1)
+    c = torch.rand(size, dtype=torch.float64)
+    layer = IdentityShortestPath(vertex_costs=vertex, projection=None)
+    y = layer(c, edge_index, source, target, batch)
+    for scale in (0.01, 3.0, 1000.0):
+        assert torch.equal(layer(scale * c, edge_index, source, target,
+                                 batch), y)
+
+
+def test_negative_costs_are_clamped_at_zero():
+    rng = np.random.default_rng(5)
+    edge_index, batch, source, target = random_batch(rng, SIZES)
+    c = torch.randn(edge_index.size(1), dtype=torch.float64)
+    y = IdentityShortestPath(projection=None)(c, edge_index, source, target,
+                                              batch)
+    ref = reference(c.clamp(min=0), edge_index, batch, source, target, True,
+                    False)
+    assert torch.equal(y, ref)
+
+
+@pytest.mark.parametrize('dtype', [torch.float32, torch.float64])
+@pytest.mark.parametrize('vertex', [False, True])
+def test_output_dtype_shape_and_reference(dtype, vertex):
+    rng = np.random.default_rng(6)
+    edge_index, batch, source, target = random_batch(rng, SIZES)
+    size = batch.numel() if vertex else edge_index.size(1)
+    c = torch.rand(size, dtype=dtype)
+    y = IdentityShortestPath(vertex_costs=vertex, projection=None)(
+        c, edge_index, source, target, batch)
+    assert y.dtype == dtype and y.shape == c.shape and y.device == c.device
+    ref = reference(c.double(), edge_index, batch, source, target, True,
+                    vertex)
+    assert torch.equal(y.double(), ref)
+
+
+def test_single_graph_int_terminals_and_warcraft_diagonal():
+    k = 6
+    cost = torch.full((k, k), 5.0)
+    cost.fill_diagonal_(0.5)
+    layer = IdentityShortestPath(vertex_costs=True)
+    y = layer(cost.view(-1), grid_edge_index(k), 0, k * k - 1)
+    assert torch.equal(y.view(k, k), torch.eye(k))
+    y2 = layer(cost.view(-1), grid_edge_index(k), torch.tensor(0),
+               torch.tensor([k * k - 1]))
+    assert torch.equal(y, y2)
+
+
+def test_terminals_are_local_per_graph():
+    # Two copies of the path 0 -> 1 -> 2, different local targets.
+    edge_index = torch.tensor([[0, 1, 3, 4], [1, 2, 4, 5]])
+    batch = torch.tensor([0, 0, 0, 1, 1, 1])
+    y = IdentityShortestPath()(torch.ones(4), edge_index, 0,
+                               torch.tensor([2, 1]), batch)
+    assert y.tolist() == [1.0, 1.0, 1.0, 0.0]
+
+
+def test_noise_only_in_training_and_diagnostics():
+    rng = np.random.default_rng(7)
+    edge_index, batch, source, target = random_batch(rng, SIZES)
+    c = torch.rand(edge_index.size(1), requires_grad=True)
+    layer = IdentityShortestPath(noise=10.0, diagnostics=True).eval()
+    y = layer(c, edge_index, source, target, batch)
+    assert torch.equal(y, reference(c.detach(), edge_index, batch, source,
+                                    target, True, False))
+    y.sum().backward()
+    assert layer.diagnostics.grad_cosine is not None
+    assert 'noise=10.0' in repr(layer)
+
+
+def test_per_graph_solver_is_picklable_for_worker_pools():
+    import pickle
+
+    from pyg_identity.solvers.shortest_path import (
+        _shortest_path_edges,
+        _shortest_path_nodes,
+    )
+    for fn in (_shortest_path_edges, _shortest_path_nodes):
+        assert pickle.loads(pickle.dumps(fn)) is fn
+
+
+EI = torch.tensor([[0, 1, 2, 3], [1, 2, 3, 0]])
+B2 = torch.tensor([0, 0, 1, 1])
+EI2 = torch.tensor([[0, 2], [1, 3]])
+BAD = [
+    # (layer kwargs, forward args, match)
+    ({}, (torch.tensor([1.0, float('nan'), 1, 1]), EI, 0, 2), 'finite'),
+    ({}, (torch.tensor([1.0, float('inf'), 1, 1]), EI, 0, 2), 'finite'),
+    ({}, (torch.ones(4, dtype=torch.long), EI, 0, 2), 'floating point'),
+    ({}, (torch.ones(3), EI, 0, 2), "'edge_cost' must have num_edges"),
+    ({}, (torch.ones(4, 1), EI, 0, 2), 'one-dimensional'),
+    ({}, (torch.ones(4), EI.float(), 0, 2), "'edge_index' must be an int"),
+    ({}, (torch.ones(4), EI[0], 0, 2), "'edge_index' must have shape"),
+    ({}, (torch.ones(4), EI, 0, 5, None, 4), "'target' must be a local"),
+    ({}, (torch.ones(4), EI, -1, 2), "'source' must be a local"),
+    ({}, (torch.ones(4), EI, 0.0, 2), "'source' must be an integer"),
+    ({}, (torch.ones(4), EI, torch.tensor([0.0]), 2), "'source' must hold"),
+    ({}, (torch.ones(2), EI2, torch.tensor([0, 0, 0]), 1, B2),
+     r"'source' must be an integer or a tensor of shape \[num_graphs\]"),
+    ({}, (torch.ones(2), EI2, 0, 2, B2), "'target' must be a local"),
+    ({}, (torch.ones(2), EI2, 1, 0, B2), 'unreachable'),
+    ({}, (torch.ones(4), EI, 0, 2, torch.tensor([0, 0])), 'outside'),
+    ({}, (torch.ones(4), EI, 0, 2, torch.tensor([[0, 0, 0, 0]])), "'batch'"),
+    ({}, (torch.ones(4), EI, 0, 2, torch.tensor([1, 0, 0, 0])),
+     "'batch' must be sorted"),
+    ({}, (torch.ones(4), EI, 0, 2, B2), 'different graphs'),
+    ({}, (torch.ones(4), EI, 0, 2, None, 3), 'outside'),
+    ({}, (torch.ones(2), EI2, 0, 1, B2, 5), "'num_nodes'"),
+    ({}, (torch.zeros(0), torch.zeros(2, 0, dtype=torch.long), 0, 1, None,
+          2), 'unreachable'),
+    ({}, (torch.ones(2), EI2, 0, 1, torch.tensor([0, 0, 2, 2])),
+     "'source' must be a local node index in \\[0, 0\\) of graph 1"),
+    ({'vertex_costs': True}, (torch.ones(3), EI, 0, 2), "'node_cost'"),
+    ({'vertex_costs': True}, (torch.ones(4), EI, 0, 2, B2),
+     'different graphs'),
+    ({'vertex_costs': True}, (torch.ones(1), torch.zeros(2, 0,
+                                                         dtype=torch.long),
+                              0, 1), "'target' must be a local"),
+    ({'vertex_costs': True}, (torch.ones(4), EI, 0, 2, None, 5),
+     "'num_nodes'"),
+]
+
+
+@pytest.mark.parametrize('kwargs,args,match', BAD)
+def test_bad_input(kwargs, args, match):
+    with pytest.raises(ValueError, match=match):
+        IdentityShortestPath(**kwargs)(*args)
+
+
+@pytest.mark.parametrize('kwargs,match', [
+    ({'directed': 1}, "'directed'"),
+    ({'vertex_costs': 'yes'}, "'vertex_costs'"),
+    ({'projection': 'max'}, "'projection'"),
+    ({'backward': 'bb'}, "'backward'"),
+    ({'num_workers': -1}, "'num_workers'"),
+    ({'noise': -1.0}, "'noise'"),
+])
+def test_bad_constructor_arguments(kwargs, match):
+    with pytest.raises(ValueError, match=match):
+        IdentityShortestPath(**kwargs)
+
+
+def test_single_node_graph_gives_empty_path():
+    y = IdentityShortestPath()(torch.zeros(0), torch.zeros(
+        2, 0, dtype=torch.long), 0, 0, num_nodes=1)
+    assert y.numel() == 0
+    y = IdentityShortestPath(vertex_costs=True)(
+        torch.ones(1), torch.zeros(2, 0, dtype=torch.long), 0, 0)
+    assert y.tolist() == [1.0]

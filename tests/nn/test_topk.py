@@ -1,0 +1,168 @@
+import pytest
+import torch
+
+from pyg_identity import project
+from pyg_identity.nn.functional.topk import topk
+from pyg_identity.nn.topk import IdentityTopK
+from pyg_identity.solvers.topk import solve_topk
+
+SIZES = [4, 0, 1, 6, 3]
+INDEX = torch.cat([torch.full((n, ), i) for i, n in enumerate(SIZES)])
+B = len(SIZES)
+K = torch.tensor([2, 0, 1, 3, 1])
+
+
+def costs(dtype=torch.float64, shape=None):
+    c = torch.randn(shape or (INDEX.numel(), ), dtype=dtype)
+    return c.requires_grad_()
+
+
+def rows_index(b, n):
+    return torch.arange(b).repeat_interleave(n)
+
+
+@pytest.mark.parametrize('dtype', [torch.float32, torch.float64])
+def test_forward_matches_solver_in_costs_dtype(dtype):
+    layer = IdentityTopK(k=1)
+    c = costs(dtype)
+    y = layer(c, INDEX, B, k=K)
+    assert y.dtype == dtype and y.shape == c.shape
+    assert torch.equal(y, solve_topk(c.detach(), K, INDEX, B).to(dtype))
+
+
+def test_dense_rows_as_in_the_discrete_vae():
+    c = costs(torch.float32, (20, 20))
+    y = IdentityTopK(k=10)(c)
+    assert y.shape == (20, 20)
+    assert torch.equal(y.sum(1), torch.full((20, ), 10.0))
+    assert torch.equal(y, solve_topk(c.detach(), 10).float())
+
+
+def test_surrogate_gradient_is_plus_g_without_projection():
+    c = costs()
+    g = torch.randn_like(c)
+    (IdentityTopK(1, projection=None)(c, INDEX, B, k=K) * g).sum().backward()
+    assert torch.equal(c.grad, g)
+
+
+@pytest.mark.parametrize('mode', ['mean', 'norm', 'std'])
+def test_gradient_with_projection_is_vjp_of_plus_g(mode):
+    c = costs()
+    g = torch.randn_like(c)
+    (IdentityTopK(1, projection=mode)(c, INDEX, B, k=K) * g).sum().backward()
+    c2 = c.detach().clone().requires_grad_()
+    ref, = torch.autograd.grad(project(c2, INDEX, num_graphs=B, mode=mode),
+                               c2, g)
+    assert torch.allclose(c.grad, ref)
+
+
+@pytest.mark.parametrize('mode', ['mean', 'std'])
+def test_dense_gradient_is_projected_per_row(mode):
+    c = costs(shape=(5, 7))
+    g = torch.randn_like(c)
+    (IdentityTopK(3, projection=mode)(c) * g).sum().backward()
+    c2 = c.detach().reshape(-1).clone().requires_grad_()
+    ref, = torch.autograd.grad(project(c2, rows_index(5, 7), mode=mode), c2,
+                               g.reshape(-1))
+    assert torch.allclose(c.grad, ref.view(5, 7))
+
+
+@pytest.mark.parametrize('lam', [0.5, 20.0])
+def test_blackbox_gradient(lam):
+    c = costs()
+    g = torch.randn_like(c)
+    layer = IdentityTopK(1, projection=None, backward='blackbox', lambda_=lam)
+    y = layer(c, INDEX, B, k=K)
+    (y * g).sum().backward()
+    # argmax: y_lam = y(w - lam * g), grad = (y - y_lam) / lam.
+    y_lam = solve_topk(c.detach() - lam * g, K, INDEX, B).double()
+    assert torch.allclose(c.grad, (y.detach() - y_lam) / lam)
+
+
+def test_shift_and_scale_invariance_per_group():
+    c = costs().detach()
+    shift = torch.randn(B, dtype=c.dtype)[INDEX]
+    scale = torch.rand(B, dtype=c.dtype)[INDEX] + 0.1
+    layer = IdentityTopK(1, projection=None)
+    y = layer(c, INDEX, B, k=K)
+    assert torch.equal(layer(c + shift, INDEX, B, k=K), y)
+    assert torch.equal(layer(c * scale, INDEX, B, k=K), y)
+
+
+def test_projection_ablation_does_not_change_solutions():
+    c = costs().detach()
+    ys = [IdentityTopK(1, projection=m)(c, INDEX, B, k=K)
+          for m in (None, 'mean', 'norm', 'std')]
+    for y in ys[1:]:
+        assert torch.equal(y, ys[0])
+
+
+def test_global_k_from_the_constructor():
+    index = torch.tensor([0, 0, 1, 1, 1, 2, 2])
+    c = torch.randn(7, requires_grad=True)
+    y = IdentityTopK(k=2)(c, index)
+    assert y.tolist() == solve_topk(c.detach(), 2, index).float().tolist()
+    assert torch.equal(torch.zeros(3).index_add_(0, index, y),
+                       torch.full((3, ), 2.0))
+
+
+def test_noise_only_in_training():
+    c = costs().detach()
+    layer = IdentityTopK(1, projection='std', noise=100.0)
+    ref = IdentityTopK(1, projection='std')(c, INDEX, B, k=K)
+    layer.eval()
+    assert torch.equal(layer(c, INDEX, B, k=K), ref)
+    layer.train()
+    ys = [layer(c, INDEX, B, k=K) for _ in range(5)]
+    assert any(not torch.equal(y, ref) for y in ys)
+    for y in ys:  # still feasible
+        assert torch.equal(torch.zeros(B, dtype=y.dtype).index_add_(
+            0, INDEX, y), K.to(y.dtype))
+
+
+def test_functional_matches_module():
+    c = costs()
+    y = topk(c, K, INDEX, B, projection='std')
+    assert torch.equal(y, IdentityTopK(0)(c, INDEX, B, k=K))
+
+
+def test_repr():
+    assert repr(IdentityTopK(3)) == (
+        "IdentityTopK(k=3, projection='std', backward='identity')")
+
+
+@pytest.mark.parametrize('c,kwargs,match', [
+    (torch.tensor([1.0, float('nan'), 0.0]), {}, 'finite'),
+    (torch.tensor([1.0, float('inf'), 0.0]), {}, 'finite'),
+    (torch.tensor([1, 2, 3]), {}, 'floating point'),
+    (torch.zeros(2, 2, 2), {}, 'dimensional'),
+    (torch.zeros(3), dict(k=4), "'k' must not exceed"),
+    (torch.zeros(1), dict(k=2), "'k' must not exceed"),
+    (torch.zeros(0), dict(k=1), "'k' must not exceed"),
+    (torch.zeros(3), dict(k=-1), "'k' must be non-negative"),
+    (torch.zeros(3), dict(k=torch.tensor([1.0])), "'k' must be an integer"),
+    (torch.zeros(3), dict(index=torch.tensor([0, 1]), k=1),
+     "'index' must be one-dimensional"),
+    (torch.zeros(3), dict(index=torch.tensor([0.0, 0.0, 0.0]), k=1),
+     "'index' must be an integer"),
+    (torch.zeros(3), dict(index=torch.tensor([0, 0, 1]), k=torch.tensor(
+        [1, 1, 1])), 'one entry per group'),
+    (torch.zeros(2, 3), dict(index=torch.tensor([0, 1]), k=1),
+     "'index' must be None"),
+])
+def test_bad_inputs_raise(c, kwargs, match):
+    with pytest.raises(ValueError, match=match):
+        IdentityTopK(1)(c, kwargs.get('index'), k=kwargs.get('k'))
+
+
+@pytest.mark.parametrize('kwargs,match', [
+    (dict(k=-1), "'k' must be a non-negative integer"),
+    (dict(k=2.0), "'k' must be a non-negative integer"),
+    (dict(k=1, projection='l1'), "'projection'"),
+    (dict(k=1, backward='sfe'), "'backward'"),
+    (dict(k=1, lambda_=0.0), "'lambda_'"),
+    (dict(k=1, noise=-1.0), "'noise'"),
+])
+def test_bad_hyperparameters_raise(kwargs, match):
+    with pytest.raises(ValueError, match=match):
+        IdentityTopK(**kwargs)
