@@ -54,7 +54,7 @@ def main(argv=None) -> dict:
             out[a:b] = x / x.norm().clamp(min=1e-6)
         return out
 
-    sub = min(B, 300)  # the mask loop is timed on `sub` graphs, scaled by B/sub
+    sub = min(B, 300)  # the mask loop is timed on `sub` graphs, x B / sub
 
     def python_mask_loop():  # the loop a user writes without a ptr
         out = torch.empty_like(src)

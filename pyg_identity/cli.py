@@ -52,8 +52,8 @@ def demo(argv: Optional[List[str]] = None) -> dict:
 
     torch.manual_seed(args.seed)
     t0 = time.perf_counter()
-    print(f'Generating {args.graphs} + {args.graphs // 4} random TSP({args.nodes}) '
-          f'graphs with exact labels ...', flush=True)
+    print(f'Generating {args.graphs} + {args.graphs // 4} random '
+          f'TSP({args.nodes}) graphs with exact labels ...', flush=True)
     train = _random_tsp(args.graphs, args.nodes, args.seed)
     test = _random_tsp(args.graphs // 4, args.nodes, args.seed + 1)
     loader = DataLoader(train, batch_size=args.batch_size, shuffle=True)
@@ -111,7 +111,7 @@ def main(argv: Optional[List[str]] = None) -> int:
         prog='pyg-identity',
         description='Exact combinatorial solvers as trainable PyG layers.')
     sub = parser.add_subparsers(dest='command', required=True)
-    sub.add_parser('demo', help=demo.__doc__.splitlines()[0],
+    sub.add_parser('demo', help='train a TSP model through IdentityTSP',
                    add_help=False)
     args, rest = parser.parse_known_args(argv)
     if args.command == 'demo':

@@ -287,7 +287,8 @@ def backbone_key(backbone: Optional[Backbone]) -> str:
     r"""A folder name identifying a backbone, so that the features of
     different backbones are cached apart: the class name plus a hash of the
     parameters and buffers for a :class:`torch.nn.Module`, the qualified
-    name for a function."""
+    name for a function (functions or lambdas of the same name share a
+    cache: pass :obj:`force_reload=True` after changing one)."""
     if backbone is None:
         return 'vgg16_bn'
     if isinstance(backbone, VGG16Backbone) and backbone.pretrained:
@@ -484,8 +485,9 @@ class PascalVOCKeypoints(InMemoryDataset):
             processing. (default: :obj:`True`)
 
     **STATS:** (images after filtering, all categories, as reported by
-    Wang et al. (2019) for this protocol; the number of pairs depends on
-    :obj:`num_pairs`)
+    Wang et al. (2019) for this protocol; this loader also drops the few
+    images with fewer than two keypoints, which can never form a pair; the
+    number of pairs depends on :obj:`num_pairs`)
 
     .. list-table::
         :widths: 10 10 10 10 10 10
@@ -499,13 +501,13 @@ class PascalVOCKeypoints(InMemoryDataset):
           - #categories
         * - train
           - 7,020
-          - 1--23
+          - 2--23
           - 1,024
           - 3
           - 20
         * - test
           - 1,682
-          - 1--23
+          - 2--23
           - 1,024
           - 3
           - 20
@@ -558,13 +560,16 @@ class PascalVOCKeypoints(InMemoryDataset):
         if backbone is not None and not callable(backbone):
             raise ValueError(f"'backbone' must be callable or None (got "
                              f"{backbone!r})")
-        self.backbone = backbone
+        self._backbone = backbone
         self.backbone_key = backbone_key(backbone)
         self.with_images = bool(with_images)
         self._allow_download = bool(download)
         root = check_root(root, 'pascal_voc_keypoints')
         super().__init__(root, transform, pre_transform, pre_filter,
                          log=log, force_reload=force_reload)
+        # Only needed while processing; dropping it keeps the dataset light
+        # (and picklable) for data loader workers.
+        self._backbone = None
         self._load_images()
         self._image_cache: Dict[int, Data] = {}
         self._pairs = self._make_pairs()
@@ -665,11 +670,12 @@ class PascalVOCKeypoints(InMemoryDataset):
         return [f'{cat}_{self.split}{suffix}.pt' for cat in self.category]
 
     def _get_backbone(self) -> Backbone:
-        if self.backbone is None:
-            self.backbone = VGG16Backbone()
+        if self._backbone is None:
+            backbone = VGG16Backbone()
             if torch.cuda.is_available():
-                self.backbone = self.backbone.to('cuda')
-        return self.backbone
+                backbone = backbone.to('cuda')
+            self._backbone = backbone
+        return self._backbone
 
     def _parse_annotation(self, name: str, category: str) -> Optional[Dict]:
         r"""Reads one Berkeley annotation and applies the object filters;

@@ -6,7 +6,6 @@ from torch import Tensor
 from pyg_identity.nn.functional.identity_solver import (
     BACKWARDS,
     NOISE_POSITIONS,
-    SENSES,
     SolverDiagnostics,
     identity_solver,
 )
@@ -70,7 +69,8 @@ class SolverLayer(torch.nn.Module):
             noise_position=self.noise_position, diagnostics=self.diagnostics)
 
     def extra_repr(self) -> str:
-        out = f'projection={self.projection!r}, backward={self.backward_mode!r}'
+        out = (f'projection={self.projection!r}, '
+               f'backward={self.backward_mode!r}')
         if self.backward_mode == 'blackbox':
             out += f', lambda_={self.lambda_}'
         if self.noise > 0:

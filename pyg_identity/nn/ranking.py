@@ -5,8 +5,8 @@ from torch_geometric.typing import OptTensor
 
 from pyg_identity.nn._base import SolverLayer
 from pyg_identity.nn.functional.ranking import (
-    ranking,
     identity_recall_loss,
+    ranking,
 )
 
 

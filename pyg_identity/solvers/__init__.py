@@ -10,20 +10,22 @@ from pyg_identity.solvers.linear_assignment import (
     linear_assignment,
     sparse_linear_assignment,
 )
+from pyg_identity.solvers.perfect_matching import (
+    perfect_matching as solve_perfect_matching,
+)
 from pyg_identity.solvers.quadratic_assignment import (
     affinity_matrix,
     quadratic_assignment,
 )
+from pyg_identity.solvers.ranking import solve_ranking
 from pyg_identity.solvers.shortest_path import (
     shortest_path as solve_shortest_path,
+)
+from pyg_identity.solvers.shortest_path import (
     vertex_shortest_path as solve_vertex_shortest_path,
 )
-from pyg_identity.solvers.tsp import held_karp, solve_tsp, tour_length
-from pyg_identity.solvers.perfect_matching import (
-    perfect_matching as solve_perfect_matching,
-)
 from pyg_identity.solvers.topk import solve_topk
-from pyg_identity.solvers.ranking import solve_ranking
+from pyg_identity.solvers.tsp import held_karp, solve_tsp, tour_length
 
 __all__ = [
     'map_graphs',

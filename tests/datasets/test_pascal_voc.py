@@ -17,6 +17,7 @@ from pyg_identity.datasets.pascal_voc import (
     _vgg16_slices,
     backbone_key,
     keypoint_features,
+    read_split_file,
 )
 
 Image = pytest.importorskip('PIL.Image')
@@ -331,6 +332,15 @@ def test_subsets(root) -> None:
     assert len(copied) == 1 and copied[0].name_s == dataset[2].name_s
 
 
+def test_dataset_pickles_without_its_backbone(root) -> None:
+    import pickle
+
+    backbone = TinyBackbone()
+    dataset = make(root, backbone=lambda image: backbone(image))
+    restored = pickle.loads(pickle.dumps(dataset))  # e.g. to loader workers
+    assert torch.equal(restored[0].x_s, dataset[0].x_s)
+
+
 def test_with_images(root) -> None:
     dataset = make(root, with_images=True)
     data = dataset[0]
@@ -434,6 +444,40 @@ def test_unknown_keypoint_names_are_skipped(root) -> None:
     with pytest.warns(UserWarning, match='Antenna'):
         dataset = make(root)
     assert dataset.image(0).kp.numel() == 5
+
+
+def test_read_split_file_matches_numpy(shared_data) -> None:
+    path = osp.join(shared_data, 'voc2011_pairs.npz')
+    splits = read_split_file(path)
+    reference = np.load(path, allow_pickle=True)
+    assert set(splits) == {'train', 'test'}
+    for key in ('train', 'test'):
+        assert len(splits[key]) == 20
+        assert splits[key] == [list(names) for names in reference[key]]
+    assert splits['train'][0][0].startswith('aeroplane/')
+
+
+def test_read_split_file_refuses_arbitrary_objects(tmp_path) -> None:
+    from fractions import Fraction
+
+    array = np.empty(1, dtype=object)
+    array[0] = [Fraction(1, 2)]
+    np.savez(tmp_path / 'evil.npz', train=array)
+    with pytest.raises(ValueError, match='fractions.Fraction'):
+        read_split_file(str(tmp_path / 'evil.npz'))
+    (tmp_path / 'junk.npz').write_bytes(b'not a zip file')
+    with pytest.raises(ValueError, match='not a valid split file'):
+        read_split_file(str(tmp_path / 'junk.npz'))
+
+
+def test_split_file_without_the_split(root) -> None:
+    path = osp.join(root, 'raw', 'voc2011_pairs.npz')
+    lists = np.empty(20, dtype=object)
+    for i in range(20):
+        lists[i] = []
+    np.savez(path, train=lists)  # no 'test' split
+    with pytest.raises(ValueError, match='one list of annotation names'):
+        make(root, split='test')
 
 
 # Arguments and backbones ###################################################

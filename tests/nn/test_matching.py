@@ -5,9 +5,9 @@ import torch
 from pyg_identity.nn.functional.matching import (
     all_pairs,
     hamming_loss,
-    matching,
     knn_candidates,
     matched_pairs,
+    matching,
     matching_accuracy,
     matching_f1,
     pair_cost,

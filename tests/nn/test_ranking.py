@@ -5,8 +5,8 @@ import torch
 
 from pyg_identity import project
 from pyg_identity.nn.functional.ranking import (
-    ranking,
     identity_recall_loss,
+    ranking,
     recall_at_k,
     recall_loss,
 )

@@ -2,11 +2,15 @@ r"""Differentiable functionals behind the layers of :mod:`pyg_identity.nn`.
 
 Every functional runs its solver through :func:`identity_solver`, the one
 gradient mechanism (Identity or Blackbox backward)."""
+from pyg_identity.nn.functional.graph_matching import (
+    all_edge_pairs,
+    all_node_pairs,
+    graph_matching,
+)
 from pyg_identity.nn.functional.identity_solver import (
     SolverDiagnostics,
     identity_solver,
 )
-from pyg_identity.nn.functional.noise import symmetric_noise
 from pyg_identity.nn.functional.matching import (
     all_pairs,
     hamming_loss,
@@ -18,24 +22,20 @@ from pyg_identity.nn.functional.matching import (
     pair_cost,
     to_dense_matching,
 )
-from pyg_identity.nn.functional.graph_matching import (
-    all_edge_pairs,
-    all_node_pairs,
-    graph_matching,
-)
-from pyg_identity.nn.functional.shortest_path import (
-    shortest_path,
-    vertex_shortest_path,
-)
-from pyg_identity.nn.functional.tsp import tsp
+from pyg_identity.nn.functional.noise import symmetric_noise
 from pyg_identity.nn.functional.perfect_matching import perfect_matching
-from pyg_identity.nn.functional.topk import topk
 from pyg_identity.nn.functional.ranking import (
     identity_recall_loss,
     ranking,
     recall_at_k,
     recall_loss,
 )
+from pyg_identity.nn.functional.shortest_path import (
+    shortest_path,
+    vertex_shortest_path,
+)
+from pyg_identity.nn.functional.topk import topk
+from pyg_identity.nn.functional.tsp import tsp
 
 __all__ = [
     'identity_solver',

@@ -1,11 +1,11 @@
-from typing import (Any, Callable, List, Optional, Sequence, Tuple, Union)
+from typing import Any, Callable, List, Optional, Sequence, Tuple, Union
 
 import torch
 from torch import Tensor
 
 from pyg_identity._autograd import GradProbe, SolverFunction
 from pyg_identity.nn.functional.noise import symmetric_noise
-from pyg_identity.projection import group_norm, project, validate_mode
+from pyg_identity.projection import project, validate_mode
 
 SENSES = ('min', 'max')
 BACKWARDS = ('identity', 'blackbox')
