@@ -128,3 +128,20 @@ def test_bad_inputs_raise(kwargs, match):
     x = kwargs.pop('x')
     with pytest.raises(ValueError, match=match):
         solve_ranking(x, **kwargs)
+
+
+@pytest.mark.parametrize('sizes', [[1000] + [1] * 100, [5, 7, 3, 9]])
+def test_dense_and_sorting_paths_agree_with_reference(sizes):
+    # A skewed batch takes the two-sort path, a balanced one the padded path.
+    index = torch.repeat_interleave(torch.arange(len(sizes)),
+                                    torch.tensor(sizes))
+    scores = torch.randint(0, 5, (index.numel(), )).double()  # many ties
+    ranks = solve_ranking(scores, index)
+    start = 0
+    for n in sizes:
+        x = scores[start:start + n]
+        order = torch.sort(x, descending=True, stable=True).indices
+        ref = torch.empty(n, dtype=torch.long)
+        ref[order] = torch.arange(1, n + 1)
+        assert torch.equal(ranks[start:start + n], ref)
+        start += n
