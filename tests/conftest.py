@@ -3,7 +3,9 @@ import os
 import pytest
 import torch
 
-SHARED_DATA = os.path.abspath(
+# Small real data for tests lies in ../shared/data beside the checkout (never
+# committed); PYG_IDENTITY_SHARED_DATA points elsewhere.
+SHARED_DATA = os.environ.get('PYG_IDENTITY_SHARED_DATA') or os.path.abspath(
     os.path.join(os.path.dirname(__file__), '..', '..', 'shared', 'data'))
 
 
