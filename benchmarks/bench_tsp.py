@@ -8,6 +8,7 @@ setting's tour over the best tour found by any setting or by a runs=30
 reference, per graph.
 
     python benchmarks/bench_tsp.py [--graphs 64] [--nodes 50] [--reps 5]
+        [--sizes 20,50,100,200]
 """
 import argparse
 import json
@@ -78,7 +79,9 @@ def main(argv=None) -> dict:
     parser.add_argument('--graphs', type=int, default=64)
     parser.add_argument('--nodes', type=int, default=50)
     parser.add_argument('--reps', type=int, default=5)
-    parser.add_argument('--effort-graphs', type=int, default=8)
+    parser.add_argument('--effort-graphs', type=int, default=5)
+    parser.add_argument('--sizes', type=str, default='20,50,100,200',
+                        help='comma-separated n for the effort table')
     parser.add_argument('--json', type=str, default=None)
     args = parser.parse_args(argv)
     start = time.perf_counter()
@@ -117,7 +120,8 @@ def main(argv=None) -> dict:
     print(f'  control: a pure-Python loop in the same pool gives '
           f'{control_speedup:.2f}x (the most the machine allows now)')
 
-    rows = effort_table([20, 50, 100], [1, 3, 10], args.effort_graphs,
+    sizes = [int(n) for n in args.sizes.split(',')]
+    rows = effort_table(sizes, [1, 3, 10], args.effort_graphs,
                         max(1, args.reps // 2), rng)
     print(f'LKH effort vs quality ({args.effort_graphs} Euclidean graphs per '
           f'size; excess over the best tour found, incl. runs=30)')

@@ -106,17 +106,124 @@ def demo(argv: Optional[List[str]] = None) -> dict:
     return dict(loss=history, gap=gap, accuracy=acc)
 
 
+TASKS = {
+    'random_tsp': 'TSP edge-cost GNN on RandomTSP (IdentityTSP)',
+    'globe_tsp': 'Globe TSP: country images to tours (IdentityTSP)',
+    'terrain_shortest_path': 'terrain maps to shortest paths '
+    '(IdentityShortestPath)',
+    'graph_matching': 'keypoint matching (IdentityMatching / '
+    'IdentityGraphMatching)',
+    'dvae': 'discrete VAE on MNIST with k-hot latents (IdentityTopK)',
+    'retrieval': 'MNIST retrieval with a recall loss (IdentityRanking)',
+}
+
+# Which experiment module evaluates a checkpoint, by its model's module.
+EXPERIMENT_OF_MODEL = {
+    'pyg_identity.models.tsp_gnn': 'random_tsp',
+    'pyg_identity.models.globe_tsp': 'globe_tsp',
+    'pyg_identity.models.terrain_net': 'terrain_shortest_path',
+    'pyg_identity.models.keypoint_matcher': 'graph_matching',
+}
+
+
+def _experiment(task: str):
+    import importlib
+    if task not in TASKS:
+        raise SystemExit(f"pyg-identity: unknown task {task!r}; choose one "
+                         f"of {', '.join(TASKS)}")
+    return importlib.import_module(f'pyg_identity.experiments.{task}')
+
+
+def train(argv: List[str]) -> int:
+    parser = argparse.ArgumentParser(
+        prog='pyg-identity train',
+        description='Trains a paper experiment; options after the task go '
+        'to the experiment (see pyg-identity train TASK --help).',
+        epilog='tasks: ' + '; '.join(f'{k}: {v}' for k, v in TASKS.items()))
+    parser.add_argument('task', choices=list(TASKS))
+    parser.add_argument('options', nargs=argparse.REMAINDER,
+                        help='options of the experiment')
+    args = parser.parse_args(argv)
+    _experiment(args.task).main(args.options)
+    return 0
+
+
+def evaluate(argv: List[str]) -> int:
+    from pyg_identity.models.pretrained import (
+        available,
+        card_dataset,
+        load_pretrained,
+        model_card,
+    )
+    parser = argparse.ArgumentParser(
+        prog='pyg-identity eval',
+        description='Evaluates a pretrained checkpoint (or the one of a '
+        'task) on the fixed test split of its model card.')
+    parser.add_argument('name', help='checkpoint name (see list-models) or '
+                        'task name')
+    parser.add_argument('--root', default=None,
+                        help='dataset root (default: the dataset default)')
+    args = parser.parse_args(argv)
+    names = available()
+    name = args.name
+    if name not in names:
+        matches = [n for n in names if EXPERIMENT_OF_MODEL.get(
+            model_card(n)['class'].rpartition('.')[0]) == name]
+        if not matches:
+            raise SystemExit(f"pyg-identity: no checkpoint {name!r}; "
+                             f"available: {', '.join(names) or 'none'}")
+        name = matches[0]
+    card = model_card(name)
+    model = load_pretrained(name)
+    task = EXPERIMENT_OF_MODEL[card['class'].rpartition('.')[0]]
+    dataset = card_dataset(card, args.root)
+    t0 = time.perf_counter()
+    value = _experiment(task).evaluate(model, dataset)
+    print(f"{'checkpoint':18s} {'metric':28s} {'card':>10s} {'now':>10s}")
+    print(f"{name:18s} {card['metric']:28s} {card['value']:10.4f} "
+          f"{value:10.4f}   ({time.perf_counter() - t0:.1f} s, "
+          f"{len(dataset)} test instances)")
+    return 0
+
+
+def list_models(argv: List[str]) -> int:
+    from pyg_identity.models.pretrained import (
+        available,
+        checkpoint_dir,
+        model_card,
+    )
+    argparse.ArgumentParser(
+        prog='pyg-identity list-models',
+        description='Lists the pretrained checkpoints.').parse_args(argv)
+    names = available()
+    print(f'Pretrained checkpoints in {checkpoint_dir()}:')
+    if not names:
+        print('  (none)')
+    for n in names:
+        card = model_card(n)
+        print(f"  {n:18s} {card['task']:34s} {card['metric']} = "
+              f"{card['value']:.4g}")
+    return 0
+
+
 def main(argv: Optional[List[str]] = None) -> int:
     parser = argparse.ArgumentParser(
         prog='pyg-identity',
-        description='Exact combinatorial solvers as trainable PyG layers.')
+        description='Exact combinatorial solvers as trainable PyG layers '
+        '(Identity gradient with projections, Sahoo et al. ICLR 2023).')
     sub = parser.add_subparsers(dest='command', required=True)
-    sub.add_parser('demo', help='train a TSP model through IdentityTSP',
-                   add_help=False)
+    sub.add_parser('demo', add_help=False,
+                   help='the main job: train a TSP model through IdentityTSP')
+    sub.add_parser('train', add_help=False,
+                   help='train a paper experiment: ' + ', '.join(TASKS))
+    sub.add_parser('eval', add_help=False,
+                   help='evaluate a pretrained checkpoint on its test split')
+    sub.add_parser('list-models', add_help=False,
+                   help='list the pretrained checkpoints')
     args, rest = parser.parse_known_args(argv)
-    if args.command == 'demo':
-        demo(rest)
-    return 0
+    commands = {'demo': lambda r: demo(r) and 0, 'train': train,
+                'eval': evaluate, 'list-models': list_models}
+    return int(commands[args.command](rest) or 0)
 
 
 if __name__ == '__main__':

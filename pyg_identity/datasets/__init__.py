@@ -5,6 +5,7 @@ Data is cached under :func:`default_root` (the git-ignored top-level
 else ``~/.cache/pyg_identity/datasets``) unless ``root=`` is given.
 """
 from pyg_identity.datasets._utils import default_root
+from pyg_identity.datasets.globe_tsp import GlobeTSP
 from pyg_identity.datasets.mnist import MNIST
 from pyg_identity.datasets.pair_data import PairData
 from pyg_identity.datasets.pascal_voc import (
@@ -12,7 +13,9 @@ from pyg_identity.datasets.pascal_voc import (
     VGG16Backbone,
     keypoint_features,
 )
+from pyg_identity.datasets.random_tsp import RandomTSP
 from pyg_identity.datasets.synthetic_keypoints import SyntheticKeypoints
+from pyg_identity.datasets.terrain_shortest_path import TerrainShortestPath
 
 __all__ = [
     'default_root',
@@ -22,4 +25,7 @@ __all__ = [
     'VGG16Backbone',
     'keypoint_features',
     'MNIST',
+    'RandomTSP',
+    'GlobeTSP',
+    'TerrainShortestPath',
 ]

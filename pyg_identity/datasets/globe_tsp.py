@@ -21,8 +21,8 @@ from pyg_identity.datasets.random_tsp import (
     MAX_EXACT_NODES,
     check_bool,
     check_elkai,
-    check_num_workers,
     optimal_tour,
+    resolve_num_workers,
     save_data_list,
     solve_in_chunks,
     tour_indicator,
@@ -151,7 +151,8 @@ def capital_positions() -> np.ndarray:
                      np.sin(lat)], axis=1)
 
 
-def sphere_distances(pos: np.ndarray, distance: str = 'geodesic') -> np.ndarray:
+def sphere_distances(pos: np.ndarray,
+                     distance: str = 'geodesic') -> np.ndarray:
     r"""Returns the pairwise distances of points on the unit sphere: the
     great-circle distance :math:`2 \arcsin(\|p_i - p_j\| / 2)` (radians) for
     :obj:`"geodesic"`, the straight-line :math:`\|p_i - p_j\|` for
@@ -247,7 +248,8 @@ def _layout(pattern: str, size: int) -> np.ndarray:
     return slot
 
 
-def _render_flag(pattern: str, colours: Sequence[int], size: int) -> np.ndarray:
+def _render_flag(pattern: str, colours: Sequence[int],
+                 size: int) -> np.ndarray:
     slot = _layout(pattern, size)
     rgb = _PALETTE[np.asarray(colours)][slot]  # [size, size, 3]
     return np.ascontiguousarray(rgb.transpose(2, 0, 1))
@@ -467,7 +469,7 @@ class GlobeTSP(InMemoryDataset):
         self.runs = check_int('runs', runs, 1)
         self.with_tour = check_bool('with_tour', with_tour)
         self.seed = check_int('seed', seed)
-        self.num_workers = check_num_workers(num_workers)
+        self.num_workers = resolve_num_workers(num_workers)
         root = check_root(root, 'globe_tsp')
         if self.solver == 'elkai' or (self.solver == 'auto' and
                                       self.num_countries > MAX_EXACT_NODES):
@@ -564,3 +566,7 @@ def sphere_tour(pos: np.ndarray, distance: str = 'geodesic',
     :obj:`distance` (a module-level function, so that worker processes can
     run it)."""
     return optimal_tour(sphere_distances(pos, distance), solver, runs)
+
+
+__all__ = ['GlobeTSP', 'CAPITALS', 'capital_positions', 'sphere_distances',
+           'flag_images', 'flag_designs', 'sphere_tour']

@@ -121,28 +121,28 @@ class RandomTSP(InMemoryDataset):
           - #edges
           - #edge features
           - mean tour length
-          - generation (1,000 graphs, 2 cores)
+          - generation (1,000 graphs, 2 processes)
         * - 20
           - 10,000 / 1,000 / 1,000
           - 20
           - 380
           - 1
           - ~3.84
-          - ~2 s
+          - ~5 s
         * - 50
           - 10,000 / 1,000 / 1,000
           - 50
           - 2,450
           - 1
           - ~5.70
-          - ~40 s
+          - ~30 s
         * - 100
           - 10,000 / 1,000 / 1,000
           - 100
           - 9,900
           - 1
           - ~7.76
-          - ~4 min
+          - ~5 min
     """
 
     splits = ('train', 'val', 'test')
@@ -183,7 +183,7 @@ class RandomTSP(InMemoryDataset):
         self.runs = check_int('runs', runs, 1)
         self.with_tour = check_bool('with_tour', with_tour)
         self.seed = check_int('seed', seed)
-        self.num_workers = check_num_workers(num_workers)
+        self.num_workers = resolve_num_workers(num_workers)
         root = check_root(root, 'random_tsp')
         if self.solver == 'elkai' or (
                 self.solver == 'auto'
@@ -263,7 +263,7 @@ def check_bool(name: str, value: Any) -> bool:
     return value
 
 
-def check_num_workers(num_workers: Optional[int]) -> int:
+def resolve_num_workers(num_workers: Optional[int]) -> int:
     r"""Validates :obj:`num_workers` and resolves :obj:`None` to the number
     of CPU cores available to this process."""
     if num_workers is None:
@@ -373,3 +373,7 @@ def tsp_data(pos: np.ndarray, tour: np.ndarray,
     if with_tour:
         data.tour_index = torch.from_numpy(tour).long()
     return data
+
+
+__all__ = ['RandomTSP', 'optimal_tour', 'euclidean_tour', 'tour_indicator',
+           'canonical_tour']

@@ -1,7 +1,7 @@
 r"""Exact :math:`s`-:math:`t` shortest paths with Dijkstra's algorithm
 (:func:`scipy.sparse.csgraph.dijkstra`), with costs on the edges or on the
 nodes of one graph."""
-from typing import Optional, Tuple
+from typing import List, Optional, Tuple
 
 import numpy as np
 
@@ -47,10 +47,16 @@ def _arcs(edge_index: np.ndarray, cost: np.ndarray, directed: bool) -> Tuple[
         eid, cost = np.concatenate([eid, eid]), np.concatenate([cost, cost])
     keep = src != dst
     src, dst, eid, cost = src[keep], dst[keep], eid[keep], cost[keep]
-    order = np.lexsort((eid, cost, dst, src))
-    src, dst, eid, cost = src[order], dst[order], eid[order], cost[order]
+    key = src * (int(max(src.max(initial=0), dst.max(initial=0))) + 1) + dst
+    order = np.argsort(key, kind='stable')  # radix sort of one int key
+    skey = key[order]
     first = np.ones(src.size, dtype=bool)
-    first[1:] = (src[1:] != src[:-1]) | (dst[1:] != dst[:-1])
+    first[1:] = skey[1:] != skey[:-1]
+    if not first.all():  # parallel arcs: keep the cheapest, then lowest id
+        order = np.lexsort((eid, cost, key))
+        skey = key[order]
+        first[1:] = skey[1:] != skey[:-1]
+    src, dst, eid, cost = src[order], dst[order], eid[order], cost[order]
     return src[first], dst[first], eid[first], cost[first]
 
 
@@ -196,4 +202,70 @@ def _shortest_path_nodes(edge_index: np.ndarray, cost: np.ndarray,
     return y
 
 
-__all__ = ['shortest_path', 'vertex_shortest_path']
+def batched_shortest_paths(edge_index: np.ndarray, cost: np.ndarray,
+                           num_nodes: int, source: np.ndarray,
+                           target: np.ndarray, directed: bool = True,
+                           on_nodes: bool = False) -> Tuple[
+                               np.ndarray, np.ndarray]:
+    r"""Solves the shortest-path problems of all graphs of a batch with ONE
+    Dijkstra call: a virtual root joined to every graph's source by a
+    zero-cost arc reaches each (disjoint) graph only through its source, so
+    the root's shortest-path tree holds every graph's source-target path.
+
+    Args:
+        edge_index (numpy.ndarray): The edges :obj:`[2, E]` of the whole
+            batch (global node indices; graphs are disjoint).
+        cost (numpy.ndarray): Non-negative edge costs :obj:`[E]`, or node
+            costs :obj:`[N]` if :obj:`on_nodes`.
+        num_nodes (int): The number of nodes :math:`N` of the batch.
+        source (numpy.ndarray): The global source node of every graph.
+        target (numpy.ndarray): The global target node of every graph.
+        directed (bool, optional): Whether edges are one-way.
+            (default: :obj:`True`)
+        on_nodes (bool, optional): Whether the costs are on the nodes.
+            (default: :obj:`False`)
+
+    Returns:
+        The indicator (of the edges, or of the nodes if :obj:`on_nodes`)
+        and a boolean vector marking the graphs whose target is unreachable.
+    """
+    from scipy.sparse import csr_matrix
+    from scipy.sparse.csgraph import dijkstra
+
+    weights = np.zeros(edge_index.shape[1]) if on_nodes else cost
+    src, dst, eid, w = _arcs(edge_index, weights, directed)
+    if on_nodes:
+        w = cost[dst]
+    root = num_nodes
+    src = np.concatenate([src, np.full(source.size, root)])
+    dst = np.concatenate([dst, source])
+    w = np.concatenate([w, np.zeros(source.size)])
+    graph = csr_matrix((w, (src, dst)), shape=(num_nodes + 1, ) * 2)
+    assert graph.nnz == src.size  # unique arcs, explicit zeros kept
+    dist, pred = dijkstra(graph, directed=True, indices=root,
+                          return_predecessors=True)
+    unreachable = ~np.isfinite(dist[target])
+    size = num_nodes if on_nodes else edge_index.shape[1]
+    y = np.zeros(size, dtype=np.float64)
+    heads: List[int] = []
+    tails: List[int] = []
+    for g in np.nonzero(~unreachable)[0]:
+        s, v = int(source[g]), int(target[g])
+        if on_nodes:
+            y[v] = 1.0
+        while v != s:
+            u = int(pred[v])
+            heads.append(u)
+            tails.append(v)
+            v = u
+            if on_nodes:
+                y[v] = 1.0
+    if not on_nodes and heads:
+        keys = src[:-source.size] * (num_nodes + 1) + dst[:-source.size]
+        pos = np.searchsorted(keys, np.asarray(heads) * (num_nodes + 1) +
+                              np.asarray(tails))
+        y[eid[pos]] = 1.0
+    return y, unreachable
+
+
+__all__ = ['shortest_path', 'vertex_shortest_path', 'batched_shortest_paths']

@@ -20,6 +20,7 @@ from pyg_identity.solvers._dispatch import (
 )
 from pyg_identity.solvers.shortest_path import (
     _shortest_path_edges,
+    batched_shortest_paths,
     _shortest_path_nodes,
 )
 
@@ -142,11 +143,29 @@ def _make_solver(blocks: GraphBlocks, source: np.ndarray, target: np.ndarray,
                  directed: bool, num_workers: int, size: int,
                  on_nodes: bool) -> Callable[[Tensor], Tensor]:
     fn = _shortest_path_nodes if on_nodes else _shortest_path_edges
+    node_ptr = blocks.node_ptr[:-1]
+    edge_index = np.empty((2, 0), dtype=np.int64)
+    if blocks.local_edge_index is not None:
+        assert blocks.edge_perm is not None
+        edge_index = np.empty_like(blocks.local_edge_index)
+        edge_index[:, blocks.edge_perm] = blocks.local_edge_index + node_ptr[
+            np.repeat(np.arange(blocks.num_graphs),
+                      np.diff(blocks.edge_ptr))]
 
     def solver(cost: Tensor) -> Tensor:
         # Dijkstra needs non-negative costs: negative costs (from noise, a
         # projection or the Blackbox perturbation) are clamped at zero.
         c = np.clip(to_numpy(cost), 0.0, None)
+        if num_workers <= 1:  # one Dijkstra call for the whole batch
+            y, bad = batched_shortest_paths(
+                edge_index, c, int(blocks.node_ptr[-1]), node_ptr + source,
+                node_ptr + target, directed, on_nodes)
+            if bad.any():
+                g = int(np.nonzero(bad)[0][0])
+                raise ValueError(f"'target' (node {int(target[g])}) is "
+                                 f"unreachable from 'source' (node "
+                                 f"{int(source[g])}) in graph {g}")
+            return torch.from_numpy(y)
         parts = [blocks.nodes(g) if on_nodes else blocks.edges(g)
                  for g in range(blocks.num_graphs)]
         tasks = [(blocks.edge_index(g), c[parts[g]], blocks.num_nodes(g),

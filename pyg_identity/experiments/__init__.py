@@ -1,0 +1,1 @@
+"""Paper-experiment scripts, runnable as ``python -m pyg_identity.experiments.<name>`` or via ``pyg-identity train <name>``."""

@@ -1,0 +1,252 @@
+r"""Discrete VAE on MNIST (paper Sec. 4.1, Figs. 3, 5 and 7).
+
+A :class:`~pyg_identity.models.dvae.DVAE` with 20 latent blocks of 20, each
+10-hot, is trained by the negative ELBO through
+:class:`~pyg_identity.nn.topk.IdentityTopK` on Sum-of-Gamma perturbed logits.
+Logs the test N-ELBO per epoch and the cosine between
+:math:`+\partial\ell/\partial z` and the gradient that reaches the logits
+(after the projection), the paper's Fig. 7 quantity. :obj:`--ablation`
+trains once per projection (none / mean / norm / std) and draws the test
+curves together (Fig. 5). The paper gives curves only, no N-ELBO numbers.
+
+Data: with the full MNIST IDX files under :obj:`--root`, the paper's split
+(50,000 train images, the 10,000 test images for testing). With only the
+10,000 test images (:obj:`--data test-only`, or :obj:`auto` when the
+training files are missing), a fixed split of those: a permutation seeded
+by 0 (independent of :obj:`--seed`), the first 8,000 for training and the
+last 2,000 for testing.
+
+    python -m pyg_identity.experiments.dvae --root ../shared/data/mnist
+    python -m pyg_identity.experiments.dvae --ablation --epochs 20
+"""
+import argparse
+import json
+import os
+import time
+from typing import Any, Dict, List, Optional, Tuple
+
+import numpy as np
+import torch
+from torch import Tensor
+
+from pyg_identity.datasets.mnist import MNIST
+from pyg_identity.experiments._common import (
+    RunLogger,
+    base_parser,
+    import_pyplot,
+    noise_for_epoch,
+    seed_everything,
+)
+from pyg_identity.models.dvae import DVAE
+
+NAME = 'dvae'
+PAPER = {
+    'test_n_elbo': 'curve only (Figs. 3, 5: none > mean > norm > std)',
+    'grad_cosine': '< 0.05 (P_std, Fig. 7)',
+}
+PROJECTIONS = (None, 'mean', 'norm', 'std')
+OFFLINE_TRAIN = 8000  # Of the 10,000 test images, with --data test-only.
+
+
+def parser() -> argparse.ArgumentParser:
+    p = base_parser(__doc__.split('\n')[0], epochs=100, projection='std',
+                    lambda_=10.0, lr=1e-3, batch_size=100)
+    p.add_argument('--root', default=None,
+                   help='folder of the MNIST IDX files (default: the '
+                   "dataset's default root)")
+    p.add_argument('--data', default='auto',
+                   choices=['auto', 'full', 'test-only'],
+                   help='full: 50k train / 10k test; test-only: 8k / 2k of '
+                   'the 10k test images; auto: full if the training files '
+                   'exist')
+    p.add_argument('--k', type=int, default=10,
+                   help='ones per latent block')
+    p.add_argument('--tau', type=float, default=10.0,
+                   help='Sum-of-Gamma temperature')
+    p.add_argument('--sog-terms', type=int, default=10,
+                   help='Sum-of-Gamma terms s')
+    p.add_argument('--optimizer', default='adam', choices=['adam', 'sgd'],
+                   help='Fig. 6 compares Adam and SGD')
+    p.add_argument('--ablation', action='store_true',
+                   help='train once per projection (none, mean, norm, std) '
+                   'and plot the test curves together (Fig. 5)')
+    return p
+
+
+def load_data(args: argparse.Namespace) -> Tuple[Tensor, Tensor, str]:
+    r"""Returns the flattened train and test images and the split's name."""
+    full: Optional[MNIST] = None
+    if args.data != 'test-only':
+        try:
+            full = MNIST(args.root, split='train', flatten=True)
+        except ValueError:
+            if args.data == 'full':
+                raise
+    if full is not None:
+        train_x = full.images
+        test_x = MNIST(args.root, split='test', flatten=True).images
+        split = 'MNIST train (50k) / test (10k)'
+    else:
+        images = MNIST(args.root, split='test', flatten=True).images
+        perm = torch.from_numpy(np.random.default_rng(0).permutation(
+            len(images)))
+        n_train = min(OFFLINE_TRAIN, len(images) * 4 // 5)
+        train_x, test_x = images[perm[:n_train]], images[perm[n_train:]]
+        split = (f'MNIST test images only: {len(train_x)} train / '
+                 f'{len(test_x)} test (fixed permutation, seed 0)')
+    if args.tiny:
+        train_x, test_x = train_x[:256], test_x[:128]
+        split += ', tiny subset'
+    return train_x, test_x, split
+
+
+def train(model: DVAE, optimizer: torch.optim.Optimizer, x: Tensor,
+          batch_size: int, quiet: bool) -> Tuple[float, float]:
+    r"""One epoch; returns the mean N-ELBO and mean gradient cosine."""
+    from tqdm import tqdm
+
+    model.train()
+    perm = torch.randperm(len(x))
+    total = cosine = 0.0
+    steps = 0
+    for i in tqdm(range(0, len(x), batch_size), disable=quiet,
+                  leave=False, desc='train'):
+        batch = x[perm[i:i + batch_size]]
+        optimizer.zero_grad()
+        x_logits, logits, _ = model(batch)
+        loss = model.n_elbo(batch, x_logits, logits)
+        loss.backward()
+        optimizer.step()
+        total += loss.item() * len(batch)
+        diag = model.topk.diagnostics
+        if diag is not None and diag.grad_cosine is not None:
+            cosine += float(diag.grad_cosine)
+            steps += 1
+    return total / len(x), cosine / max(steps, 1)
+
+
+@torch.no_grad()
+def test(model: DVAE, x: Tensor, batch_size: int, seed: int) -> float:
+    r"""The mean N-ELBO of :obj:`x`, with the Sum-of-Gamma noise drawn from a
+    fixed seed so that epochs and runs see the same noise."""
+    model.eval()
+    total = 0.0
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        for i in range(0, len(x), batch_size):
+            batch = x[i:i + batch_size]
+            x_logits, logits, _ = model(batch)
+            total += float(model.n_elbo(batch, x_logits, logits, False).sum())
+    return total / len(x)
+
+
+def plot_reconstructions(model: DVAE, x: Tensor, path: str,
+                         num: int = 10) -> None:
+    r"""Draws test images (top) above their reconstructions (bottom)."""
+    plt = import_pyplot()
+    model.eval()
+    with torch.no_grad():
+        recon = torch.sigmoid(model(x[:num])[0])
+    fig, axes = plt.subplots(2, num, figsize=(num, 2.2))
+    for j in range(min(num, len(x))):
+        for row, img in enumerate((x[j], recon[j])):
+            axes[row, j].imshow(img.view(28, 28).numpy(), cmap='gray')
+    for ax in axes.flat:
+        ax.axis('off')
+    fig.suptitle('test images (top) and reconstructions (bottom)')
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+
+
+def run(args: argparse.Namespace, data: Optional[Tuple[Tensor, Tensor, str]]
+        = None) -> Dict[str, Any]:
+    r"""Trains and tests one model; returns the metrics dictionary."""
+    seed_everything(args.seed)
+    train_x, test_x, split = data if data is not None else load_data(args)
+    epochs = min(args.epochs, 2) if args.tiny else args.epochs
+    model = DVAE(k=args.k, tau=args.tau, s=args.sog_terms,
+                 projection=args.projection, noise=args.noise,
+                 backward=args.backward, lambda_=args.lambda_,
+                 diagnostics=True)
+    if args.optimizer == 'adam':
+        optimizer: torch.optim.Optimizer = torch.optim.Adam(
+            model.parameters(), lr=args.lr)
+    else:
+        optimizer = torch.optim.SGD(model.parameters(), lr=args.lr)
+    logger = RunLogger(NAME, args, paper=PAPER)
+    print(f'{NAME}: {model}, data: {split}', flush=True)
+
+    test_n_elbo = test(model, test_x, args.batch_size, args.seed + 1)
+    cosine = float('nan')
+    for epoch in range(1, epochs + 1):
+        model.topk.noise = noise_for_epoch(args, epoch)
+        loss, cosine = train(model, optimizer, train_x, args.batch_size,
+                             args.quiet)
+        test_n_elbo = test(model, test_x, args.batch_size, args.seed + 1)
+        logger.log(epoch, train_n_elbo=loss, test_n_elbo=test_n_elbo,
+                   grad_cosine=cosine)
+    plot_reconstructions(model, test_x,
+                         os.path.join(logger.out, 'reconstructions.png'))
+    return logger.finish(
+        plots=['train_n_elbo', 'test_n_elbo', 'grad_cosine'],
+        test_n_elbo=test_n_elbo, grad_cosine=cosine,
+        projection=str(args.projection), data=split)
+
+
+def ablation(args: argparse.Namespace) -> Dict[str, Any]:
+    r"""Runs :func:`run` once per projection into sub-folders of
+    :obj:`args.out` and plots the test curves together (paper Fig. 5)."""
+    out = args.out or os.path.join(
+        'runs', f'{NAME}-ablation-{args.backward}-'
+        f'{time.strftime("%Y%m%d-%H%M%S")}')
+    os.makedirs(out, exist_ok=True)
+    data = load_data(args)
+    results: Dict[str, Dict[str, Any]] = {}
+    for projection in PROJECTIONS:
+        name = str(projection)
+        sub = argparse.Namespace(**vars(args))
+        sub.projection, sub.out = projection, os.path.join(out, name)
+        results[name] = run(sub, data)
+
+    plt = import_pyplot()
+    fig, ax = plt.subplots(figsize=(5, 3.5))
+    for name, res in results.items():
+        hist: List[Dict[str, Any]] = res['history']
+        ax.plot([h['epoch'] for h in hist], [h['test_n_elbo'] for h in hist],
+                marker='o', label=f'P = {name}')
+    ax.set_xlabel('epoch')
+    ax.set_ylabel('test N-ELBO')
+    ax.set_title(f'DVAE projection ablation ({args.backward})')
+    ax.legend()
+    ax.grid(alpha=0.3)
+    fig.tight_layout()
+    fig.savefig(os.path.join(out, 'ablation.png'), dpi=100)
+    plt.close(fig)
+
+    table = {
+        name: dict(test_n_elbo=res['final']['test_n_elbo'],
+                   grad_cosine=res['final']['grad_cosine'])
+        for name, res in results.items()
+    }
+    summary = dict(experiment=f'{NAME}-ablation', table=table, paper=PAPER)
+    with open(os.path.join(out, 'ablation.json'), 'w') as f:
+        json.dump(summary, f, indent=2)
+    print(f'{NAME} projection ablation ({args.backward}), paper: '
+          f'{PAPER["test_n_elbo"]}')
+    print(f'  {"P":6s} {"test N-ELBO":>12s} {"grad cosine":>12s}')
+    for name, row in table.items():
+        print(f'  {name:6s} {row["test_n_elbo"]:12.2f} '
+              f'{row["grad_cosine"]:12.4f}')
+    return summary
+
+
+def main(argv: Optional[List[str]] = None) -> Dict[str, Any]:
+    args = parser().parse_args(argv)
+    if args.k < 1 or args.k >= 20:
+        raise SystemExit(f'--k must be in [1, 20) (got {args.k})')
+    return ablation(args) if args.ablation else run(args)
+
+
+if __name__ == '__main__':
+    main()

@@ -1,0 +1,422 @@
+r"""Deep graph matching (Sec. 4.2 and Table 4 of the `"Backpropagation
+through Combinatorial Algorithms: Identity with Projection Works"
+<https://arxiv.org/abs/2205.15213>`_ paper): a
+:class:`~pyg_identity.models.keypoint_matcher.KeypointMatcher` trained with
+the Hamming loss through a matching solver, with the Identity or the
+Blackbox (BB) backward, with or without :math:`P_{\text{norm}}`, the noise
+margin and the informed margin of BB-GM.
+
+The default data are :class:`~pyg_identity.datasets.SyntheticKeypoints`
+(generated offline: noisy descriptors, a random similarity warp, position
+noise and target outliers, so that descriptors alone match about 58% of the
+keypoints and the geometry must be learned); :obj:`--dataset pascal`
+trains on :class:`~pyg_identity.datasets.PascalVOCKeypoints` read from a
+local copy under :obj:`--root` (nothing is downloaded). The paper's numbers
+are on Pascal VOC with a VGG16 backbone and the LPMP quadratic solver; they
+are printed beside ours for orientation only.
+
+Run with ``python -m pyg_identity.experiments.graph_matching --help``.
+"""
+import argparse
+import os
+import time
+from typing import Any, Dict, List, Optional, Tuple
+
+import torch
+from torch import Tensor
+from torch_geometric.loader import DataLoader
+
+from pyg_identity.experiments._common import (
+    RunLogger,
+    _non_negative,
+    base_parser,
+    import_pyplot,
+    noise_for_epoch,
+    seed_everything,
+)
+from pyg_identity.models.keypoint_matcher import (
+    KeypointMatcher,
+    candidate_truth,
+    edge_pair_truth,
+)
+from pyg_identity.nn.functional.graph_matching import all_edge_pairs
+from pyg_identity.nn.functional.matching import (
+    all_pairs,
+    hamming_loss,
+    matching_accuracy,
+    matching_f1,
+)
+
+NAME = 'graph_matching'
+
+# Table 4 (Pascal VOC, matching accuracy %, mean and std over 5 restarts):
+# (projection, margin, alpha) -> (Identity, std, BB, std).
+PAPER_VOC: Dict[Tuple[Optional[str], Optional[str], Optional[float]],
+                Tuple[float, float, float, float]] = {
+    (None, None, None): (77.2, 0.7, 74.9, 0.9),
+    (None, 'noise', 0.01): (77.6, 0.7, 74.6, 0.8),
+    (None, 'noise', 0.1): (78.6, 0.4, 78.0, 0.9),
+    (None, 'noise', 1.0): (79.6, 0.8, 80.1, 0.4),
+    (None, 'noise', 10.0): (78.8, 0.6, 79.8, 0.4),
+    (None, 'informed', 0.01): (78.5, 0.5, 76.8, 0.6),
+    (None, 'informed', 0.1): (79.7, 0.6, 79.3, 0.6),
+    (None, 'informed', 1.0): (79.0, 0.6, 80.1, 0.6),
+    (None, 'informed', 10.0): (77.9, 0.5, 78.7, 0.6),
+    ('norm', None, None): (72.6, 1.0, 63.5, 0.8),
+    ('norm', 'noise', 0.01): (76.3, 0.1, 78.9, 0.5),
+    ('norm', 'noise', 0.1): (78.1, 1.1, 80.1, 0.4),
+    ('norm', 'noise', 1.0): (79.1, 0.5, 81.2, 0.5),
+    ('norm', 'noise', 10.0): (79.0, 0.7, 81.1, 0.3),
+    ('norm', 'informed', 0.01): (76.9, 0.7, 79.0, 1.0),
+    ('norm', 'informed', 0.1): (78.4, 1.1, 79.7, 0.9),
+    ('norm', 'informed', 1.0): (73.7, 1.0, 80.8, 0.4),
+    ('norm', 'informed', 10.0): (74.2, 0.9, 79.7, 0.6),
+}
+# Table 8: total training time on Pascal VOC in minutes (10 x 2000 it).
+PAPER_TRAIN_MIN = {'identity': 97.0, 'blackbox': 104.4}
+
+# The synthetic task (see the module docstring) and the --tiny setting.
+SYNTHETIC = dict(num_inliers=(10, 20), num_outliers_s=0,
+                 num_outliers_t=(0, 5), feature_dim=32, pos_noise=0.02,
+                 feat_noise=3.0, warp='similarity', edges='delaunay')
+TINY = dict(num_train=24, num_test=12, num_inliers=(4, 6),
+            num_outliers_t=(0, 2), hidden=16, epochs=1)
+
+
+def parser() -> argparse.ArgumentParser:
+    p = base_parser(
+        'Deep graph matching of keypoints (paper Sec. 4.2, Table 4)',
+        epochs=10, projection=None, lambda_=80.0, lr=2e-3, batch_size=8)
+    p.add_argument('--dataset', default='synthetic',
+                   choices=['synthetic', 'pascal'])
+    p.add_argument('--root', default=None,
+                   help='dataset root (default: the dataset\'s default '
+                   'root); Pascal VOC must already be there, see '
+                   'PascalVOCKeypoints')
+    p.add_argument('--informed-margin', type=_non_negative, default=0.0,
+                   metavar='ALPHA',
+                   help='BB-GM informed margin: add ALPHA to the unary '
+                   'costs of the true pairs in training')
+    p.add_argument('--quadratic', action='store_true',
+                   help='learned pairwise costs and a QAP solver')
+    p.add_argument('--qap-solver', default='ipfp',
+                   choices=['ipfp', 'sm', 'rrwm'])
+    p.add_argument('--qap-iter', type=int, default=20)
+    p.add_argument('--pairwise-loss', type=_non_negative, default=1.0,
+                   help='weight of the Hamming loss on edge pairs '
+                   '(--quadratic; 0: unary loss only, as BB-GM, which '
+                   'leaves the pairwise costs without an Identity gradient)')
+    p.add_argument('--hidden', type=int, default=64)
+    p.add_argument('--num-layers', type=int, default=2)
+    p.add_argument('--conv', default='gine', choices=['gine', 'transformer'])
+    p.add_argument('--lr-step', type=int, default=None,
+                   help='halve the learning rate every N epochs (default: '
+                   'epochs // 5, i.e. every 2 of 10 epochs as the paper)')
+    p.add_argument('--num-train', type=int, default=1000,
+                   help='training pairs (pascal: per category)')
+    p.add_argument('--num-test', type=int, default=200,
+                   help='test pairs (pascal: per category)')
+    p.add_argument('--feat-noise', type=float,
+                   default=SYNTHETIC['feat_noise'],
+                   help='synthetic: descriptor noise norm')
+    p.add_argument('--pos-noise', type=float, default=SYNTHETIC['pos_noise'],
+                   help='synthetic: keypoint position noise')
+    p.add_argument('--outliers', type=int, nargs=2,
+                   default=list(SYNTHETIC['num_outliers_t']),
+                   metavar=('LOW', 'HIGH'),
+                   help='synthetic: target outliers per pair')
+    p.add_argument('--data-seed', type=int, default=0,
+                   help='seed of the synthetic data (fixed test split)')
+    p.add_argument('--save', default=None,
+                   help='save the trained state_dict (float32) here')
+    return p
+
+
+def synthetic_kwargs(args: argparse.Namespace) -> Dict[str, Any]:
+    r"""The :class:`SyntheticKeypoints` arguments of a run (all but the
+    split)."""
+    kw = dict(SYNTHETIC, num_train=args.num_train, num_val=0,
+              num_test=args.num_test, feat_noise=args.feat_noise,
+              pos_noise=args.pos_noise, num_outliers_t=tuple(args.outliers),
+              seed=args.data_seed)
+    if args.tiny:
+        kw.update(num_train=TINY['num_train'], num_test=TINY['num_test'],
+                  num_inliers=TINY['num_inliers'],
+                  num_outliers_t=TINY['num_outliers_t'])
+    return kw
+
+
+def load_data(args: argparse.Namespace,
+              p: argparse.ArgumentParser) -> Tuple[Any, Any]:
+    if args.dataset == 'synthetic':
+        from pyg_identity.datasets import SyntheticKeypoints
+        kw = synthetic_kwargs(args)
+        log = not args.quiet
+        return (SyntheticKeypoints(args.root, 'train', log=log, **kw),
+                SyntheticKeypoints(args.root, 'test', log=log, **kw))
+    from pyg_identity.datasets import PascalVOCKeypoints
+    n_train, n_test = ((TINY['num_train'], TINY['num_test']) if args.tiny
+                       else (args.num_train, args.num_test))
+    try:
+        return (PascalVOCKeypoints(args.root, split='train',
+                                   num_pairs=n_train, seed=args.data_seed,
+                                   log=not args.quiet),
+                PascalVOCKeypoints(args.root, split='test', num_pairs=n_test,
+                                   seed=args.data_seed, log=not args.quiet))
+    except (ValueError, ImportError) as e:
+        p.error(f'--dataset pascal needs a local copy of Pascal VOC 2011 + '
+                f'the Berkeley keypoints under --root (nothing is '
+                f'downloaded; see PascalVOCKeypoints for the layout) and '
+                f'torchvision for the VGG16 features: {e}')
+        raise  # unreachable: p.error exits
+
+
+def inputs(batch: Any) -> Dict[str, Tensor]:
+    r"""The :class:`KeypointMatcher` inputs of a :class:`PairData` batch
+    loaded with :obj:`follow_batch=['x_s', 'x_t']`."""
+    return dict(x_s=batch.x_s, edge_index_s=batch.edge_index_s,
+                edge_attr_s=batch.edge_attr_s, x_t=batch.x_t,
+                edge_index_t=batch.edge_index_t,
+                edge_attr_t=batch.edge_attr_t, batch_s=batch.x_s_batch,
+                batch_t=batch.x_t_batch)
+
+
+def unary_of(out: Any) -> Tensor:
+    return out[0] if isinstance(out, tuple) else out
+
+
+def loss_of(model: KeypointMatcher, out: Any, batch: Any,
+            pairwise_weight: float) -> Tensor:
+    r"""The Hamming loss of BB-GM on the matching (plus, for the quadratic
+    variant, :obj:`pairwise_weight` times the Hamming loss on the edge
+    pairs), summed per pair and averaged over pairs."""
+    y = unary_of(out)
+    bs, bt = batch.x_s_batch, batch.x_t_batch
+    loss = hamming_loss(y, batch.y, batch_s=bs, batch_t=bt)
+    if isinstance(out, tuple) and pairwise_weight > 0:
+        n_s, n_t = batch.x_s.size(0), batch.x_t.size(0)
+        pairs = all_pairs(bs, bt, n_s, n_t)
+        y_star = candidate_truth(batch.y, pairs, n_t, y.dtype)
+        edge_pairs = all_edge_pairs(batch.edge_index_s, batch.edge_index_t,
+                                    bs, bt)
+        t = edge_pair_truth(y_star, batch.edge_index_s, batch.edge_index_t,
+                            edge_pairs, bs, bt, n_s, n_t)
+        y_p = out[1]
+        err = y_p * (1 - t) + (1 - y_p) * t
+        loss = loss + pairwise_weight * err.sum() / batch.num_graphs
+    return loss
+
+
+def train(model: KeypointMatcher, loader: DataLoader,
+          optimizer: torch.optim.Optimizer,
+          args: argparse.Namespace) -> Tuple[float, float]:
+    model.train()
+    total_loss = total_acc = 0.0
+    count = 0
+    from tqdm import tqdm
+    for batch in tqdm(loader, desc='train', leave=False,
+                      disable=args.quiet):
+        optimizer.zero_grad()
+        out = model(**inputs(batch), y_true=batch.y)
+        loss = loss_of(model, out, batch, args.pairwise_loss)
+        loss.backward()
+        optimizer.step()
+        acc = matching_accuracy(unary_of(out), batch.y,
+                                batch_s=batch.x_s_batch,
+                                batch_t=batch.x_t_batch)
+        total_loss += float(loss.detach()) * batch.num_graphs
+        total_acc += float(acc) * batch.num_graphs
+        count += batch.num_graphs
+    return total_loss / count, 100 * total_acc / count
+
+
+@torch.no_grad()
+def test(model: KeypointMatcher, loader: DataLoader) -> Dict[str, float]:
+    r"""Matching accuracy, precision, recall and F1 in percent: averaged
+    over pairs, or over categories first (the paper's protocol) when the
+    pairs carry a :obj:`category`."""
+    model.eval()
+    acc: List[Tensor] = []
+    prec: List[Tensor] = []
+    f1: List[Tensor] = []
+    cat: List[Tensor] = []
+    for batch in loader:
+        y = unary_of(model(**inputs(batch)))
+        bs, bt = batch.x_s_batch, batch.x_t_batch
+        acc.append(matching_accuracy(y, batch.y, batch_s=bs, batch_t=bt,
+                                     reduction='none'))
+        p, _, f = matching_f1(y, batch.y, batch_s=bs, batch_t=bt,
+                              reduction='none')
+        prec.append(p)
+        f1.append(f)
+        if 'category' in batch:
+            cat.append(batch.category.view(-1))
+
+    def average(values: List[Tensor]) -> float:
+        v = torch.cat(values).double()
+        if cat:
+            c = torch.cat(cat)
+            v = torch.stack([v[c == k].mean() for k in c.unique()])
+        return 100 * float(v.mean())
+
+    return dict(accuracy=average(acc), precision=average(prec),
+                f1=average(f1))
+
+
+def evaluate(model: KeypointMatcher, dataset: Any,
+             batch_size: int = 32) -> float:
+    r"""The metric of the model card: the matching accuracy in percent on
+    :obj:`dataset` (the model in evaluation mode, no noise or margin)."""
+    loader = DataLoader(dataset, batch_size=batch_size,
+                        follow_batch=['x_s', 'x_t'])
+    return test(model, loader)['accuracy']
+
+
+def paper_row(args: argparse.Namespace) -> Dict[str, Any]:
+    r"""The Table 4 (Pascal VOC) entry matching this configuration, with
+    the Table 8 training time, or an empty dictionary."""
+    if args.noise > 0 and args.informed_margin > 0:
+        return {}
+    margin: Optional[str] = None
+    alpha: Optional[float] = None
+    if args.noise > 0:
+        margin, alpha = 'noise', float(args.noise)
+    elif args.informed_margin > 0:
+        margin, alpha = 'informed', float(args.informed_margin)
+    row = PAPER_VOC.get((args.projection, margin, alpha))
+    if row is None:
+        return {}
+    k = 0 if args.backward == 'identity' else 2
+    name = 'Identity' if args.backward == 'identity' else 'BB'
+    desc = (f"Table 4, Pascal VOC, {name}, P={args.projection or 'none'}, "
+            f"margin={margin or 'none'}" +
+            (f' alpha={alpha:g}' if alpha is not None else '') +
+            ' (VGG16 + SplineCNN, LPMP quadratic solver)')
+    return dict(accuracy=row[k], accuracy_std=row[k + 1], row=desc,
+                train_time_total_min=PAPER_TRAIN_MIN[args.backward])
+
+
+def plot_matchings(model: KeypointMatcher, dataset: Any, path: str,
+                   num: int = 4) -> None:
+    r"""Draws the predicted matching of the first test pairs: source left,
+    target right, correct matches green, wrong ones red, outliers hollow."""
+    plt = import_pyplot()
+    batch = next(iter(DataLoader(dataset[:num], batch_size=num,
+                                 follow_batch=['x_s', 'x_t'])))
+    model.eval()
+    with torch.no_grad():
+        y = unary_of(model(**inputs(batch)))
+    bs, bt = batch.x_s_batch, batch.x_t_batch
+    pairs = all_pairs(bs, bt, batch.x_s.size(0), batch.x_t.size(0))
+    truth = candidate_truth(batch.y, pairs, batch.x_t.size(0))
+    fig, axes = plt.subplots(1, batch.num_graphs,
+                             figsize=(4 * batch.num_graphs, 2.4),
+                             squeeze=False)
+    for g, ax in enumerate(axes[0]):
+        pos = []
+        for side, (p, b) in enumerate(((batch.pos_s, bs), (batch.pos_t, bt))):
+            q = p[b == g].double()
+            q = (q - q.min(0).values) / (q.max(0).values -
+                                         q.min(0).values).clamp(min=1e-9)
+            q[:, 0] += 1.3 * side
+            q[:, 1] = 1 - q[:, 1] if args_pascal(dataset) else q[:, 1]
+            pos.append(q)
+        ptr_s = int((bs < g).sum())
+        ptr_t = int((bt < g).sum())
+        inl_s = torch.zeros(pos[0].size(0), dtype=torch.bool)
+        inl_t = torch.zeros(pos[1].size(0), dtype=torch.bool)
+        mine = truth.bool() & (bs[pairs[0]] == g)
+        inl_s[pairs[0, mine] - ptr_s] = True
+        inl_t[pairs[1, mine] - ptr_t] = True
+        for q, inl in zip(pos, (inl_s, inl_t)):
+            ax.scatter(q[inl, 0], q[inl, 1], s=14, c='k', zorder=3)
+            ax.scatter(q[~inl, 0], q[~inl, 1], s=14, facecolors='none',
+                       edgecolors='k', zorder=3)
+        sel = (y > 0.5) & (bs[pairs[0]] == g)
+        correct = 0
+        for e in sel.nonzero().view(-1).tolist():
+            i, a = int(pairs[0, e]) - ptr_s, int(pairs[1, e]) - ptr_t
+            ok = bool(truth[e] > 0.5)
+            correct += int(ok)
+            ax.plot([pos[0][i, 0], pos[1][a, 0]], [pos[0][i, 1],
+                                                   pos[1][a, 1]],
+                    c='tab:green' if ok else 'tab:red', lw=0.8, alpha=0.8)
+        ax.set_title(f'pair {g}: {correct}/{int(inl_s.sum())} correct',
+                     fontsize=9)
+        ax.set_axis_off()
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+
+
+def args_pascal(dataset: Any) -> bool:
+    # Image coordinates grow downwards.
+    return type(dataset).__name__ == 'PascalVOCKeypoints'
+
+
+def main(argv: Optional[List[str]] = None) -> Dict[str, Any]:
+    p = parser()
+    args = p.parse_args(argv)
+    if args.tiny:
+        args.epochs = min(args.epochs, TINY['epochs'])
+        args.hidden = min(args.hidden, TINY['hidden'])
+    seed_everything(args.seed)
+
+    train_ds, test_ds = load_data(args, p)
+    train_loader = DataLoader(train_ds, batch_size=args.batch_size,
+                              shuffle=True, follow_batch=['x_s', 'x_t'])
+    test_loader = DataLoader(test_ds, batch_size=32,
+                             follow_batch=['x_s', 'x_t'])
+
+    model = KeypointMatcher(
+        train_ds.num_node_features, hidden_channels=args.hidden,
+        num_layers=args.num_layers,
+        edge_dim=train_ds.num_edge_features, conv=args.conv,
+        quadratic=args.quadratic, solver=args.qap_solver,
+        max_iter=args.qap_iter, informed_margin=args.informed_margin,
+        projection=args.projection, noise=args.noise,
+        backward=args.backward, lambda_=args.lambda_)
+    optimizer = torch.optim.Adam(model.parameters(), lr=args.lr)
+    step = args.lr_step or max(1, args.epochs // 5)
+    scheduler = torch.optim.lr_scheduler.StepLR(optimizer, step, gamma=0.5)
+
+    logger = RunLogger(NAME, args, paper=paper_row(args))
+    if not args.quiet:
+        print(f'{model}\n{len(train_ds)} train / {len(test_ds)} test pairs '
+              f'({args.dataset})')
+    epoch_times = []
+    for epoch in range(1, args.epochs + 1):
+        model.matcher.noise = noise_for_epoch(args, epoch)
+        start = time.perf_counter()
+        loss, train_acc = train(model, train_loader, optimizer, args)
+        epoch_times.append(time.perf_counter() - start)
+        scheduler.step()
+        metrics = test(model, test_loader)
+        logger.log(epoch, loss=loss, train_acc=train_acc,
+                   test_acc=metrics['accuracy'], test_f1=metrics['f1'],
+                   epoch_time_s=epoch_times[-1])
+
+    start = time.perf_counter()
+    metrics = test(model, test_loader)
+    test_time = time.perf_counter() - start
+    try:
+        plot_matchings(model, test_ds, os.path.join(logger.out,
+                                                    'matchings.png'))
+    except ImportError as e:  # pragma: no cover - matplotlib missing
+        print(f'no matching plot: {e}')
+    if args.save:
+        os.makedirs(os.path.dirname(os.path.abspath(args.save)),
+                    exist_ok=True)
+        torch.save({k: v.float() if v.is_floating_point() else v
+                    for k, v in model.state_dict().items()}, args.save)
+    return logger.finish(
+        plots=['loss', 'train_acc', 'test_acc', 'test_f1'],
+        accuracy=metrics['accuracy'], f1=metrics['f1'],
+        precision=metrics['precision'],
+        train_time_per_epoch_s=sum(epoch_times) / len(epoch_times),
+        train_time_total_s=sum(epoch_times), test_time_s=test_time,
+        num_parameters=sum(q.numel() for q in model.parameters()))
+
+
+if __name__ == '__main__':
+    main()

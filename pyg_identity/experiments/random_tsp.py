@@ -1,0 +1,311 @@
+r"""Learning edge costs for Euclidean TSP end to end through a TSP solver.
+
+A small GNN (:class:`~pyg_identity.models.tsp_gnn.TSPEdgeGNN`) maps the
+points of a :class:`~pyg_identity.datasets.RandomTSP` instance (and the
+Euclidean distances as edge features) to symmetric edge costs, and
+:class:`~pyg_identity.nn.IdentityTSP` (projection :obj:`"std"`, LKH-3 with
+few runs) turns them into a tour. The loss is the Hamming distance to the
+optimal tour; the Identity (or Blackbox) gradient trains the GNN. Reported:
+the optimality gap of the predicted tour (its Euclidean length vs the
+optimal length, %) and the fraction of exactly optimal tours.
+
+The script also runs under :obj:`torchrun --nproc_per_node N` with
+:class:`~torch.nn.parallel.DistributedDataParallel` (gloo on CPU): every
+rank trains on its shard of the training set with :obj:`--batch-size`
+instances per step and solves its own TSPs; rank 0 evaluates and writes.
+
+    python -m pyg_identity.experiments.random_tsp --nodes 20
+    torchrun --nproc_per_node 2 -m pyg_identity.experiments.random_tsp
+"""
+import argparse
+import os
+import time
+from typing import Any, Dict, List, Optional, Sequence, Tuple
+
+import torch
+from torch import Tensor
+from torch_geometric.data import Batch
+from torch_geometric.loader import DataLoader
+from torch_geometric.utils import scatter
+
+from pyg_identity.datasets.random_tsp import RandomTSP
+from pyg_identity.experiments._common import (
+    RunLogger,
+    base_parser,
+    import_pyplot,
+    noise_for_epoch,
+    seed_everything,
+)
+from pyg_identity.models.tsp_gnn import TSPEdgeGNN
+
+
+def _nodes(value: str) -> Tuple[int, int]:
+    # "20" or an inclusive range "20-50".
+    try:
+        parts = [int(v) for v in value.split('-')]
+    except ValueError:
+        parts = []
+    if len(parts) == 1:
+        parts = parts * 2
+    if len(parts) != 2 or not 3 <= parts[0] <= parts[1]:
+        raise argparse.ArgumentTypeError(
+            f"must be a number of nodes >= 3 or a range LOW-HIGH (got "
+            f"{value!r})")
+    return parts[0], parts[1]
+
+
+def parser() -> argparse.ArgumentParser:
+    p = base_parser(__doc__.splitlines()[0], epochs=20, projection='std',
+                    noise=0.0, lr=1e-3, batch_size=32)
+    p.add_argument('--nodes', type=_nodes, default=(20, 20),
+                   help='points per instance: 20, 50, 100 or a range '
+                   'LOW-HIGH')
+    p.add_argument('--num-train', type=int, default=2000)
+    p.add_argument('--num-test', type=int, default=200)
+    p.add_argument('--data-seed', type=int, default=0,
+                   help='seed of the generated instances (fixed splits)')
+    p.add_argument('--hidden', type=int, default=32)
+    p.add_argument('--layers', type=int, default=2)
+    p.add_argument('--no-edge-attr', action='store_true',
+                   help='do not give the distances to the GNN')
+    p.add_argument('--runs', type=int, default=1,
+                   help='LKH runs per graph in the solver layer')
+    p.add_argument('--workers', type=int, default=None,
+                   help='processes generating the labels (default: all '
+                   'cores; 0 under --tiny)')
+    p.add_argument('--root', default=None,
+                   help='dataset root (default: datasets/random_tsp)')
+    p.add_argument('--num-plots', type=int, default=4,
+                   help='test instances drawn into tours.png')
+    p.add_argument('--save', default=None,
+                   help='save the trained state dict (float32) here')
+    p.add_argument('--save-ranks', default=None, help=argparse.SUPPRESS)
+    return p
+
+
+def _edge_graph(data: Batch) -> Tensor:
+    return data.batch.index_select(0, data.edge_index[0])
+
+
+def hamming(y: Tensor, y_true: Tensor, data: Batch) -> Tensor:
+    r"""The Hamming loss :math:`\sum_e |y_e - y^*_e|` per graph, averaged
+    over the graphs of :obj:`data`."""
+    err = y * (1 - y_true) + (1 - y) * y_true
+    return scatter(err, _edge_graph(data), 0, dim_size=data.num_graphs,
+                   reduce='sum').mean()
+
+
+def tour_metrics(y: Tensor, data: Batch) -> Tuple[Tensor, Tensor]:
+    r"""Returns the optimality gap (%) and whether the tour is the optimal
+    one, per graph, of the predicted tour indicator :obj:`y` (both
+    directions of each tour edge marked)."""
+    index = _edge_graph(data)
+    y = y.detach().view(-1)
+    dist = data.edge_attr.view(-1)
+    length = 0.5 * scatter(y * dist, index, 0, dim_size=data.num_graphs,
+                           reduce='sum')
+    gap = 100.0 * (length / data.tour_length.view(-1) - 1.0)
+    wrong = scatter((y != data.y).float(), index, 0,
+                    dim_size=data.num_graphs, reduce='sum')
+    return gap, wrong == 0
+
+
+def _forward(model: torch.nn.Module, data: Batch) -> Tensor:
+    # The distances stay in the data for the metrics even if the model does
+    # not see them (--no-edge-attr).
+    inner = getattr(model, 'module', model)  # DistributedDataParallel
+    edge_attr = None if inner.edge_dim is None else data.edge_attr
+    return model(data.pos, data.edge_index, edge_attr, data.batch,
+                 data.num_graphs)
+
+
+@torch.no_grad()
+def evaluate(model: torch.nn.Module, dataset: Any,
+             batch_size: int = 64) -> float:
+    r"""Returns the mean optimality gap (%) of :obj:`model` (in eval mode,
+    no noise) on :obj:`dataset`, the metric of the pretrained cards."""
+    return _test(model, DataLoader(dataset, batch_size=batch_size))['gap']
+
+
+@torch.no_grad()
+def _test(model: torch.nn.Module, loader: DataLoader) -> Dict[str, float]:
+    was_training = model.training
+    model.eval()
+    gaps: List[Tensor] = []
+    exact: List[Tensor] = []
+    loss = 0.0
+    for data in loader:
+        y = _forward(model, data)
+        loss += float(hamming(y, data.y, data)) * data.num_graphs
+        g, e = tour_metrics(y, data)
+        gaps.append(g)
+        exact.append(e)
+    model.train(was_training)
+    n = sum(g.numel() for g in gaps)
+    return dict(gap=float(torch.cat(gaps).mean()),
+                acc=100.0 * float(torch.cat(exact).float().mean()),
+                loss=loss / max(n, 1))
+
+
+def plot_tours(model: torch.nn.Module, dataset: Any, path: str,
+               num: int = 4) -> Optional[str]:
+    r"""Draws the predicted (red) and optimal (grey) tours of the first
+    :obj:`num` instances of :obj:`dataset` over their points."""
+    if num <= 0:
+        return None
+    plt = import_pyplot()
+    data = Batch.from_data_list([dataset[i]
+                                 for i in range(min(num, len(dataset)))])
+    was_training = model.training
+    model.eval()
+    with torch.no_grad():
+        y = _forward(model, data)
+    model.train(was_training)
+    gap, _ = tour_metrics(y, data)
+    fig, axes = plt.subplots(1, data.num_graphs,
+                             figsize=(3.2 * data.num_graphs, 3.4),
+                             squeeze=False)
+    for g, ax in enumerate(axes[0]):
+        sample = data.get_example(g)
+        lo, hi = int(data.ptr[g]), int(data.ptr[g + 1])
+        mask = (data.batch[data.edge_index[0]] == g)
+        ei = data.edge_index[:, mask] - lo
+        pos = data.pos[lo:hi]
+        for ind, style in ((sample.y, dict(color='0.6', lw=4, alpha=0.6)),
+                           (y[mask], dict(color='tab:red', lw=1.2))):
+            for s, t in ei[:, (ind > 0.5) & (ei[0] < ei[1])].t().tolist():
+                ax.plot(pos[[s, t], 0], pos[[s, t], 1], **style)
+        ax.scatter(pos[:, 0], pos[:, 1], s=10, color='k', zorder=3)
+        ax.set_title(f'n={hi - lo}, gap {float(gap[g]):.1f}%', fontsize=9)
+        ax.set_aspect('equal')
+        ax.set_xticks([])
+        ax.set_yticks([])
+    fig.suptitle('predicted (red) vs optimal (grey) tours')
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+    return path
+
+
+def main(argv: Optional[Sequence[str]] = None) -> Dict[str, Any]:
+    args = parser().parse_args(argv)
+    if args.tiny:
+        args.num_train, args.num_test = 24, 8
+        args.epochs = min(args.epochs, 2)
+        args.num_plots = min(args.num_plots, 2)
+        if args.workers is None:
+            args.workers = 0
+
+    world_size = int(os.environ.get('WORLD_SIZE', '1'))
+    distributed = world_size > 1
+    rank = 0
+    if distributed:
+        import torch.distributed as dist
+        dist.init_process_group('gloo')
+        rank = dist.get_rank()
+    seed_everything(args.seed)
+
+    # Data: rank 0 generates the splits first, the other ranks then load them.
+    def load(split: str) -> RandomTSP:
+        return RandomTSP(args.root, split=split, num_train=args.num_train,
+                         num_test=args.num_test, num_nodes=args.nodes,
+                         seed=args.data_seed, num_workers=args.workers,
+                         log=not args.quiet and rank == 0)
+
+    if distributed and rank != 0:
+        dist.barrier()
+    train_dataset, test_dataset = load('train'), load('test')
+    if distributed and rank == 0:
+        dist.barrier()
+
+    sampler = None
+    if distributed:
+        from torch.utils.data.distributed import DistributedSampler
+        sampler = DistributedSampler(train_dataset, shuffle=True,
+                                     seed=args.seed)
+    train_loader = DataLoader(train_dataset, batch_size=args.batch_size,
+                              shuffle=sampler is None, sampler=sampler)
+    test_loader = DataLoader(test_dataset, batch_size=64)
+
+    # Model.
+    model = TSPEdgeGNN(hidden_channels=args.hidden, num_layers=args.layers,
+                       edge_dim=None if args.no_edge_attr else 1,
+                       runs=args.runs, projection=args.projection,
+                       noise=args.noise, backward=args.backward,
+                       lambda_=args.lambda_, diagnostics=True)
+    net: torch.nn.Module = model
+    if distributed:
+        from torch.nn.parallel import DistributedDataParallel
+        net = DistributedDataParallel(model)
+        seed_everything(args.seed + rank)  # different noise per rank
+    optimizer = torch.optim.Adam(model.parameters(), lr=args.lr)
+    layer = model.tsp
+    assert layer.diagnostics is not None
+
+    def train(epoch: int) -> Dict[str, float]:
+        net.train()
+        layer.noise = noise_for_epoch(args, epoch)
+        if sampler is not None:
+            sampler.set_epoch(epoch)
+        total_loss = total_norm = 0.0
+        count = steps = 0
+        from tqdm import tqdm
+        for data in tqdm(train_loader, desc=f'epoch {epoch}', leave=False,
+                         disable=args.quiet or rank != 0):
+            optimizer.zero_grad()
+            y = _forward(net, data)
+            loss = hamming(y, data.y, data)
+            loss.backward()
+            optimizer.step()
+            total_loss += float(loss.detach()) * data.num_graphs
+            count += data.num_graphs
+            total_norm += float(layer.diagnostics.cost_norm)
+            steps += 1
+        return dict(loss=total_loss / max(count, 1),
+                    cost_norm=total_norm / max(steps, 1))
+
+    logger = None
+    if rank == 0:
+        logger = RunLogger('random_tsp', args, paper={})
+    epoch_times: List[float] = []
+    result: Dict[str, Any] = {}
+    for epoch in range(1, args.epochs + 1):
+        start = time.perf_counter()
+        stats = train(epoch)
+        epoch_times.append(time.perf_counter() - start)
+        if logger is not None:
+            test_stats = _test(model, test_loader)
+            logger.log(epoch, loss=stats['loss'], cost_norm=stats['cost_norm'],
+                       noise=layer.noise, test_gap=test_stats['gap'],
+                       test_acc=test_stats['acc'],
+                       epoch_time_s=epoch_times[-1])
+        if distributed:
+            dist.barrier()
+
+    if args.save_ranks is not None:
+        os.makedirs(args.save_ranks, exist_ok=True)
+        torch.save(model.state_dict(),
+                   os.path.join(args.save_ranks, f'rank{rank}.pt'))
+    if logger is not None:
+        if args.save is not None:
+            os.makedirs(os.path.dirname(os.path.abspath(args.save)),
+                        exist_ok=True)
+            torch.save({k: v.float() for k, v in model.state_dict().items()},
+                       args.save)
+        final = _test(model, test_loader)
+        plot_tours(model, test_dataset, os.path.join(logger.out, 'tours.png'),
+                   args.num_plots)
+        result = logger.finish(
+            plots=['loss', 'test_gap', 'test_acc', 'cost_norm'],
+            test_gap=final['gap'], test_acc=final['acc'],
+            test_loss=final['loss'],
+            train_time_per_epoch_s=sum(epoch_times) / len(epoch_times),
+            world_size=world_size)
+    if distributed:
+        dist.barrier()
+        dist.destroy_process_group()
+    return result
+
+
+if __name__ == '__main__':
+    main()

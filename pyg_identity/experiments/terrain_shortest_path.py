@@ -1,0 +1,258 @@
+r"""Warcraft-style shortest paths from terrain images (paper Sec. 5.6,
+Suppl. B.5, Table 7): a small ResNet predicts the cell costs of a
+:math:`k \times k` map, Dijkstra returns the cheapest top-left to
+bottom-right path, and the L1 loss to the true path trains the network
+through the Identity (or Blackbox) backward. The metric is the cost ratio
+:math:`100 \cdot \langle c^*, \hat{y} \rangle / \langle c^*, y^* \rangle`
+under the true costs :math:`c^*` (100 = optimal, lower is better)."""
+import argparse
+import os
+import time
+from typing import Any, Dict, List, Optional, Tuple
+
+import torch
+from torch import Tensor
+from torch_geometric.loader import DataLoader
+from torch_geometric.utils import scatter
+
+from pyg_identity.datasets.terrain_shortest_path import TerrainShortestPath
+from pyg_identity.experiments._common import (
+    RunLogger,
+    base_parser,
+    import_pyplot,
+    noise_for_epoch,
+    seed_everything,
+)
+from pyg_identity.models.terrain_net import TerrainNet
+
+NAME = 'terrain_shortest_path'
+
+# Table 7 (32x32 maps, 50 epochs), cost ratio x 100: (projection, noise) ->
+# (BB, Identity). Mean +- std 0.1 over the paper's runs.
+PAPER_TABLE7: Dict[Tuple[Optional[str], float], Tuple[float, float]] = {
+    (None, 0.0): (100.9, 101.0),
+    ('norm', 0.0): (100.9, 101.2),
+    (None, 0.2): (101.1, 101.0),
+}
+
+
+def parser() -> argparse.ArgumentParser:
+    p = base_parser(__doc__.split('\n\n')[0], epochs=50, projection=None,
+                    lambda_=20.0, lr=5e-3, batch_size=70)
+    p.add_argument('--root', default=None,
+                   help='dataset root (default: the dataset\'s default)')
+    p.add_argument('--grid-size', type=int, default=12,
+                   help='map size k (the paper uses the largest maps)')
+    p.add_argument('--num-train', type=int, default=10000)
+    p.add_argument('--num-val', type=int, default=1000)
+    p.add_argument('--num-test', type=int, default=1000)
+    p.add_argument('--hidden-channels', type=int, default=32)
+    p.add_argument('--num-blocks', type=int, default=2)
+    p.add_argument('--lr-drop', type=float, default=0.6,
+                   help='divide the learning rate by 10 after this fraction '
+                   'of the epochs (paper: after 30 of 50)')
+    p.add_argument('--num-workers', type=int, default=0,
+                   help='processes solving the maps when generating data')
+    p.add_argument('--num-plot', type=int, default=4,
+                   help='test maps drawn with their paths')
+    p.add_argument('--save', default=None,
+                   help='save the trained state dict (float32) to this path')
+    return p
+
+
+def l1_loss(y: Tensor, y_true: Tensor, num_graphs: int) -> Tensor:
+    r"""The L1 loss :math:`\sum_i |y_i - y^*_i|` of the path indicators,
+    summed over the cells of a map and averaged over maps (the Hamming
+    distance of 0/1 indicators).
+
+    Its gradient :math:`\operatorname{sign}(y - y^*)` is zero on the
+    cells the prediction gets right, so the Identity update
+    :math:`-\partial\ell/\partial y = y^* - y` points exactly at the
+    true path (the paper's Sec. 3.2 case, :math:`\eta = 1`). The
+    algebraic Hamming form :math:`y (1 - y^*) + (1 - y) y^*` takes the same
+    values but has the constant gradient :math:`1 - 2 y^*`, which raises the
+    costs of every off-path cell at every step and makes the Identity costs
+    grow without bound when no projection is used."""
+    return (y - y_true).abs().sum() / num_graphs
+
+
+@torch.no_grad()
+def path_metrics(y: Tensor, data: Any) -> Dict[str, Tensor]:
+    r"""Per-map cost ratio (:math:`\times 100`), exact-path and
+    optimal-cost indicators of predicted paths :obj:`y` on a batch."""
+    B = data.num_graphs
+    pred_cost = scatter(data.cost * y, data.batch, dim_size=B, reduce='sum')
+    opt_cost = data.path_cost.view(-1)
+    wrong = scatter((y != data.y).to(torch.float), data.batch, dim_size=B,
+                    reduce='sum')
+    return dict(
+        cost_ratio=100.0 * pred_cost / opt_cost,
+        exact=(wrong == 0).to(torch.float),
+        optimal=(pred_cost <= opt_cost * (1 + 1e-5)).to(torch.float),
+    )
+
+
+@torch.no_grad()
+def run_test(model: TerrainNet, loader: DataLoader) -> Dict[str, float]:
+    r"""Mean cost ratio (:math:`\times 100`), exact-path accuracy and
+    optimal-path accuracy of :obj:`model` over :obj:`loader`."""
+    model.eval()
+    device = next(model.parameters()).device
+    sums: Dict[str, float] = {}
+    count = 0
+    for data in loader:
+        data = data.to(device)
+        y = model(data.img, data.edge_index, data.batch)
+        for k, v in path_metrics(y, data).items():
+            sums[k] = sums.get(k, 0.0) + float(v.sum())
+        count += data.num_graphs
+    return {k: v / max(count, 1) for k, v in sums.items()}
+
+
+def evaluate(model: TerrainNet, dataset: TerrainShortestPath,
+             batch_size: int = 100) -> float:
+    r"""The model-card metric: the mean cost ratio :math:`\times 100` of
+    :obj:`model` (in eval mode) on :obj:`dataset` (lower is better)."""
+    loader = DataLoader(dataset, batch_size=batch_size, shuffle=False)
+    return run_test(model, loader)['cost_ratio']
+
+
+def plot_paths(model: TerrainNet, dataset: TerrainShortestPath, path: str,
+               num_maps: int = 4) -> Optional[str]:
+    r"""Draws predicted (red dots) and optimal (white squares) paths over
+    the first :obj:`num_maps` map images of :obj:`dataset`."""
+    num_maps = min(num_maps, len(dataset))
+    if num_maps < 1:
+        return None
+    plt = import_pyplot()
+    model.eval()
+    device = next(model.parameters()).device
+    data = next(iter(DataLoader(dataset[:num_maps], batch_size=num_maps)))
+    data = data.to(device)
+    with torch.no_grad():
+        y = model(data.img, data.edge_index, data.batch)
+        ratio = path_metrics(y, data)['cost_ratio']
+    k = model.grid_size
+    fig, axes = plt.subplots(1, num_maps, figsize=(3.2 * num_maps, 3.4),
+                             squeeze=False)
+    for b, ax in enumerate(axes[0]):
+        img = data.img[b].permute(1, 2, 0).cpu().numpy()
+        H, W = img.shape[:2]
+        ax.imshow(img, extent=(0, k, k, 0), interpolation='nearest')
+        for ind, style in ((data.y, dict(marker='s', s=70, facecolors='none',
+                                         edgecolors='white', linewidths=1.5,
+                                         label='optimal')),
+                           (y, dict(marker='o', s=18, c='red',
+                                    label='predicted'))):
+            cells = ind.view(-1, k * k)[b].nonzero().view(-1).cpu()
+            ax.scatter((cells % k).float() + 0.5, (cells // k).float() + 0.5,
+                       **style)
+        ax.set_title(f'cost ratio {float(ratio[b]):.1f}')
+        ax.set_xticks([])
+        ax.set_yticks([])
+    axes[0][0].legend(loc='lower left', fontsize=7)
+    fig.suptitle(f'{NAME} ({model.backward_mode}): paths on test maps')
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+    return path
+
+
+def main(argv: Optional[List[str]] = None) -> Dict[str, Any]:
+    args = parser().parse_args(argv)
+    if args.tiny:
+        args.num_train, args.num_val, args.num_test = 48, 16, 16
+        args.epochs = min(args.epochs, 2)
+        args.batch_size = min(args.batch_size, 16)
+        args.hidden_channels = min(args.hidden_channels, 8)
+        args.num_blocks = min(args.num_blocks, 1)
+        args.num_plot = min(args.num_plot, 2)
+    seed_everything(args.seed)
+    device = torch.device('cpu')
+    model = TerrainNet(grid_size=args.grid_size,
+                       hidden_channels=args.hidden_channels,
+                       num_blocks=args.num_blocks,
+                       projection=args.projection, noise=args.noise,
+                       backward=args.backward,
+                       lambda_=args.lambda_).to(device)
+
+    kwargs = dict(root=args.root, grid_size=args.grid_size, seed=args.seed,
+                  num_train=args.num_train, num_val=args.num_val,
+                  num_test=args.num_test, num_workers=args.num_workers,
+                  log=not args.quiet)
+    train_ds = TerrainShortestPath(split='train', **kwargs)
+    val_ds = TerrainShortestPath(split='val', **kwargs)
+    test_ds = TerrainShortestPath(split='test', **kwargs)
+    train_loader = DataLoader(train_ds, batch_size=args.batch_size,
+                              shuffle=True)
+    val_loader = DataLoader(val_ds, batch_size=100)
+    test_loader = DataLoader(test_ds, batch_size=100)
+
+    optimizer = torch.optim.Adam(model.parameters(), lr=args.lr)
+    milestone = max(1, round(args.lr_drop * args.epochs))
+    scheduler = torch.optim.lr_scheduler.MultiStepLR(
+        optimizer, milestones=[milestone], gamma=0.1)
+
+    paper_bb, paper_id = PAPER_TABLE7.get((args.projection, args.noise),
+                                          (None, None))
+    paper_ratio = paper_bb if args.backward == 'blackbox' else paper_id
+    logger = RunLogger(NAME, args, paper=dict(test_cost_ratio=paper_ratio))
+
+    def train(epoch: int) -> float:
+        model.train()
+        model.noise = noise_for_epoch(args, epoch)
+        total, count = 0.0, 0
+        loader: Any = train_loader
+        if not args.quiet:
+            from tqdm import tqdm
+            loader = tqdm(train_loader, desc=f'Epoch {epoch:03d}',
+                          leave=False)
+        for data in loader:
+            data = data.to(device)
+            optimizer.zero_grad()
+            y = model(data.img, data.edge_index, data.batch)
+            loss = l1_loss(y, data.y, data.num_graphs)
+            loss.backward()
+            optimizer.step()
+            total += float(loss.detach()) * data.num_graphs
+            count += data.num_graphs
+        return total / max(count, 1)
+
+    epoch_times = []
+    for epoch in range(1, args.epochs + 1):
+        t = time.perf_counter()
+        loss = train(epoch)
+        epoch_times.append(time.perf_counter() - t)
+        scheduler.step()
+        val = run_test(model, val_loader)
+        logger.log(epoch, loss=loss, val_cost_ratio=val['cost_ratio'],
+                   val_exact_acc=val['exact'],
+                   val_optimal_acc=val['optimal'],
+                   epoch_time_s=epoch_times[-1])
+
+    test = run_test(model, test_loader)
+    if args.save:
+        os.makedirs(os.path.dirname(os.path.abspath(args.save)),
+                    exist_ok=True)
+        state = {k: v.detach().float().cpu() if v.is_floating_point() else
+                 v.detach().cpu() for k, v in model.state_dict().items()}
+        torch.save(state, args.save)
+    plot_paths(model, test_ds, os.path.join(logger.out, 'paths.png'),
+               args.num_plot)
+    result = logger.finish(
+        plots=['loss', 'val_cost_ratio', 'val_exact_acc'],
+        test_cost_ratio=test['cost_ratio'],
+        test_exact_acc=test['exact'],
+        test_optimal_acc=test['optimal'],
+        train_time_per_epoch_s=sum(epoch_times) / len(epoch_times),
+    )
+    if paper_ratio is not None:
+        print(f'  Table 7 row (P={args.projection}, alpha={args.noise}; '
+              f'32x32 maps, 50 epochs): BB {paper_bb} / Identity '
+              f'{paper_id} (ours: k={args.grid_size}, {args.epochs} epochs, '
+              f'{args.num_train} maps)')
+    return result
+
+
+if __name__ == '__main__':
+    main()

@@ -1,0 +1,262 @@
+r"""The discrete variational auto-encoder of the paper's Sec. 4.1 (MNIST), with
+a latent of :math:`k`-hot blocks sampled by a differentiable top-:math:`k`
+on Sum-of-Gamma perturbed logits."""
+import math
+from typing import List, Optional, Sequence, Tuple
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor
+from torch_geometric.nn import MLP
+
+from pyg_identity.nn.topk import IdentityTopK
+
+
+def sum_of_gamma_noise(
+    size: Sequence[int],
+    k: int,
+    tau: float = 10.0,
+    s: int = 10,
+    dtype: Optional[torch.dtype] = None,
+    device: Optional[torch.device] = None,
+) -> Tensor:
+    r"""Samples the Sum-of-Gamma noise of the `"Implicit MLE:
+    Backpropagating Through Discrete Exponential Family Distributions"
+    <https://arxiv.org/abs/2106.01798>`_ paper (Eq. 23 of the `"Identity
+    with Projection" <https://arxiv.org/abs/2205.15213>`_ paper):
+
+    .. math::
+        \mathrm{SoG}(k, \tau, s) = \frac{\tau}{k} \left( \sum_{i=1}^{s}
+        \mathrm{Gamma}\left(\frac{1}{k}, \frac{k}{i}\right) - \log s
+        \right),
+
+    with :math:`\mathrm{Gamma}(\alpha, \theta)` of shape :math:`\alpha` and
+    scale :math:`\theta`, i.i.d. per entry. The sum of :math:`k` such
+    variables tends to a Gumbel variable of scale :math:`\tau` as
+    :math:`s \to \infty`, so perturbing logits with it and taking the top
+    :math:`k` approximately samples a :math:`k`-subset. Its mean is
+    :math:`\frac{\tau}{k}(H_s - \log s)` with the harmonic number
+    :math:`H_s`. Uses the global :obj:`torch` random number generator.
+
+    Args:
+        size (sequence of int): The shape of the sample.
+        k (int): The subset size :math:`k \geq 1`.
+        tau (float, optional): The temperature :math:`\tau > 0`.
+            (default: :obj:`10.0`)
+        s (int, optional): The number of Gamma terms :math:`s \geq 1`.
+            (default: :obj:`10`)
+        dtype (torch.dtype, optional): The floating point dtype.
+            (default: :obj:`None`, the default dtype)
+        device (torch.device, optional): The device. (default: :obj:`None`)
+    """
+    if not isinstance(k, int) or isinstance(k, bool) or k < 1:
+        raise ValueError(f"'k' must be a positive integer (got {k!r})")
+    if not isinstance(s, int) or isinstance(s, bool) or s < 1:
+        raise ValueError(f"'s' must be a positive integer (got {s!r})")
+    if not tau > 0 or not math.isfinite(tau):
+        raise ValueError(f"'tau' must be positive and finite (got {tau})")
+    dtype = dtype or torch.get_default_dtype()
+    size = list(size)
+    alpha = torch.full([s] + size, 1.0 / k, dtype=dtype, device=device)
+    rate = torch.arange(1, s + 1, dtype=dtype, device=device) / k
+    rate = rate.view([s] + [1] * len(size)).expand_as(alpha)
+    gamma = torch.distributions.Gamma(alpha, rate, validate_args=False)
+    return (tau / k) * (gamma.sample().sum(dim=0) - math.log(s))
+
+
+class DVAE(torch.nn.Module):
+    r"""The discrete variational auto-encoder (DVAE) on MNIST of the
+    `"Backpropagation through Combinatorial Algorithms: Identity with
+    Projection Works" <https://arxiv.org/abs/2205.15213>`_ paper (Sec. 4.1,
+    after the `"Implicit MLE" <https://arxiv.org/abs/2106.01798>`_ paper).
+
+    An encoder MLP maps an image :math:`x` to logits :math:`\theta`, one row
+    of :obj:`block_size` logits for each of :obj:`num_blocks` latent blocks.
+    Every block is sampled as a :math:`k`-hot vector by
+    :class:`~pyg_identity.nn.topk.IdentityTopK` on Sum-of-Gamma perturbed
+    logits (:func:`sum_of_gamma_noise`), and a decoder MLP maps the latent
+    code to pixel logits:
+
+    .. math::
+        z_b = \arg\max_{y \in \{0, 1\}^{M},\ \mathbf{1}^\top y = k}
+        \langle P(\theta_b + \epsilon_b), y \rangle, \qquad
+        \epsilon_b \sim \mathrm{SoG}(k, \tau, s),
+
+    trained by the negative evidence lower bound (:meth:`n_elbo`)
+
+    .. math::
+        \mathcal{L} = -\sum_{p} \big(x_p \log \hat{x}_p + (1 - x_p)
+        \log(1 - \hat{x}_p)\big) + \sum_b \mathrm{KL}\big(
+        \mathrm{softmax}(\theta_b) \,\|\, \mathcal{U}_M \big).
+
+    The projection :math:`P` acts on each block separately (the default
+    :obj:`"std"` subtracts the block mean, then divides by the block norm,
+    as in the paper's code); the top-:math:`k` is an :math:`\arg\max`, so
+    the Identity gradient passes :math:`+\partial\ell/\partial z` through.
+    The Sum-of-Gamma noise belongs to the sampling distribution, so it is
+    drawn in training and evaluation alike (pass :obj:`sample=False` to
+    :meth:`forward` for the mode of the distribution); the layer's noise
+    margin :obj:`noise` is a separate, training-only perturbation.
+    With :obj:`backward="blackbox"` and :obj:`projection=None` the update is
+    that of the I-MLE baseline (up to the scale :math:`1/\lambda`).
+
+    Args:
+        in_channels (int, optional): The number of pixels.
+            (default: :obj:`784`)
+        num_blocks (int, optional): The number of latent blocks :math:`N`.
+            (default: :obj:`20`)
+        block_size (int, optional): The length :math:`M` of a latent block.
+            (default: :obj:`20`)
+        k (int, optional): The number of ones per block, :math:`1 \leq k <
+            M`. (default: :obj:`10`)
+        encoder_channels (sequence of int, optional): The hidden sizes of
+            the encoder MLP. (default: :obj:`(512, 256)`)
+        decoder_channels (sequence of int, optional): The hidden sizes of
+            the decoder MLP. (default: :obj:`(256, 512)`)
+        tau (float, optional): The Sum-of-Gamma temperature :math:`\tau`.
+            (default: :obj:`10.0`)
+        s (int, optional): The number of Sum-of-Gamma terms :math:`s`.
+            (default: :obj:`10`)
+        projection (str, optional): :obj:`None`, :obj:`"mean"`,
+            :obj:`"norm"` or :obj:`"std"`, per block.
+            (default: :obj:`"std"`)
+        noise (float, optional): The noise margin :math:`\alpha` of the
+            top-:math:`k` layer (training only). (default: :obj:`0.0`)
+        backward (str, optional): :obj:`"identity"` or :obj:`"blackbox"`.
+            (default: :obj:`"identity"`)
+        lambda_ (float, optional): The Blackbox :math:`\lambda > 0`.
+            (default: :obj:`10.0`)
+        diagnostics (bool, optional): If set, :obj:`model.topk.diagnostics`
+            records the cost norm and, after :meth:`backward`, the cosine
+            between :math:`\partial\ell/\partial z` and the gradient that
+            reached the perturbed logits (paper Fig. 7).
+            (default: :obj:`False`)
+
+    Shapes:
+        - **input:** images :math:`(B, \text{in\_channels})` or
+          :math:`(B, 1, 28, 28)`
+        - **output:** pixel logits :math:`(B, \text{in\_channels})`,
+          encoder logits :math:`(B, N, M)` and the :math:`k`-hot latent
+          code :math:`(B, N, M)`
+    """
+    def __init__(
+        self,
+        in_channels: int = 784,
+        num_blocks: int = 20,
+        block_size: int = 20,
+        k: int = 10,
+        encoder_channels: Sequence[int] = (512, 256),
+        decoder_channels: Sequence[int] = (256, 512),
+        tau: float = 10.0,
+        s: int = 10,
+        projection: Optional[str] = 'std',
+        noise: float = 0.0,
+        backward: str = 'identity',
+        lambda_: float = 10.0,
+        diagnostics: bool = False,
+    ) -> None:
+        super().__init__()
+        for name, value in (('in_channels', in_channels),
+                            ('num_blocks', num_blocks),
+                            ('block_size', block_size), ('s', s)):
+            if not isinstance(value, int) or isinstance(value, bool) or (
+                    value < 1):
+                raise ValueError(f"'{name}' must be a positive integer (got "
+                                 f"{value!r})")
+        if not isinstance(k, int) or isinstance(k, bool) or not (
+                1 <= k < block_size):
+            raise ValueError(f"'k' must be an integer in [1, block_size) = "
+                             f"[1, {block_size}) (got {k!r})")
+        if not tau > 0:
+            raise ValueError(f"'tau' must be positive (got {tau})")
+        self.in_channels = in_channels
+        self.num_blocks = num_blocks
+        self.block_size = block_size
+        self.k = k
+        self.encoder_channels: List[int] = list(encoder_channels)
+        self.decoder_channels: List[int] = list(decoder_channels)
+        self.tau = float(tau)
+        self.s = s
+
+        latent = num_blocks * block_size
+        self.encoder = MLP([in_channels] + self.encoder_channels + [latent],
+                           act='relu', norm=None)
+        self.topk = IdentityTopK(k, projection=projection, noise=noise,
+                                 backward=backward, lambda_=lambda_,
+                                 diagnostics=diagnostics)
+        self.decoder = MLP([latent] + self.decoder_channels + [in_channels],
+                           act='relu', norm=None)
+        self.reset_parameters()
+
+    def reset_parameters(self) -> None:
+        r"""Resets all learnable parameters of the module."""
+        self.encoder.reset_parameters()
+        self.decoder.reset_parameters()
+
+    def encode(self, x: Tensor) -> Tensor:
+        r"""Returns the logits :math:`\theta` of shape :obj:`[B, N, M]`."""
+        x = x.reshape(x.size(0), -1)
+        if x.size(1) != self.in_channels:
+            raise ValueError(f"'x' must have {self.in_channels} pixels per "
+                             f"image (got {x.size(1)})")
+        return self.encoder(x).view(-1, self.num_blocks, self.block_size)
+
+    def sample(self, logits: Tensor, sample: bool = True) -> Tensor:
+        r"""Returns the :math:`k`-hot code of every block of :obj:`logits`,
+        of perturbed logits if :obj:`sample` is set."""
+        scores = logits
+        if sample:
+            scores = logits + sum_of_gamma_noise(
+                logits.shape, self.k, self.tau, self.s, dtype=logits.dtype,
+                device=logits.device)
+        z = self.topk(scores.reshape(-1, self.block_size))
+        return z.view_as(logits)
+
+    def decode(self, z: Tensor) -> Tensor:
+        r"""Returns the pixel logits of the latent code :obj:`z`."""
+        return self.decoder(z.reshape(z.size(0), -1))
+
+    def forward(self, x: Tensor,
+                sample: bool = True) -> Tuple[Tensor, Tensor, Tensor]:
+        r"""Returns the pixel logits, the encoder logits and the latent code.
+
+        Args:
+            x (torch.Tensor): The images, pixels in :math:`[0, 1]`.
+            sample (bool, optional): Whether to perturb the logits with
+                Sum-of-Gamma noise. (default: :obj:`True`)
+        """
+        logits = self.encode(x)
+        z = self.sample(logits, sample)
+        return self.decode(z), logits, z
+
+    def n_elbo(self, x: Tensor, x_logits: Tensor, logits: Tensor,
+               reduce: bool = True) -> Tensor:
+        r"""The negative ELBO: the binary cross-entropy summed over pixels
+        plus the KL divergence of :math:`\mathrm{softmax}(\theta_b)` from the
+        uniform distribution, summed over blocks (on the raw logits, as the
+        paper's code), averaged over the batch unless :obj:`reduce=False`.
+
+        Args:
+            x (torch.Tensor): The images, pixels in :math:`[0, 1]`.
+            x_logits (torch.Tensor): The pixel logits of :meth:`forward`.
+            logits (torch.Tensor): The encoder logits of :meth:`forward`.
+            reduce (bool, optional): Whether to average over the batch.
+                (default: :obj:`True`)
+        """
+        x = x.reshape(x.size(0), -1)
+        rec = F.binary_cross_entropy_with_logits(
+            x_logits, x, reduction='none').sum(dim=-1)
+        log_q = torch.log_softmax(logits, dim=-1)
+        kl = (log_q.exp() * (log_q + math.log(self.block_size))).sum(
+            dim=(-2, -1))
+        out = rec + kl
+        return out.mean() if reduce else out
+
+    def __repr__(self) -> str:
+        return (f'{self.__class__.__name__}({self.in_channels}, '
+                f'num_blocks={self.num_blocks}, '
+                f'block_size={self.block_size}, k={self.k}, '
+                f'{self.topk.extra_repr()})')
+
+
+__all__ = ['DVAE', 'sum_of_gamma_noise']

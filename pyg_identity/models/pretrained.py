@@ -1,0 +1,119 @@
+r"""Pretrained example checkpoints: small state dicts with a model card each,
+in the top-level :obj:`models/` folder of a checkout and inside the wheel as
+:obj:`pyg_identity.pretrained`."""
+import hashlib
+import importlib
+import json
+import os
+from typing import Any, Dict, List, Optional
+
+import torch
+
+ENV_VAR = 'PYG_IDENTITY_MODELS'
+CARD_KEYS = ('name', 'task', 'class', 'kwargs', 'dataset', 'dataset_kwargs',
+             'metric', 'value', 'command', 'seed', 'sha256', 'license')
+
+
+def checkpoint_dir() -> str:
+    r"""Returns the folder holding the checkpoints: :obj:`$PYG_IDENTITY_MODELS`
+    if set, else the installed :obj:`pyg_identity.pretrained` package (the
+    wheel), else the :obj:`models/` folder of the source checkout."""
+    env = os.environ.get(ENV_VAR)
+    if env:
+        return env
+    here = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    candidates = [
+        os.path.join(here, 'pretrained'),  # installed wheel
+        os.path.join(os.path.dirname(here), 'models'),  # source checkout
+    ]
+    try:  # an editable install maps the package onto models/
+        import pyg_identity.pretrained as pkg
+        candidates.extend(getattr(pkg, '__path__', []))
+    except ImportError:
+        pass
+    for path in candidates:
+        if os.path.isdir(path) and any(
+                f.endswith('.json') for f in os.listdir(path)):
+            return path
+    return candidates[-1] if os.path.isdir(candidates[-1]) else candidates[1]
+
+
+def available() -> List[str]:
+    r"""Returns the names of the available pretrained checkpoints."""
+    root = checkpoint_dir()
+    if not os.path.isdir(root):
+        return []
+    return sorted(f[:-5] for f in os.listdir(root) if f.endswith('.json')
+                  and os.path.exists(os.path.join(root, f[:-5] + '.pt')))
+
+
+def model_card(name: str) -> Dict[str, Any]:
+    r"""Returns the machine-readable model card of checkpoint :obj:`name`."""
+    names = available()
+    if name not in names:
+        raise ValueError(f"Unknown pretrained model {name!r}; available: "
+                         f"{', '.join(names) or 'none'}")
+    with open(os.path.join(checkpoint_dir(), name + '.json')) as f:
+        card = json.load(f)
+    missing = [k for k in CARD_KEYS if k not in card]
+    if missing:
+        raise ValueError(f"The card of {name!r} misses {missing}")
+    return card
+
+
+def sha256(path: str) -> str:
+    r"""Returns the SHA-256 hex digest of the file at :obj:`path`."""
+    h = hashlib.sha256()
+    with open(path, 'rb') as f:
+        for chunk in iter(lambda: f.read(1 << 20), b''):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def _resolve(path: str, package: str) -> Any:
+    if not path.startswith(package + '.'):
+        raise ValueError(f"Refusing to import {path!r}: only classes from "
+                         f"{package} may be named in a model card")
+    module, _, attr = path.rpartition('.')
+    return getattr(importlib.import_module(module), attr)
+
+
+def load_pretrained(name: str, map_location: Optional[str] = 'cpu',
+                    verify: bool = True) -> torch.nn.Module:
+    r"""Returns the pretrained example model :obj:`name` in eval mode.
+
+    The checkpoint's SHA-256 is checked against its model card and the state
+    dict is loaded with :obj:`torch.load(..., weights_only=True)`.
+
+    Args:
+        name (str): The checkpoint name, see :func:`available`.
+        map_location (str, optional): Where to load the tensors.
+            (default: :obj:`"cpu"`)
+        verify (bool, optional): Whether to check the SHA-256.
+            (default: :obj:`True`)
+    """
+    card = model_card(name)
+    path = os.path.join(checkpoint_dir(), name + '.pt')
+    if verify:
+        digest = sha256(path)
+        if digest != card['sha256']:
+            raise ValueError(f"Checksum mismatch for {path}: expected "
+                             f"{card['sha256']}, got {digest}")
+    cls = _resolve(card['class'], 'pyg_identity.models')
+    model = cls(**card['kwargs'])
+    state = torch.load(path, map_location=map_location, weights_only=True)
+    model.load_state_dict(state)
+    return model.eval()
+
+
+def card_dataset(card: Dict[str, Any], root: Optional[str] = None) -> Any:
+    r"""Builds the fixed test split named by a model card."""
+    cls = _resolve(card['dataset'], 'pyg_identity.datasets')
+    kwargs = dict(card['dataset_kwargs'])
+    if root is not None:
+        kwargs['root'] = root
+    return cls(**kwargs)
+
+
+__all__ = ['load_pretrained', 'available', 'model_card', 'checkpoint_dir',
+           'card_dataset', 'sha256']

@@ -1,0 +1,91 @@
+import json
+import math
+import os
+
+import pytest
+import torch
+
+from pyg_identity.datasets.terrain_shortest_path import TerrainShortestPath
+from pyg_identity.experiments.terrain_shortest_path import (
+    evaluate,
+    l1_loss,
+    main,
+)
+from pyg_identity.models.terrain_net import TerrainNet
+
+MODELS = os.path.join(os.path.dirname(__file__), '..', '..', 'models')
+
+
+def tiny(tmp_path, *extra):
+    return main(['--tiny', '--quiet', '--out',
+                 str(tmp_path / 'run'), '--root',
+                 str(tmp_path / 'data'), *extra])
+
+
+@pytest.mark.parametrize('backward', ['identity', 'blackbox'])
+def test_tiny_run_writes_metrics_and_plots(tmp_path, backward):
+    result = tiny(tmp_path, '--backward', backward)
+    run = tmp_path / 'run'
+    for name in ('metrics.json', 'curves.png', 'paths.png'):
+        assert (run / name).is_file()
+    with open(run / 'metrics.json') as f:
+        saved = json.load(f)
+    assert saved['final'] == result['final']
+    final = result['final']
+    assert set(final) == {'test_cost_ratio', 'test_exact_acc',
+                          'test_optimal_acc', 'train_time_per_epoch_s'}
+    assert all(math.isfinite(v) for v in final.values())
+    assert final['test_cost_ratio'] >= 100.0 - 1e-3
+    assert 0.0 <= final['test_exact_acc'] <= final['test_optimal_acc'] <= 1
+    assert result['paper']['test_cost_ratio'] == (
+        100.9 if backward == 'blackbox' else 101.0)
+    assert len(result['history']) == 2
+
+
+def test_saved_state_reproduces_test_metric(tmp_path):
+    path = tmp_path / 'ckpt.pt'
+    result = tiny(tmp_path, '--projection', 'norm', '--noise', '0.2',
+                  '--save', str(path))
+    assert result['paper']['test_cost_ratio'] is None
+    state = torch.load(path, weights_only=True)
+    assert all(v.dtype != torch.float64 for v in state.values())
+    args = result['args']
+    model = TerrainNet(grid_size=12, hidden_channels=args['hidden_channels'],
+                       num_blocks=args['num_blocks'], projection='norm')
+    model.load_state_dict(state)
+    test = TerrainShortestPath(tmp_path / 'data', split='test',
+                               num_test=args['num_test'], seed=0,
+                               num_workers=0, log=False)
+    assert evaluate(model, test) == pytest.approx(
+        result['final']['test_cost_ratio'], rel=1e-6)
+
+
+def test_mean_projection_is_rejected(tmp_path):
+    with pytest.raises(ValueError, match='projection'):
+        tiny(tmp_path, '--projection', 'mean')
+
+
+def test_l1_loss_gradient_points_at_target():
+    # Zero on correct cells, so -grad = (y* - y) / num_graphs.
+    y = torch.tensor([1., 0., 1., 0.], requires_grad=True)
+    t = torch.tensor([1., 1., 0., 0.])
+    loss = l1_loss(y, t, num_graphs=2)
+    loss.backward()
+    assert float(loss) == 1.0
+    assert torch.equal(-y.grad, (t - y.detach()) / 2)
+
+
+def test_pretrained_terrain12_reproduces_card(tmp_path):
+    card_path = os.path.join(MODELS, 'terrain12.json')
+    if not os.path.isfile(card_path):
+        pytest.skip('checkpoint terrain12 not present')
+    with open(card_path) as f:
+        card = json.load(f)
+    assert card['class'] == 'pyg_identity.models.terrain_net.TerrainNet'
+    model = TerrainNet(**card['kwargs'])
+    state = torch.load(os.path.join(MODELS, 'terrain12.pt'),
+                       weights_only=True)
+    model.load_state_dict(state)
+    kwargs = dict(card['dataset_kwargs'], root=tmp_path, log=False)
+    dataset = TerrainShortestPath(**kwargs)
+    assert evaluate(model, dataset) == pytest.approx(card['value'], abs=0.05)
