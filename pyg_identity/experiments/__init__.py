@@ -1,1 +1,3 @@
-"""Paper-experiment scripts, runnable as ``python -m pyg_identity.experiments.<name>`` or via ``pyg-identity train <name>``."""
+"""Paper-experiment scripts, runnable as
+``python -m pyg_identity.experiments.<name>`` or
+``pyg-identity train <name>``."""

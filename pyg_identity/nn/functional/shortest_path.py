@@ -20,8 +20,8 @@ from pyg_identity.solvers._dispatch import (
 )
 from pyg_identity.solvers.shortest_path import (
     _shortest_path_edges,
-    batched_shortest_paths,
     _shortest_path_nodes,
+    batched_shortest_paths,
 )
 
 Terminal = Union[int, Tensor]
