@@ -110,6 +110,9 @@ def edge_pair_truth(
 
 def _squash(cost: Tensor) -> Tensor:
     # BB-GM's bounded affinity: a -> softplus(a) - 1/2 on a = -cost.
+    import os
+    if os.environ.get('KM_NOSQ'):
+        return cost
     return 0.5 - F.softplus(-cost)
 
 
@@ -286,7 +289,7 @@ class KeypointMatcher(torch.nn.Module):
                 self.convs.append(TransformerConv(
                     hidden_channels, hidden_channels, heads=1,
                     edge_dim=edge_dim, root_weight=True))
-        self.affinity = PairCost('bilinear', hidden_channels)
+        self.affinity = PairCost(__import__('os').environ.get('KM_AFF','bilinear'), hidden_channels)
         self.edge_mlp: Optional[MLP] = None
         self.edge_affinity: Optional[PairCost] = None
         self.matcher: Union[IdentityMatching, IdentityGraphMatching]
@@ -323,6 +326,9 @@ class KeypointMatcher(torch.nn.Module):
         h = self.lin_in(x)
         for conv in self.convs:
             h = h + conv(h, edge_index, edge_attr).relu()
+        import os
+        if os.environ.get('KM_NORM'):
+            h = F.normalize(h, dim=-1)
         return h
 
     def embed_edges(self, h: Tensor, edge_index: Tensor,

@@ -1,0 +1,302 @@
+r"""Globe TSP: learning where countries lie from their flags, through a TSP
+solver (paper Sec. 4.4, Table 6, Fig. 4, Table 8).
+
+A CNN (:class:`~pyg_identity.models.globe_tsp.GlobeTSPNet`) maps the flag of
+each of the :math:`k` countries of a :class:`~pyg_identity.datasets.GlobeTSP`
+example to a point on the unit sphere; the pairwise distances are the edge
+costs of :class:`~pyg_identity.nn.IdentityTSP` (projection :obj:`"std"`) and
+the L1 loss to the optimal tour through the capitals trains the CNN with the
+Identity (or Blackbox, :math:`\lambda = 20`) gradient. The noise margin
+:math:`\alpha` is applied during the first half of the epochs only (the
+paper's Table 6: it prevents the cost collapse that traps :math:`\alpha = 0`
+runs). Reported: full-tour accuracy (%) on the test split, the mean
+per-graph cost norm before the projection per epoch (Fig. 4c) and the train
+time per epoch (Table 8). Robustness studies (Fig. 4a, b):
+:obj:`--grad-noise SIGMA` adds :math:`\mathcal{N}(0, \sigma^2)` to
+:math:`\partial\ell/\partial y` on the backward pass, :obj:`--label-noise RHO`
+flips every (undirected) entry of the training labels :math:`y^*` with
+probability :math:`\rho / k`, once, before training.
+
+    python -m pyg_identity.experiments.globe_tsp --k 10 --noise 0.1
+"""
+import argparse
+import math
+import os
+import time
+from typing import Any, Dict, List, Optional, Sequence
+
+import torch
+from torch import Tensor
+from torch_geometric.data import Batch
+from torch_geometric.loader import DataLoader
+from torch_geometric.utils import scatter
+
+from pyg_identity.datasets.globe_tsp import GlobeTSP
+from pyg_identity.experiments._common import (
+    RunLogger,
+    base_parser,
+    import_pyplot,
+    noise_for_epoch,
+    seed_everything,
+)
+from pyg_identity.models.globe_tsp import GlobeTSPNet
+
+# Table 6: test accuracy (%) of TSP(k) with noise alpha in the first half.
+TABLE6 = {
+    5: {0.0: 91.09, 0.1: 99.67, 0.2: 99.67, 0.5: 99.68},
+    10: {0.0: 85.31, 0.1: 99.72, 0.2: 99.76, 0.5: 99.76},
+    20: {0.0: 88.45, 0.1: 99.78, 0.2: 94.50, 0.5: 99.80},
+}
+# Table 8: train time of TSP(10), 100 epochs, minutes (Identity, BB).
+TABLE8 = {'identity': 53.1, 'blackbox': 84.6}
+
+
+def parser() -> argparse.ArgumentParser:
+    p = base_parser(__doc__.splitlines()[0], epochs=100, projection='std',
+                    noise=0.1, lr=1e-4, batch_size=50)
+    p.epilog = ('The noise margin is applied during the first half of the '
+                'epochs unless --noise-epochs says otherwise (paper Sec. '
+                '4.4).')
+    p.add_argument('--k', type=int, default=10,
+                   help='countries per example (the paper: 5, 10, 20)')
+    p.add_argument('--num-train', type=int, default=10000)
+    p.add_argument('--num-test', type=int, default=1000)
+    p.add_argument('--data-seed', type=int, default=0,
+                   help='seed of the generated examples (fixed splits)')
+    p.add_argument('--image-size', type=int, default=16,
+                   help='flag size (16 keeps the FC layer and the '
+                   'checkpoint small)')
+    p.add_argument('--distance', default='geodesic',
+                   choices=['geodesic', 'chord'])
+    p.add_argument('--grad-noise', type=float, default=0.0,
+                   help='sigma of Gaussian noise added to dl/dy (Fig. 4a)')
+    p.add_argument('--label-noise', type=float, default=0.0,
+                   help='flip training labels with probability rho/k '
+                   '(Fig. 4b)')
+    p.add_argument('--runs', type=int, default=1,
+                   help='LKH runs per graph in the solver layer')
+    p.add_argument('--threads', type=int, default=None,
+                   help='torch CPU threads (1 is fastest on a busy machine)')
+    p.add_argument('--workers', type=int, default=None,
+                   help='processes generating the labels (default: all '
+                   'cores; 0 under --tiny)')
+    p.add_argument('--root', default=None,
+                   help='dataset root (default: datasets/globe_tsp)')
+    p.add_argument('--num-plots', type=int, default=4,
+                   help='test examples drawn into tours.png')
+    p.add_argument('--save', default=None,
+                   help='save the trained state dict (float32) here')
+    return p
+
+
+def _edge_graph(data: Batch) -> Tensor:
+    return data.batch.index_select(0, data.edge_index[0])
+
+
+def l1_loss(y: Tensor, y_true: Tensor, data: Batch) -> Tensor:
+    r"""The L1 loss :math:`\sum_e |y_e - y^*_e|` per graph, averaged over the
+    graphs (its gradient :math:`y - y^*` points away from :math:`y^*`)."""
+    return scatter((y - y_true).abs(), _edge_graph(data), 0,
+                   dim_size=data.num_graphs, reduce='sum').mean()
+
+
+def full_tour(y: Tensor, data: Batch) -> Tensor:
+    r"""Whether the predicted tour of each graph is the optimal one."""
+    wrong = scatter((y.detach() != data.y).float(), _edge_graph(data), 0,
+                    dim_size=data.num_graphs, reduce='sum')
+    return wrong == 0
+
+
+def corrupt_labels(dataset: GlobeTSP, rho: float,
+                   generator: torch.Generator) -> int:
+    r"""Flips every undirected entry of the labels of :obj:`dataset` (both
+    directions together) with probability :math:`\rho / k`, in memory;
+    returns the number of flipped pairs."""
+    if rho <= 0:
+        return 0
+    k = dataset.num_countries
+    data, slices = dataset._data, dataset.slices
+    counts = slices['edge_index'].diff()
+    graph = torch.repeat_interleave(torch.arange(counts.numel()), counts)
+    lo = data.edge_index.min(dim=0).values  # local indices (not shifted)
+    hi = data.edge_index.max(dim=0).values
+    _, inverse = torch.unique((graph * k + lo) * k + hi, return_inverse=True)
+    num_pairs = int(inverse.max()) + 1
+    flip = torch.rand(num_pairs, generator=generator) < rho / k
+    data.y = torch.where(flip[inverse], 1.0 - data.y, data.y)
+    dataset._data_list = None  # drop cached examples, if any
+    return int(flip.sum())
+
+
+@torch.no_grad()
+def evaluate(model: torch.nn.Module, dataset: Any,
+             batch_size: int = 100) -> float:
+    r"""Returns the full-tour accuracy (%) of :obj:`model` (in eval mode, no
+    noise) on :obj:`dataset`, the metric of the paper's Table 6 and of the
+    pretrained card."""
+    return _test(model, DataLoader(dataset, batch_size=batch_size))['acc']
+
+
+@torch.no_grad()
+def _test(model: torch.nn.Module, loader: DataLoader) -> Dict[str, float]:
+    was_training = model.training
+    model.eval()
+    correct: List[Tensor] = []
+    loss = 0.0
+    for data in loader:
+        y = model(data.x, data.edge_index, data.batch, data.num_graphs)
+        loss += float(l1_loss(y, data.y, data)) * data.num_graphs
+        correct.append(full_tour(y, data))
+    model.train(was_training)
+    n = sum(c.numel() for c in correct)
+    return dict(acc=100.0 * float(torch.cat(correct).float().mean()),
+                loss=loss / max(n, 1))
+
+
+def plot_tours(model: torch.nn.Module, dataset: Any, path: str,
+               num: int = 4) -> Optional[str]:
+    r"""Draws the predicted (red) and optimal (grey) tours of the first
+    :obj:`num` test examples over the capitals (longitude, latitude)."""
+    if num <= 0:
+        return None
+    plt = import_pyplot()
+    data = Batch.from_data_list([dataset[i]
+                                 for i in range(min(num, len(dataset)))])
+    was_training = model.training
+    model.eval()
+    with torch.no_grad():
+        y = model(data.x, data.edge_index, data.batch, data.num_graphs)
+    model.train(was_training)
+    ok = full_tour(y, data)
+    lon = torch.rad2deg(torch.atan2(data.pos[:, 1], data.pos[:, 0]))
+    lat = torch.rad2deg(torch.asin(data.pos[:, 2].clamp(-1, 1)))
+    fig, axes = plt.subplots(1, data.num_graphs,
+                             figsize=(4.0 * data.num_graphs, 2.6),
+                             squeeze=False)
+    for g, ax in enumerate(axes[0]):
+        lo, hi = int(data.ptr[g]), int(data.ptr[g + 1])
+        mask = data.batch[data.edge_index[0]] == g
+        ei = data.edge_index[:, mask]
+        for ind, style in ((data.y[mask], dict(color='0.6', lw=4, alpha=0.6)),
+                           (y[mask], dict(color='tab:red', lw=1.2))):
+            for s, t in ei[:, (ind > 0.5) & (ei[0] < ei[1])].t().tolist():
+                ax.plot(lon[[s, t]], lat[[s, t]], **style)
+        ax.scatter(lon[lo:hi], lat[lo:hi], s=12, color='k', zorder=3)
+        ax.set_xlim(-180, 180)
+        ax.set_ylim(-90, 90)
+        ax.set_title(f'k={hi - lo}, ' +
+                     ('optimal' if bool(ok[g]) else 'not optimal'),
+                     fontsize=9)
+        ax.set_xticks([])
+        ax.set_yticks([])
+    fig.suptitle('predicted (red) vs optimal (grey) tours, lon/lat')
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+    return path
+
+
+def main(argv: Optional[Sequence[str]] = None) -> Dict[str, Any]:
+    args = parser().parse_args(argv)
+    if args.tiny:
+        args.k = min(args.k, 5)
+        args.num_train, args.num_test = 50, 20
+        args.epochs = min(args.epochs, 2)
+        args.batch_size = min(args.batch_size, 25)
+        args.num_plots = min(args.num_plots, 2)
+        if args.workers is None:
+            args.workers = 0
+    if args.noise_epochs is None:
+        args.noise_epochs = args.epochs // 2
+    if args.threads is not None:
+        torch.set_num_threads(args.threads)
+    seed_everything(args.seed)
+
+    # Data.
+    kwargs = dict(num_train=args.num_train, num_test=args.num_test,
+                  num_countries=args.k, image_size=args.image_size,
+                  distance=args.distance, seed=args.data_seed,
+                  num_workers=args.workers, log=not args.quiet)
+    train_dataset = GlobeTSP(args.root, split='train', **kwargs)
+    test_dataset = GlobeTSP(args.root, split='test', **kwargs)
+    flipped = corrupt_labels(train_dataset, args.label_noise,
+                             torch.Generator().manual_seed(args.seed))
+    train_loader = DataLoader(train_dataset, batch_size=args.batch_size,
+                              shuffle=True)
+    test_loader = DataLoader(test_dataset, batch_size=100)
+
+    # Model.
+    model = GlobeTSPNet(image_size=args.image_size, distance=args.distance,
+                        runs=args.runs, projection=args.projection,
+                        noise=args.noise, backward=args.backward,
+                        lambda_=args.lambda_, diagnostics=True)
+    optimizer = torch.optim.Adam(model.parameters(), lr=args.lr)
+    layer = model.tsp
+    assert layer.diagnostics is not None
+
+    def add_grad_noise(grad: Tensor) -> Tensor:
+        return grad + args.grad_noise * torch.randn_like(grad)
+
+    def train(epoch: int) -> Dict[str, float]:
+        model.train()
+        layer.noise = noise_for_epoch(args, epoch)
+        total_loss = total_norm = 0.0
+        count = steps = 0
+        from tqdm import tqdm
+        for data in tqdm(train_loader, desc=f'epoch {epoch}', leave=False,
+                         disable=args.quiet):
+            optimizer.zero_grad()
+            y = model(data.x, data.edge_index, data.batch, data.num_graphs)
+            if args.grad_noise > 0:
+                y.register_hook(add_grad_noise)
+            loss = l1_loss(y, data.y, data)
+            loss.backward()
+            optimizer.step()
+            total_loss += float(loss.detach()) * data.num_graphs
+            count += data.num_graphs
+            total_norm += float(layer.diagnostics.cost_norm)
+            steps += 1
+        return dict(loss=total_loss / max(count, 1),
+                    cost_norm=total_norm / max(steps, 1))
+
+    paper: Dict[str, Any] = {}
+    alpha = round(float(args.noise), 6)
+    if (args.k in TABLE6 and alpha in TABLE6[args.k]
+            and args.grad_noise == 0 and args.label_noise == 0):
+        paper['test_acc'] = TABLE6[args.k][alpha]
+    if args.k == 10:
+        minutes = TABLE8[args.backward]
+        paper['train_time_per_epoch_s'] = (
+            f'{60 * minutes / 100:.1f} (Table 8, GPU, 10k examples; '
+            f'Identity/BB ratio 0.63)')
+    logger = RunLogger('globe_tsp', args, paper=paper)
+    epoch_times: List[float] = []
+    for epoch in range(1, args.epochs + 1):
+        start = time.perf_counter()
+        stats = train(epoch)
+        epoch_times.append(time.perf_counter() - start)
+        test_stats = _test(model, test_loader)
+        logger.log(epoch, loss=stats['loss'], cost_norm=stats['cost_norm'],
+                   noise=layer.noise, test_acc=test_stats['acc'],
+                   epoch_time_s=epoch_times[-1])
+
+    if args.save is not None:
+        os.makedirs(os.path.dirname(os.path.abspath(args.save)),
+                    exist_ok=True)
+        torch.save({k: v.float() for k, v in model.state_dict().items()},
+                   args.save)
+    final = _test(model, test_loader)
+    plot_tours(model, test_dataset, os.path.join(logger.out, 'tours.png'),
+               args.num_plots)
+    norms = [row['cost_norm'] for row in logger.history]
+    return logger.finish(
+        plots=['loss', 'test_acc', 'cost_norm', 'epoch_time_s'],
+        test_acc=final['acc'], test_loss=final['loss'],
+        train_time_per_epoch_s=sum(epoch_times) / len(epoch_times),
+        final_cost_norm=norms[-1],
+        min_cost_norm=min(norms) if norms else math.nan,
+        flipped_label_pairs=flipped)
+
+
+if __name__ == '__main__':
+    main()
