@@ -142,18 +142,20 @@ def test(model: DVAE, x: Tensor, batch_size: int, seed: int) -> float:
 
 def plot_reconstructions(model: DVAE, x: Tensor, path: str,
                          num: int = 10) -> None:
-    r"""Draws test images (top) above their reconstructions (bottom)."""
+    r"""Draws test images (top row) above their reconstructions."""
     plt = import_pyplot()
+    num = min(num, len(x))
     model.eval()
     with torch.no_grad():
         recon = torch.sigmoid(model(x[:num])[0])
-    fig, axes = plt.subplots(2, num, figsize=(num, 2.2))
-    for j in range(min(num, len(x))):
-        for row, img in enumerate((x[j], recon[j])):
-            axes[row, j].imshow(img.view(28, 28).numpy(), cmap='gray')
-    for ax in axes.flat:
-        ax.axis('off')
-    fig.suptitle('test images (top) and reconstructions (bottom)')
+    # One image of 30 x 30 tiles (a 2-pixel gap after every 28 x 28 digit).
+    tiles = torch.ones(2, num, 30, 30)
+    tiles[:, :, :28, :28] = torch.stack([x[:num], recon]).view(2, num, 28, 28)
+    grid = tiles.permute(0, 2, 1, 3).reshape(60, num * 30)
+    fig, ax = plt.subplots(figsize=(num, 2.4))
+    ax.imshow(grid.numpy(), cmap='gray')
+    ax.axis('off')
+    ax.set_title('test images (top) and reconstructions (bottom)')
     fig.tight_layout()
     fig.savefig(path, dpi=100)
     plt.close(fig)
@@ -178,6 +180,7 @@ def run(args: argparse.Namespace, data: Optional[Tuple[Tensor, Tensor, str]]
     print(f'{NAME}: {model}, data: {split}', flush=True)
 
     test_n_elbo = test(model, test_x, args.batch_size, args.seed + 1)
+    logger.log(0, test_n_elbo=test_n_elbo)
     cosine = float('nan')
     for epoch in range(1, epochs + 1):
         model.topk.noise = noise_for_epoch(args, epoch)

@@ -23,6 +23,7 @@ import time
 from typing import Any, Dict, List, Optional, Sequence, Tuple
 
 import torch
+import torch.distributed as dist
 from torch import Tensor
 from torch_geometric.data import Batch
 from torch_geometric.loader import DataLoader
@@ -185,7 +186,8 @@ def plot_tours(model: torch.nn.Module, dataset: Any, path: str,
             for s, t in ei[:, (ind > 0.5) & (ei[0] < ei[1])].t().tolist():
                 ax.plot(pos[[s, t], 0], pos[[s, t], 1], **style)
         ax.scatter(pos[:, 0], pos[:, 1], s=10, color='k', zorder=3)
-        ax.set_title(f'n={hi - lo}, gap {float(gap[g]):.1f}%', fontsize=9)
+        shown = round(float(gap[g]), 2) + 0.0  # no '-0.00'
+        ax.set_title(f'n={hi - lo}, gap {shown:.2f}%', fontsize=9)
         ax.set_aspect('equal')
         ax.set_xticks([])
         ax.set_yticks([])
@@ -213,7 +215,6 @@ def main(argv: Optional[Sequence[str]] = None) -> Dict[str, Any]:
     distributed = world_size > 1
     rank = 0
     if distributed:
-        import torch.distributed as dist
         dist.init_process_group('gloo')
         rank = dist.get_rank()
     seed_everything(args.seed)

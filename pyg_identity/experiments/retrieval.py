@@ -21,7 +21,7 @@ The paper's ResNet-50 was trained with Adam at lr 5e-7 for 80 epochs; the
 defaults here fit a small MLP trained from scratch.
 
     python -m pyg_identity.experiments.retrieval --root ../shared/data/mnist
-    python -m pyg_identity.experiments.retrieval --ablation --epochs 10
+    python -m pyg_identity.experiments.retrieval --ablation --backward blackbox
 """
 import argparse
 import json
@@ -30,6 +30,7 @@ import time
 from collections import deque
 from typing import Any, Deque, Dict, List, Optional, Tuple
 
+import numpy as np
 import torch
 from torch import Tensor
 
@@ -63,7 +64,7 @@ def paper_numbers(backward: str, projection: Optional[str]) -> Dict[str, str]:
 
 
 def parser() -> argparse.ArgumentParser:
-    p = base_parser(__doc__.split('\n')[0], epochs=10, projection='std',
+    p = base_parser(__doc__.split('\n')[0], epochs=20, projection='std',
                     lambda_=0.2, lr=1e-3, batch_size=128)
     p.add_argument('--root', default=None,
                    help='folder of the MNIST IDX files (default: the '
@@ -75,8 +76,12 @@ def parser() -> argparse.ArgumentParser:
                    'full if the training files exist')
     p.add_argument('--memory', type=int, default=3,
                    help='earlier batches kept as extra keys (paper: 3)')
-    p.add_argument('--embedding', type=int, default=64,
-                   help='embedding size')
+    p.add_argument('--embedding', type=int, default=16,
+                   help='embedding size (small, so that a random network '
+                   'is far from perfect)')
+    p.add_argument('--test-size', type=int, default=2000,
+                   help='test images of digits 5-9 (a fixed random subset; '
+                   '0: all 4,861)')
     p.add_argument('--hidden', type=int, default=512, help='hidden size')
     p.add_argument('--weight-decay', type=float, default=4e-4)
     p.add_argument('--ablation', action='store_true',
@@ -103,6 +108,10 @@ def load_data(args: argparse.Namespace) -> Tuple[Tensor, Tensor, Tensor,
     te = torch.isin(test.labels, torch.tensor(TEST_CLASSES))
     train_x, train_y = source.images[tr], source.labels[tr]
     test_x, test_y = test.images[te], test.labels[te]
+    if 0 < args.test_size < len(test_x):
+        keep = torch.from_numpy(np.sort(np.random.default_rng(0).permutation(
+            len(test_x))[:args.test_size]))
+        test_x, test_y = test_x[keep], test_y[keep]
     if args.tiny:
         train_x, train_y = train_x[:384], train_y[:384]
         test_x, test_y = test_x[:256], test_y[:256]
@@ -167,22 +176,25 @@ def plot_retrievals(model: RetrievalNet, x: Tensor, y: Tensor, path: str,
     from matplotlib.patches import Rectangle
 
     emb = embed(model, x)
+    num_queries = min(num_queries, len(x))
+    num_hits = min(num_hits, len(x) - 1)
     queries = torch.linspace(0, len(x) - 1, num_queries).long()
     sim = emb[queries] @ emb.t()
     sim[torch.arange(num_queries), queries] = -3.0
-    hits = sim.topk(num_hits, dim=1).indices
-    fig, axes = plt.subplots(num_queries, num_hits + 1,
-                             figsize=(num_hits + 1, num_queries))
-    for r in range(num_queries):
-        row = [int(queries[r])] + hits[r].tolist()
-        for c, j in enumerate(row):
-            axes[r, c].imshow(x[j].view(28, 28).numpy(), cmap='gray')
-            axes[r, c].axis('off')
-            if c > 0 and int(y[j]) != int(y[row[0]]):
-                axes[r, c].add_patch(Rectangle(
-                    (0, 0), 27, 27, fill=False, edgecolor='red', lw=3))
-    axes[0, 0].set_title('query')
-    axes[0, 1].set_title('top retrievals', loc='left')
+    hits = torch.cat([queries.view(-1, 1),
+                      sim.topk(num_hits, dim=1).indices], dim=1)
+    # One image of 30 x 30 tiles (a 2-pixel gap after every 28 x 28 digit).
+    tiles = torch.ones(num_queries, num_hits + 1, 30, 30)
+    tiles[:, :, :28, :28] = x[hits.view(-1)].view(num_queries, -1, 28, 28)
+    grid = tiles.permute(0, 2, 1, 3).reshape(num_queries * 30, -1)
+    fig, ax = plt.subplots(figsize=(num_hits + 1, num_queries))
+    ax.imshow(grid.numpy(), cmap='gray')
+    wrong = y[hits[:, 1:]] != y[queries].view(-1, 1)
+    for r, c in wrong.nonzero().tolist():
+        ax.add_patch(Rectangle((30 * (c + 1) - 0.5, 30 * r - 0.5), 28, 28,
+                               fill=False, edgecolor='red', lw=2))
+    ax.axis('off')
+    ax.set_title('queries (left), top retrievals (wrong digit: red)')
     fig.tight_layout()
     fig.savefig(path, dpi=100)
     plt.close(fig)
@@ -256,8 +268,9 @@ def ablation(args: argparse.Namespace) -> Dict[str, Any]:
 
 def main(argv: Optional[List[str]] = None) -> Dict[str, Any]:
     args = parser().parse_args(argv)
-    if args.memory < 0:
-        raise SystemExit(f'--memory must be non-negative (got {args.memory})')
+    if args.memory < 0 or args.test_size < 0:
+        raise SystemExit(f'--memory and --test-size must be non-negative '
+                         f'(got {args.memory} and {args.test_size})')
     return ablation(args) if args.ablation else run(args)
 
 

@@ -109,10 +109,8 @@ def edge_pair_truth(
 
 
 def _squash(cost: Tensor) -> Tensor:
-    # BB-GM's bounded affinity: a -> softplus(a) - 1/2 on a = -cost.
-    import os
-    if os.environ.get('KM_NOSQ'):
-        return cost
+    # BB-GM's affinity bounded below, softplus(a) - 1/2, negated, for the
+    # cost -a that PairCost returns.
     return 0.5 - F.softplus(-cost)
 
 
@@ -141,9 +139,10 @@ class KeypointMatcher(torch.nn.Module):
         \mathbf{p}_i\big)_i\Big).
 
     The unary cost of a candidate pair is the negated learnable bilinear
-    affinity (:class:`~pyg_identity.nn.pair_cost.PairCost`),
-    :math:`c^u_{ia} = -\mathbf{h}_i^{\top}\mathbf{A}\,\mathbf{h}_a`, and
-    the matching is the linear assignment
+    affinity (:class:`~pyg_identity.nn.pair_cost.PairCost`), bounded below
+    as in BB-GM,
+    :math:`c^u_{ia} = \frac{1}{2} - \mathrm{softplus}(\mathbf{h}_i^{\top}
+    \mathbf{A}\,\mathbf{h}_a)`, and the matching is the linear assignment
 
     .. math::
         y = \arg\min_{y \in \mathcal{M}} \sum_{(i, a)} c^u_{ia} y_{ia}
@@ -154,7 +153,9 @@ class KeypointMatcher(torch.nn.Module):
     :math:`i \to j` also gets an embedding
     :math:`\mathbf{e}_{ij} = \mathrm{MLP}([\mathbf{h}_i, \mathbf{h}_j,
     \mathbf{a}_{ij}])`, every pair of a source and a target edge a cost
-    :math:`c^p_{ij,ab} = -\mathbf{e}_{ij}^{\top}\mathbf{B}\,\mathbf{e}_{ab}`,
+    :math:`c^p_{ij,ab} = \frac{1}{2}\big(\frac{1}{2} - \mathrm{softplus}(
+    \mathbf{e}_{ij}^{\top}\mathbf{B}\,\mathbf{e}_{ab})\big)` (halved as in
+    BB-GM: both directions of every edge are in the graph),
     and the matching solves the quadratic (Lawler) problem of
     :class:`~pyg_identity.nn.graph_matching.IdentityGraphMatching`,
 
@@ -289,7 +290,7 @@ class KeypointMatcher(torch.nn.Module):
                 self.convs.append(TransformerConv(
                     hidden_channels, hidden_channels, heads=1,
                     edge_dim=edge_dim, root_weight=True))
-        self.affinity = PairCost(__import__('os').environ.get('KM_AFF','bilinear'), hidden_channels)
+        self.affinity = PairCost('bilinear', hidden_channels)
         self.edge_mlp: Optional[MLP] = None
         self.edge_affinity: Optional[PairCost] = None
         self.matcher: Union[IdentityMatching, IdentityGraphMatching]
@@ -326,9 +327,6 @@ class KeypointMatcher(torch.nn.Module):
         h = self.lin_in(x)
         for conv in self.convs:
             h = h + conv(h, edge_index, edge_attr).relu()
-        import os
-        if os.environ.get('KM_NORM'):
-            h = F.normalize(h, dim=-1)
         return h
 
     def embed_edges(self, h: Tensor, edge_index: Tensor,
@@ -366,7 +364,8 @@ class KeypointMatcher(torch.nn.Module):
         e_t = self.embed_edges(h_t, edge_index_t, edge_attr_t)
         edge_pairs = all_edge_pairs(edge_index_s, edge_index_t, batch_s,
                                     batch_t)
-        return unary, _squash(self.edge_affinity(e_s, e_t, edge_pairs))
+        return unary, 0.5 * _squash(self.edge_affinity(e_s, e_t,
+                                                       edge_pairs))
 
     def forward(
         self,

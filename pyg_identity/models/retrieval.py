@@ -109,12 +109,12 @@ class RetrievalNet(torch.nn.Module):
     @staticmethod
     def scores(query: Tensor, query_label: Tensor, key: Tensor,
                key_label: Tensor,
-               exclude_self: bool = True) -> Tuple[Tensor, Tensor, Tensor]:
-        r"""Returns the cosine similarities of every query to the keys as a
-        grouped vector, their relevance (same label) and the query of every
-        entry. With :obj:`exclude_self`, the first :obj:`len(query)` keys
-        are the queries themselves and the pair of a query with itself is
-        left out.
+               exclude_self: bool = True) -> Tuple[Tensor, Tensor]:
+        r"""Returns the cosine similarities of every query (row) to the keys
+        and their relevance (same label). With :obj:`exclude_self`, the
+        first :obj:`len(query)` keys are the queries themselves and the
+        pair of a query with itself is left out, so rows hold
+        :obj:`len(key) - 1` entries.
 
         Args:
             query (torch.Tensor): Query embeddings :math:`(B, F)`.
@@ -140,13 +140,13 @@ class RetrievalNet(torch.nn.Module):
                              f"{key.size(0)} keys)")
         sim = query @ key.t()
         rel = query_label.view(-1, 1) == key_label.view(1, -1)
-        index = torch.arange(query.size(0), device=query.device)
-        index = index.view(-1, 1).expand_as(sim)
         if not exclude_self:
-            return sim.reshape(-1), rel.reshape(-1), index.reshape(-1)
+            return sim, rel
+        # Every row loses exactly one entry, so the rest stays a matrix.
         keep = torch.ones_like(rel)
         keep[:, :query.size(0)].fill_diagonal_(False)
-        return sim[keep], rel[keep], index[keep]
+        shape = (sim.size(0), sim.size(1) - 1)
+        return sim[keep].view(shape), rel[keep].view(shape)
 
     def loss(self, query: Tensor, query_label: Tensor,
              key: Optional[Tensor] = None,
@@ -168,8 +168,8 @@ class RetrievalNet(torch.nn.Module):
         if key is not None and key_label is not None:
             keys = torch.cat([query, key], dim=0)
             labels = torch.cat([query_label, key_label], dim=0)
-        sim, rel, index = self.scores(query, query_label, keys, labels)
-        return self.criterion(sim, rel, index, num_graphs=query.size(0))
+        sim, rel = self.scores(query, query_label, keys, labels)
+        return self.criterion(sim, rel)
 
     def __repr__(self) -> str:
         return (f'{self.__class__.__name__}({self.in_channels}, '

@@ -108,6 +108,8 @@ class TerrainNet(torch.nn.Module):
         - **output:** path indicators :math:`(B k^2)` (cells of map
           :math:`b` at :math:`b k^2, \ldots, (b + 1) k^2 - 1`, row-major)
     """
+    grid_edge_index: Tensor
+
     def __init__(
         self,
         grid_size: int = 12,
@@ -185,6 +187,7 @@ class TerrainNet(torch.nn.Module):
                                       nonlinearity='relu')
         self.stem_norm.reset_parameters()
         for block in self.blocks:
+            assert isinstance(block, _BasicBlock)
             block.reset_parameters()
         self.head.reset_parameters()
 

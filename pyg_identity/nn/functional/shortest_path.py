@@ -146,7 +146,7 @@ def _make_solver(blocks: GraphBlocks, source: np.ndarray, target: np.ndarray,
     node_ptr = blocks.node_ptr[:-1]
     edge_index = np.empty((2, 0), dtype=np.int64)
     if blocks.local_edge_index is not None:
-        assert blocks.edge_perm is not None
+        assert blocks.edge_perm is not None and blocks.edge_ptr is not None
         edge_index = np.empty_like(blocks.local_edge_index)
         edge_index[:, blocks.edge_perm] = blocks.local_edge_index + node_ptr[
             np.repeat(np.arange(blocks.num_graphs),

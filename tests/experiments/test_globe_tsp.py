@@ -1,0 +1,81 @@
+import json
+import math
+
+import pytest
+import torch
+
+from pyg_identity.datasets.globe_tsp import GlobeTSP
+from pyg_identity.experiments.globe_tsp import (
+    corrupt_labels,
+    evaluate,
+    main,
+)
+from pyg_identity.models.pretrained import load_pretrained, model_card
+
+
+@pytest.fixture(autouse=True)
+def _one_thread():
+    # One torch thread is much faster than two on a busy 2-core machine.
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
+def tiny(tmp_path, *extra):
+    return ['--tiny', '--quiet', '--out', str(tmp_path / 'run'), '--root',
+            str(tmp_path / 'data'), *extra]
+
+
+@pytest.mark.parametrize('backward', ['identity', 'blackbox'])
+def test_tiny_run_writes_metrics_and_plots(tmp_path, backward):
+    result = main(tiny(tmp_path, '--backward', backward))
+    run = tmp_path / 'run'
+    for name in ('metrics.json', 'curves.png', 'tours.png'):
+        assert (run / name).is_file(), name
+    with open(run / 'metrics.json') as f:
+        metrics = json.load(f)
+    assert metrics['final'] == result['final']
+    for key in ('test_acc', 'test_loss', 'train_time_per_epoch_s',
+                'final_cost_norm'):
+        assert math.isfinite(metrics['final'][key]), key
+    assert [row['noise'] for row in metrics['history']] == [0.1, 0.0]
+    # Table 6's number for TSP(5), alpha = 0.1 is printed beside ours.
+    assert metrics['paper']['test_acc'] == 99.67
+
+
+def test_tiny_run_with_gradient_and_label_noise(tmp_path):
+    result = main(tiny(tmp_path, '--grad-noise', '0.5', '--label-noise',
+                       '1.0', '--noise', '0'))
+    assert result['final']['flipped_label_pairs'] > 0
+    assert math.isfinite(result['final']['test_acc'])
+    assert 'test_acc' not in result['paper']  # a corrupted run
+
+
+def test_corrupt_labels_flips_both_directions(tmp_path):
+    dataset = GlobeTSP(str(tmp_path), split='train', num_train=200,
+                       num_countries=5, image_size=10, num_workers=0,
+                       log=False)
+    clean = dataset._data.y.clone()
+    flipped = corrupt_labels(dataset, 2.0, torch.Generator().manual_seed(0))
+    changed = dataset._data.y != clean
+    # Every flipped pair changes both of its directions.
+    assert int(changed.sum()) == 2 * flipped
+    # Probability rho / k = 0.4 over 200 graphs x 10 pairs.
+    assert 0.3 < flipped / 2000 < 0.5
+    data = dataset[0]
+    assert data.y.shape == clean[:20].shape
+    dense = torch.zeros(5, 5)
+    dense[data.edge_index[0], data.edge_index[1]] = data.y
+    assert torch.equal(dense, dense.t())
+
+
+def test_checkpoint_reproduces_its_card(tmp_path):
+    card = model_card('globe_tsp10')
+    assert card['class'] == 'pyg_identity.models.globe_tsp.GlobeTSPNet'
+    model = load_pretrained('globe_tsp10')
+    dataset = GlobeTSP(str(tmp_path), **card['dataset_kwargs'],
+                       num_workers=0, log=False)
+    assert len(dataset) <= 200
+    assert evaluate(model, dataset) == pytest.approx(card['value'],
+                                                     abs=1e-6)

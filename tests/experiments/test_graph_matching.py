@@ -1,0 +1,129 @@
+import argparse
+import json
+import math
+
+import pytest
+import torch
+
+from pyg_identity.datasets.synthetic_keypoints import SyntheticKeypoints
+from pyg_identity.experiments.graph_matching import (
+    evaluate,
+    hamming,
+    main,
+    paper_row,
+    parser,
+    synthetic_kwargs,
+)
+from pyg_identity.models.keypoint_matcher import KeypointMatcher
+
+
+@pytest.fixture(autouse=True)
+def _restore_threads():
+    # The runs below use one torch thread (fastest for these tiny graphs).
+    num_threads = torch.get_num_threads()
+    yield
+    torch.set_num_threads(num_threads)
+
+
+def tiny(tmp_path, *extra):
+    return main(['--tiny', '--quiet', '--threads', '1', '--out',
+                 str(tmp_path / 'run'), '--root', str(tmp_path / 'data'),
+                 *extra])
+
+
+@pytest.mark.parametrize('backward,paper', [('identity', 77.2),
+                                            ('blackbox', 74.9)])
+def test_tiny_run_writes_metrics_and_plots(tmp_path, backward, paper):
+    result = tiny(tmp_path, '--backward', backward)
+    run = tmp_path / 'run'
+    for name in ('metrics.json', 'curves.png', 'matchings.png'):
+        assert (run / name).is_file()
+    with open(run / 'metrics.json') as f:
+        saved = json.load(f)
+    assert saved['final'] == result['final']
+    final = result['final']
+    assert all(math.isfinite(v) for v in final.values())
+    assert 0 <= final['accuracy'] <= 100
+    assert 0 <= final['f1'] <= 100
+    assert final['train_time_per_epoch_s'] > 0
+    assert result['paper']['accuracy'] == paper
+    assert len(result['history']) == 1
+
+
+def test_tiny_quadratic_run(tmp_path):
+    result = tiny(tmp_path, '--quadratic', '--qap-solver', 'sm',
+                  '--qap-iter', '3', '--noise', '1.0')
+    assert math.isfinite(result['final']['accuracy'])
+    assert result['paper']['accuracy'] == 79.6
+
+
+def test_saved_state_reproduces_test_metric(tmp_path):
+    path = tmp_path / 'ckpt.pt'
+    result = tiny(tmp_path, '--informed-margin', '0.1', '--save', str(path))
+    state = torch.load(path, weights_only=True)
+    assert all(v.dtype != torch.float64 for v in state.values())
+    args = argparse.Namespace(**result['args'])
+    model = KeypointMatcher(32, hidden_channels=args.hidden,
+                            num_layers=args.num_layers)
+    model.load_state_dict(state)
+    test = SyntheticKeypoints(tmp_path / 'data', 'test', log=False,
+                              **synthetic_kwargs(args))
+    assert evaluate(model, test) == pytest.approx(
+        result['final']['accuracy'], abs=1e-9)
+
+
+@pytest.mark.parametrize('argv,identity,blackbox', [
+    ([], 77.2, 74.9),
+    (['--noise', '1.0'], 79.6, 80.1),
+    (['--informed-margin', '0.1'], 79.7, 79.3),
+    (['--projection', 'norm'], 72.6, 63.5),
+    (['--projection', 'norm', '--noise', '1'], 79.1, 81.2),
+])
+def test_paper_row(argv, identity, blackbox):
+    row = paper_row(parser().parse_args(argv))
+    assert row['accuracy'] == identity
+    assert row['train_time_total_min'] == 97.0
+    row = paper_row(parser().parse_args(argv + ['--backward', 'blackbox']))
+    assert row['accuracy'] == blackbox
+    assert row['train_time_total_min'] == 104.4
+    assert 'Pascal VOC' in row['row']
+
+
+@pytest.mark.parametrize('argv', [
+    ['--noise', '0.5'],
+    ['--projection', 'std'],
+    ['--noise', '1', '--informed-margin', '1'],
+])
+def test_no_paper_row(argv):
+    assert paper_row(parser().parse_args(argv)) == {}
+
+
+def test_hamming_forms_agree_in_value_not_gradient():
+    target = torch.tensor([1., 0., 0., 1., 0.])
+    y = torch.tensor([1., 1., 0., 0., 0.], requires_grad=True)
+    value = hamming(y, target, 1)
+    value.backward()
+    assert float(value.detach()) == 2.0
+    assert torch.equal(y.grad, 2 * (y.detach() - target))
+    y.grad = None
+    value = hamming(y, target, 1, 'hamming-bbgm')
+    value.backward()
+    assert float(value.detach()) == 2.0
+    assert torch.equal(y.grad, 1 - 2 * target)
+
+
+def test_pascal_without_local_copy_is_a_clear_error(tmp_path, capsys):
+    with pytest.raises(SystemExit):
+        tiny(tmp_path, '--dataset', 'pascal')
+    err = capsys.readouterr().err
+    assert 'Pascal VOC' in err and '--root' in err
+
+
+@pytest.mark.parametrize('argv', [
+    ['--informed-margin', '-1'],
+    ['--projection', 'max'],
+    ['--dataset', 'spair'],
+])
+def test_bad_flags(argv):
+    with pytest.raises(SystemExit):
+        parser().parse_args(argv)

@@ -1,0 +1,76 @@
+import gzip
+import json
+import math
+
+import numpy as np
+import pytest
+
+from pyg_identity.experiments.retrieval import PAPER_CUB, main
+
+
+def write_idx(path, array: np.ndarray) -> None:
+    header = bytes([0, 0, 0x08, array.ndim]) + b''.join(
+        int(n).to_bytes(4, 'big') for n in array.shape)
+    with gzip.open(path, 'wb') as f:
+        f.write(header + array.astype(np.uint8).tobytes())
+
+
+@pytest.fixture
+def mnist_root(tmp_path) -> str:
+    # A miniature MNIST test set only (the offline layout of shared data):
+    # noisy images with a bright row per digit.
+    gen = np.random.default_rng(0)
+    labels = np.arange(200) % 10
+    images = gen.integers(0, 100, size=(200, 28, 28))
+    images[np.arange(200), 2 + 2 * labels] = 255
+    root = tmp_path / 'mnist'
+    root.mkdir()
+    write_idx(str(root / 't10k-images-idx3-ubyte.gz'), images)
+    write_idx(str(root / 't10k-labels-idx1-ubyte.gz'), labels)
+    return str(root)
+
+
+def tiny(tmp_path, root, *extra):
+    return main(['--tiny', '--quiet', '--out', str(tmp_path / 'run'),
+                 '--root', root, *extra])
+
+
+@pytest.mark.parametrize('backward', ['identity', 'blackbox'])
+def test_tiny_run_writes_metrics_and_plots(tmp_path, mnist_root, backward):
+    result = tiny(tmp_path, mnist_root, '--backward', backward)
+    run = tmp_path / 'run'
+    for name in ('metrics.json', 'curves.png', 'retrievals.png'):
+        assert (run / name).is_file()
+    with open(run / 'metrics.json') as f:
+        saved = json.load(f)
+    assert saved['final'] == result['final']
+    final = result['final']
+    assert 0.0 <= final['test_recall_at_1'] <= 1.0
+    assert final['data'] == ('train: 100 MNIST test images of digits 0-4; '
+                             'test: 100 MNIST test images of digits 5-9')
+    paper = result['paper']['test_recall_at_1']
+    assert paper.startswith(f'{PAPER_CUB[backward]["std"] / 100:.3f} (CUB')
+    assert [h['epoch'] for h in result['history']] == [0, 1, 2]
+
+
+def test_no_projection_identity_does_not_learn(tmp_path, mnist_root):
+    result = tiny(tmp_path, mnist_root, '--projection', 'none',
+                  '--weight-decay', '0')
+    losses = [h['train_loss'] for h in result['history'][1:]]
+    recalls = [h['test_recall_at_1'] for h in result['history']]
+    assert len(set(recalls)) == 1 and math.isfinite(losses[0])
+    assert result['paper']['test_recall_at_1'].startswith('0.139')
+
+
+def test_ablation_over_projections(tmp_path, mnist_root):
+    summary = tiny(tmp_path, mnist_root, '--ablation', '--epochs', '1',
+                   '--backward', 'blackbox')
+    assert list(summary['table']) == ['None', 'mean', 'norm', 'std']
+    assert summary['table']['std']['paper_cub_recall_at_1'] == 0.624
+    assert (tmp_path / 'run' / 'ablation.json').is_file()
+    assert (tmp_path / 'run' / 'norm' / 'metrics.json').is_file()
+
+
+def test_bad_memory(tmp_path, mnist_root):
+    with pytest.raises(SystemExit):
+        tiny(tmp_path, mnist_root, '--memory', '-1')
