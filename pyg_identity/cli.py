@@ -1,109 +1,97 @@
 r"""The :obj:`pyg-identity` command.
 
-    pyg-identity demo [--epochs 8] [--graphs 512] [--nodes 12] [--seed 0]
+    pyg-identity demo                    # the main job (a few minutes)
+    pyg-identity train TASK [options]    # a paper experiment
+    pyg-identity eval NAME               # a checkpoint on its test split
+    pyg-identity list-models
 """
 import argparse
+import os
 import sys
 import time
 from typing import List, Optional
 
 
-def _random_tsp(num_graphs: int, num_nodes: int, seed: int) -> list:
-    import torch
-    from torch_geometric.data import Data
-    from torch_geometric.utils import to_undirected
-
-    from pyg_identity.solvers.tsp import solve_tsp
-
-    gen = torch.Generator().manual_seed(seed)
-    row, col = torch.triu_indices(num_nodes, num_nodes, offset=1)
-    edge_index = to_undirected(torch.stack([row, col]), num_nodes=num_nodes)
-    data_list = []
-    for _ in range(num_graphs):
-        pos = torch.rand(num_nodes, 2, generator=gen)
-        dist = (pos[edge_index[0]] - pos[edge_index[1]]).norm(dim=-1)
-        y = torch.from_numpy(solve_tsp(dist, edge_index, solver='exact'))
-        data_list.append(Data(pos=pos, edge_index=edge_index, y=y.float(),
-                              edge_attr=dist.view(-1, 1),
-                              num_nodes=num_nodes))
-    return data_list
-
-
 def demo(argv: Optional[List[str]] = None) -> dict:
-    r"""Trains an edge-cost MLP through :class:`~pyg_identity.nn.IdentityTSP`
-    on random Euclidean TSP graphs: the model sees node coordinates only and
-    must learn costs whose optimal tour is the true one."""
+    r"""The main job: trains the TSP edge-cost GNN through
+    :class:`~pyg_identity.nn.IdentityTSP` on freshly generated random
+    Euclidean graphs, then evaluates the optimality gap against the LKH-3
+    labels of the pretrained checkpoint's fixed test split, beside the
+    pretrained checkpoint and an untrained model, and writes plots."""
     parser = argparse.ArgumentParser(
-        prog='pyg-identity demo', description=demo.__doc__)
-    parser.add_argument('--epochs', type=int, default=8)
-    parser.add_argument('--graphs', type=int, default=512)
-    parser.add_argument('--nodes', type=int, default=12)
-    parser.add_argument('--batch-size', type=int, default=32)
-    parser.add_argument('--noise', type=float, default=0.1)
+        prog='pyg-identity demo', description=demo.__doc__,
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    parser.add_argument('--nodes', type=int, default=20)
+    parser.add_argument('--num-train', type=int, default=1000)
+    parser.add_argument('--epochs', type=int, default=6)
     parser.add_argument('--backward', default='identity',
                         choices=['identity', 'blackbox'])
     parser.add_argument('--seed', type=int, default=0)
+    parser.add_argument('--data-seed', type=int, default=1,
+                        help='seed of the fresh training graphs (the '
+                        'checkpoint was trained on seed 0)')
+    parser.add_argument('--out', default=None, help='run folder')
+    parser.add_argument('--quick', action='store_true',
+                        help='a seconds-long run (smoke test)')
     args = parser.parse_args(argv)
 
     import torch
-    from torch_geometric.loader import DataLoader
 
-    from pyg_identity.nn import EdgeCost, IdentityTSP
+    from pyg_identity.experiments import random_tsp
+    from pyg_identity.models.pretrained import (
+        available,
+        card_dataset,
+        load_pretrained,
+        model_card,
+    )
+    from pyg_identity.models.tsp_gnn import TSPEdgeGNN
 
-    torch.manual_seed(args.seed)
     t0 = time.perf_counter()
-    print(f'Generating {args.graphs} + {args.graphs // 4} random '
-          f'TSP({args.nodes}) graphs with exact labels ...', flush=True)
-    train = _random_tsp(args.graphs, args.nodes, args.seed)
-    test = _random_tsp(args.graphs // 4, args.nodes, args.seed + 1)
-    loader = DataLoader(train, batch_size=args.batch_size, shuffle=True)
+    out = args.out or os.path.join(
+        'runs', 'demo-' + time.strftime('%Y%m%d-%H%M%S'))
+    os.makedirs(out, exist_ok=True)
+    ckpt = os.path.join(out, 'model.pt')
+    train_argv = ['--nodes', str(args.nodes), '--num-train',
+                  str(args.num_train), '--num-test', '200', '--epochs',
+                  str(args.epochs), '--noise', '0.1', '--backward',
+                  args.backward, '--seed', str(args.seed), '--data-seed',
+                  str(args.data_seed), '--save', ckpt, '--out', out]
+    if args.quick:
+        train_argv += ['--tiny']
+    print(f'== Training TSPEdgeGNN -> IdentityTSP on {args.num_train} fresh '
+          f'random TSP({args.nodes}) graphs ({args.backward} backward, '
+          f'P_std, noise 0.1 for the first half) ==', flush=True)
+    result = random_tsp.main(train_argv)
 
-    head = EdgeCost(2, hidden_channels=64, num_layers=3, symmetric=True)
-    layer = IdentityTSP(solver='elkai', runs=1, projection='std',
-                        noise=args.noise, backward=args.backward)
-    optimizer = torch.optim.Adam(head.parameters(), lr=3e-3)
-
-    def evaluate() -> tuple:
-        head.eval()
-        layer.eval()
-        batch = next(iter(DataLoader(test, batch_size=len(test))))
-        with torch.no_grad():
-            y = layer(head(batch.pos, batch.edge_index), batch.edge_index,
-                      batch.batch)
-        true_len = (batch.edge_attr.view(-1) * batch.y).sum()
-        pred_len = (batch.edge_attr.view(-1) * y).sum()
-        per_graph = torch.zeros(batch.num_graphs).index_add_(
-            0, batch.batch[batch.edge_index[0]], (y != batch.y).float())
-        acc = float((per_graph == 0).float().mean())
-        return float(pred_len / true_len - 1), acc
-
-    gap, acc = evaluate()
-    print(f'Epoch 00 | loss    -    | test gap {100 * gap:6.2f}% | '
-          f'test tour accuracy {100 * acc:5.1f}%')
-    history = []
-    for epoch in range(1, args.epochs + 1):
-        head.train()
-        layer.train()
-        layer.noise = args.noise if epoch <= args.epochs // 2 else 0.0
-        total = 0.0
-        for batch in loader:
-            optimizer.zero_grad()
-            costs = head(batch.pos, batch.edge_index)
-            y = layer(costs, batch.edge_index, batch.batch)
-            # Hamming loss per graph (as in BB-GM), averaged over graphs.
-            loss = (y * (1 - batch.y) + (1 - y) * batch.y).sum()
-            loss = loss / batch.num_graphs
-            loss.backward()
-            optimizer.step()
-            total += float(loss.detach()) * batch.num_graphs
-        gap, acc = evaluate()
-        history.append(total / len(train))
-        print(f'Epoch {epoch:02d} | loss {history[-1]:7.3f} | test gap '
-              f'{100 * gap:6.2f}% | test tour accuracy {100 * acc:5.1f}%',
-              flush=True)
-    print(f'Done in {time.perf_counter() - t0:.1f} s. Training loss '
-          f'{history[0]:.3f} -> {history[-1]:.3f}.')
-    return dict(loss=history, gap=gap, accuracy=acc)
+    name = f'tsp{args.nodes}_gnn'
+    rows = []
+    if name in available():
+        card = model_card(name)
+        test = card_dataset(card)
+        if args.quick:
+            test = test[:16]
+        trained = TSPEdgeGNN(**card['kwargs'])
+        trained.load_state_dict(torch.load(ckpt, weights_only=True))
+        torch.manual_seed(args.seed)
+        untrained = TSPEdgeGNN(**card['kwargs'])
+        rows = [('trained now', random_tsp.evaluate(trained, test)),
+                (f'pretrained {name}',
+                 random_tsp.evaluate(load_pretrained(name), test)),
+                ('untrained', random_tsp.evaluate(untrained, test)),
+                ('LKH-3 labels', 0.0)]
+        print(f'\n== Optimality gap on the fixed test split of {name} '
+              f'({len(test)} graphs; tour length vs the LKH-3 label) ==')
+        print(f"  {'model':24s} {'gap %':>8s}")
+        for label, gap in rows:
+            print(f'  {label:24s} {gap:8.3f}')
+    else:
+        print(f'(no pretrained {name} checkpoint to compare with)')
+    print(f'\nDone in {time.perf_counter() - t0:.0f} s. Plots and metrics: '
+          f'{os.path.abspath(out)}')
+    for f in sorted(os.listdir(out)):
+        if f.endswith('.png'):
+            print(f'  {os.path.join(os.path.abspath(out), f)}')
+    return dict(result=result, comparison=dict(rows), out=out)
 
 
 TASKS = {
