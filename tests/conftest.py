@@ -16,6 +16,11 @@ def shared_data() -> str:
     return SHARED_DATA
 
 
+# The tests run small tensors: one intra-op thread avoids thread hand-off
+# costs that dominate (and explode on a busy 2-core machine).
+torch.set_num_threads(1)
+
+
 @pytest.fixture(autouse=True)
 def _seed() -> None:
     torch.manual_seed(12345)

@@ -149,7 +149,7 @@ def _test(model: torch.nn.Module, loader: DataLoader) -> Dict[str, float]:
         correct.append(full_tour(y, data))
     model.train(was_training)
     n = sum(c.numel() for c in correct)
-    return dict(acc=100.0 * float(torch.cat(correct).float().mean()),
+    return dict(acc=100.0 * float(torch.cat(correct).double().mean()),
                 loss=loss / max(n, 1))
 
 
@@ -232,7 +232,8 @@ def main(argv: Optional[Sequence[str]] = None) -> Dict[str, Any]:
                         lambda_=args.lambda_, diagnostics=True)
     optimizer = torch.optim.Adam(model.parameters(), lr=args.lr)
     layer = model.tsp
-    assert layer.diagnostics is not None
+    diagnostics = layer.diagnostics
+    assert diagnostics is not None
 
     def add_grad_noise(grad: Tensor) -> Tensor:
         return grad + args.grad_noise * torch.randn_like(grad)
@@ -254,7 +255,8 @@ def main(argv: Optional[Sequence[str]] = None) -> Dict[str, Any]:
             optimizer.step()
             total_loss += float(loss.detach()) * data.num_graphs
             count += data.num_graphs
-            total_norm += float(layer.diagnostics.cost_norm)
+            if diagnostics.cost_norm is not None:
+                total_norm += float(diagnostics.cost_norm)
             steps += 1
         return dict(loss=total_loss / max(count, 1),
                     cost_norm=total_norm / max(steps, 1))

@@ -25,6 +25,7 @@ from typing import Any, Dict, List, Optional, Sequence, Tuple
 import torch
 import torch.distributed as dist
 from torch import Tensor
+from torch.utils.data.distributed import DistributedSampler
 from torch_geometric.data import Batch
 from torch_geometric.loader import DataLoader
 from torch_geometric.utils import scatter
@@ -152,8 +153,8 @@ def _test(model: torch.nn.Module, loader: DataLoader) -> Dict[str, float]:
         exact.append(e)
     model.train(was_training)
     n = sum(g.numel() for g in gaps)
-    return dict(gap=float(torch.cat(gaps).mean()),
-                acc=100.0 * float(torch.cat(exact).float().mean()),
+    return dict(gap=float(torch.cat(gaps).double().mean()),
+                acc=100.0 * float(torch.cat(exact).double().mean()),
                 loss=loss / max(n, 1))
 
 
@@ -232,9 +233,8 @@ def main(argv: Optional[Sequence[str]] = None) -> Dict[str, Any]:
     if distributed and rank == 0:
         dist.barrier()
 
-    sampler = None
+    sampler: Optional[DistributedSampler] = None
     if distributed:
-        from torch.utils.data.distributed import DistributedSampler
         sampler = DistributedSampler(train_dataset, shuffle=True,
                                      seed=args.seed)
     train_loader = DataLoader(train_dataset, batch_size=args.batch_size,
@@ -254,7 +254,8 @@ def main(argv: Optional[Sequence[str]] = None) -> Dict[str, Any]:
         seed_everything(args.seed + rank)  # different noise per rank
     optimizer = torch.optim.Adam(model.parameters(), lr=args.lr)
     layer = model.tsp
-    assert layer.diagnostics is not None
+    diagnostics = layer.diagnostics
+    assert diagnostics is not None
 
     def train(epoch: int) -> Dict[str, float]:
         net.train()
@@ -273,7 +274,8 @@ def main(argv: Optional[Sequence[str]] = None) -> Dict[str, Any]:
             optimizer.step()
             total_loss += float(loss.detach()) * data.num_graphs
             count += data.num_graphs
-            total_norm += float(layer.diagnostics.cost_norm)
+            if diagnostics.cost_norm is not None:
+                total_norm += float(diagnostics.cost_norm)
             steps += 1
         return dict(loss=total_loss / max(count, 1),
                     cost_norm=total_norm / max(steps, 1))

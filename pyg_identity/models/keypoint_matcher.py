@@ -153,9 +153,11 @@ class KeypointMatcher(torch.nn.Module):
     :math:`i \to j` also gets an embedding
     :math:`\mathbf{e}_{ij} = \mathrm{MLP}([\mathbf{h}_i, \mathbf{h}_j,
     \mathbf{a}_{ij}])`, every pair of a source and a target edge a cost
-    :math:`c^p_{ij,ab} = \frac{1}{2}\big(\frac{1}{2} - \mathrm{softplus}(
-    \mathbf{e}_{ij}^{\top}\mathbf{B}\,\mathbf{e}_{ab})\big)` (halved as in
-    BB-GM: both directions of every edge are in the graph),
+    :math:`c^p_{ij,ab} = -\frac{1}{2}\tanh(\mathbf{e}_{ij}^{\top}
+    \mathbf{B}\,\mathbf{e}_{ab})` (halved as in BB-GM, since both
+    directions of every edge are in the graph; bounded, since the number of
+    active edge pairs varies between matchings and unbounded pairwise
+    affinities diverged under the Blackbox backward in our tests),
     and the matching solves the quadratic (Lawler) problem of
     :class:`~pyg_identity.nn.graph_matching.IdentityGraphMatching`,
 
@@ -364,8 +366,8 @@ class KeypointMatcher(torch.nn.Module):
         e_t = self.embed_edges(h_t, edge_index_t, edge_attr_t)
         edge_pairs = all_edge_pairs(edge_index_s, edge_index_t, batch_s,
                                     batch_t)
-        return unary, 0.5 * _squash(self.edge_affinity(e_s, e_t,
-                                                       edge_pairs))
+        return unary, 0.5 * torch.tanh(self.edge_affinity(e_s, e_t,
+                                                          edge_pairs))
 
     def forward(
         self,

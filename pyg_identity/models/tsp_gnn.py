@@ -4,6 +4,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 from torch_geometric.nn import GINConv, GINEConv
+from torch_geometric.nn.inits import reset
 from torch_geometric.nn.models import MLP
 from torch_geometric.typing import OptTensor
 
@@ -131,7 +132,7 @@ class TSPEdgeGNN(torch.nn.Module):
         r"""Resets all learnable parameters of the module."""
         self.lin.reset_parameters()
         for conv in self.convs:
-            conv.reset_parameters()
+            reset(conv)
         self.cost.reset_parameters()
 
     def edge_costs(self, pos: Tensor, edge_index: Tensor,

@@ -1,6 +1,7 @@
 import argparse
 import json
 import math
+import os
 
 import pytest
 import torch
@@ -15,6 +16,8 @@ from pyg_identity.experiments.graph_matching import (
     synthetic_kwargs,
 )
 from pyg_identity.models.keypoint_matcher import KeypointMatcher
+
+MODELS = os.path.join(os.path.dirname(__file__), '..', '..', 'models')
 
 
 @pytest.fixture(autouse=True)
@@ -127,3 +130,17 @@ def test_pascal_without_local_copy_is_a_clear_error(tmp_path, capsys):
 def test_bad_flags(argv):
     with pytest.raises(SystemExit):
         parser().parse_args(argv)
+
+
+def test_checkpoint_reproduces_its_card(tmp_path):
+    with open(os.path.join(MODELS, 'keypoint_matcher.json')) as f:
+        card = json.load(f)
+    assert card['name'] == 'keypoint_matcher'
+    assert card['class'].endswith('keypoint_matcher.KeypointMatcher')
+    model = KeypointMatcher(**card['kwargs'])
+    state = torch.load(os.path.join(MODELS, 'keypoint_matcher.pt'),
+                       weights_only=True)
+    model.load_state_dict(state)
+    test = SyntheticKeypoints(tmp_path, log=False, **card['dataset_kwargs'])
+    assert len(test) == 200
+    assert evaluate(model, test) == pytest.approx(card['value'], abs=1e-6)

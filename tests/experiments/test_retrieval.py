@@ -4,8 +4,18 @@ import math
 
 import numpy as np
 import pytest
+import torch
 
 from pyg_identity.experiments.retrieval import PAPER_CUB, main
+
+
+@pytest.fixture(autouse=True)
+def _one_thread():
+    # Small tensors: intra-op threads only add contention on a shared CPU.
+    num_threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(num_threads)
 
 
 def write_idx(path, array: np.ndarray) -> None:
