@@ -55,7 +55,8 @@ def demo(argv: Optional[List[str]] = None) -> dict:
                   str(args.num_train), '--num-test', '200', '--epochs',
                   str(args.epochs), '--noise', '0.1', '--backward',
                   args.backward, '--seed', str(args.seed), '--data-seed',
-                  str(args.data_seed), '--save', ckpt, '--out', out]
+                  str(args.data_seed), '--save', ckpt, '--out', out,
+                  '--threads', '1']
     if args.quick:
         train_argv += ['--tiny']
     print(f'== Training TSPEdgeGNN -> IdentityTSP on {args.num_train} fresh '
