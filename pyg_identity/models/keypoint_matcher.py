@@ -316,6 +316,7 @@ class KeypointMatcher(torch.nn.Module):
         r"""Resets all learnable parameters of the module."""
         self.lin_in.reset_parameters()
         for conv in self.convs:
+            assert isinstance(conv, (GINEConv, TransformerConv))
             conv.reset_parameters()
         self.affinity.reset_parameters()
         if self.edge_mlp is not None and self.edge_affinity is not None:
