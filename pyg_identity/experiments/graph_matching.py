@@ -229,7 +229,7 @@ def loss_of(out: Any, batch: Any, args: argparse.Namespace) -> Tensor:
     pairs = all_pairs(bs, bt, n_s, n_t)
     y_star = candidate_truth(batch.y, pairs, n_t, y.dtype)
     if args.loss == 'hamming-bbgm':  # The library's loss (same value).
-        loss = hamming_loss(y, batch.y, batch_s=bs, batch_t=bt)
+        loss = hamming_loss(y, batch.y, batch_s=bs, batch_t=bt, form='bbgm')
     else:
         loss = hamming(y, y_star, batch.num_graphs)
     if isinstance(out, tuple) and args.pairwise_loss > 0:

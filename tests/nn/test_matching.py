@@ -237,18 +237,21 @@ def test_knn_candidates_are_the_most_similar_targets():
     assert (batch_s[ei[0]] == batch_t[ei[1]]).all()
 
 
-def test_hamming_loss_matches_bb_gm_and_has_gradient_one_minus_two_y_star():
+@pytest.mark.parametrize('form', ['squared', 'bbgm'])
+def test_hamming_loss_matches_bb_gm_value_and_form_gradient(form):
     costs, batch_s, batch_t, ei = _costs()
     c = costs.clone().requires_grad_()
     y = IdentityMatching()(costs=c, batch_s=batch_s, batch_t=batch_t)
     y_star = reference(-costs, batch_s, batch_t)  # Some other matching.
-    loss = hamming_loss(y, y_star, ei, batch_s, batch_t)
+    loss = hamming_loss(y, y_star, ei, batch_s, batch_t, form=form)
     pair = batch_s[ei[0]]
     per_pair = torch.zeros(5, dtype=y.dtype).index_add_(
         0, pair, (y * (1 - y_star) + (1 - y) * y_star).detach())
     torch.testing.assert_close(loss.detach(), per_pair.mean())
     loss.backward()
-    torch.testing.assert_close(c.grad, -(1 - 2 * y_star) / 5)
+    # Identity: dL/dc = -dL/dy; squared: 2(y - y*), bbgm: 1 - 2y*.
+    grad = 2 * (y.detach() - y_star) if form == 'squared' else 1 - 2 * y_star
+    torch.testing.assert_close(c.grad, -grad / 5)
     # Same loss from true pairs [2, K] and without edge_index (all pairs).
     true = matched_pairs(y_star, ei)
     torch.testing.assert_close(
@@ -381,3 +384,10 @@ def test_bad_layer_inputs():
                     num_nodes_t=1, reduction='max')
     with pytest.raises(ValueError, match="'k'"):
         knn_candidates(x_s, x_t, 0, batch_s, batch_t)
+
+
+def test_hamming_loss_bad_form():
+    costs, batch_s, batch_t, ei = _costs()
+    y = IdentityMatching()(costs=costs, batch_s=batch_s, batch_t=batch_t)
+    with pytest.raises(ValueError, match="'form' must be"):
+        hamming_loss(y, y, ei, batch_s, batch_t, form='l1')
