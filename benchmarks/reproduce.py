@@ -99,6 +99,14 @@ def run(config: str, seed: int) -> Optional[dict]:
     return None
 
 
+# Configurations run with one seed only (the most expensive ones).
+ONE_SEED = ('globe10_id_s', 'globe10_bb_s', 'terrain_', 'dvae_')
+
+
+def seeds_of(config: str, seeds: int) -> int:
+    return 1 if config.startswith(ONE_SEED) else seeds
+
+
 def execute(config: str, seed: int) -> dict:
     task, flags = CONFIGS[config]
     out = os.path.join(RUNS, config, f'seed{seed}')
@@ -107,7 +115,9 @@ def execute(config: str, seed: int) -> dict:
     t = time.perf_counter()
     print(f'[{time.strftime("%H:%M:%S")}] {config} seed {seed}: '
           f'{" ".join(cmd[2:])}', flush=True)
-    proc = subprocess.run(cmd, cwd=REPO, capture_output=True, text=True)
+    env = {**os.environ, 'OMP_NUM_THREADS': '1'}  # small tensors: 1 thread
+    proc = subprocess.run(cmd, cwd=REPO, capture_output=True, text=True,
+                          env=env)
     if proc.returncode != 0:
         raise SystemExit(f'{config} failed:\n{proc.stderr[-3000:]}')
     print(f'    done in {time.perf_counter() - t:.0f} s', flush=True)
@@ -360,15 +370,20 @@ def main(argv=None) -> int:
     parser.add_argument('--no-run', action='store_true')
     parser.add_argument('--only', nargs='*', default=None,
                         help='config names (prefixes) to run')
+    parser.add_argument('--jobs', type=int, default=2,
+                        help='runs in parallel (one torch thread each)')
     args = parser.parse_args(argv)
+    todo = [(c, s) for c in CONFIGS for s in range(seeds_of(c, args.seeds))
+            if run(c, s) is None and not args.no_run and (
+                args.only is None or any(c.startswith(p) for p in args.only))]
+    if todo:
+        from concurrent.futures import ThreadPoolExecutor
+        with ThreadPoolExecutor(args.jobs) as pool:
+            list(pool.map(lambda cs: execute(*cs), todo))
     results: Dict[str, List[dict]] = {}
     for config in CONFIGS:
-        want = args.only is None or any(config.startswith(p)
-                                        for p in args.only)
-        for seed in range(args.seeds):
+        for seed in range(seeds_of(config, args.seeds)):
             r = run(config, seed)
-            if r is None and want and not args.no_run:
-                r = execute(config, seed)
             if r is not None:
                 results.setdefault(config, []).append(r)
     made = plots(results)
