@@ -107,7 +107,7 @@ def seeds_of(config: str, seeds: int) -> int:
     return 1 if config.startswith(ONE_SEED) else seeds
 
 
-def execute(config: str, seed: int) -> dict:
+def execute(config: str, seed: int) -> Optional[dict]:
     task, flags = CONFIGS[config]
     out = os.path.join(RUNS, config, f'seed{seed}')
     cmd = [sys.executable, '-m', f'pyg_identity.experiments.{task}'] + \
@@ -118,8 +118,10 @@ def execute(config: str, seed: int) -> dict:
     env = {**os.environ, 'OMP_NUM_THREADS': '1'}  # small tensors: 1 thread
     proc = subprocess.run(cmd, cwd=REPO, capture_output=True, text=True,
                           env=env)
-    if proc.returncode != 0:
-        raise SystemExit(f'{config} failed:\n{proc.stderr[-3000:]}')
+    if proc.returncode != 0:  # e.g. two runs racing to build one dataset
+        print(f'    {config} seed {seed} FAILED:\n{proc.stderr[-2000:]}',
+              flush=True)
+        return None
     print(f'    done in {time.perf_counter() - t:.0f} s', flush=True)
     return run(config, seed)
 
@@ -378,8 +380,20 @@ def main(argv=None) -> int:
                 args.only is None or any(c.startswith(p) for p in args.only))]
     if todo:
         from concurrent.futures import ThreadPoolExecutor
+
+        # Seed 0 of each experiment first, alone, so the datasets are built
+        # once before parallel runs read them.
+        first = {}
+        for c, s in todo:
+            first.setdefault(CONFIGS[c][0], (c, s))
+        for c, s in first.values():
+            execute(c, s)
+        rest = [cs for cs in todo if run(*cs) is None]
         with ThreadPoolExecutor(args.jobs) as pool:
-            list(pool.map(lambda cs: execute(*cs), todo))
+            failed = [cs for cs, r in zip(rest, pool.map(
+                lambda cs: execute(*cs), rest)) if r is None]
+        for cs in failed:  # once more, alone
+            execute(*cs)
     results: Dict[str, List[dict]] = {}
     for config in CONFIGS:
         for seed in range(seeds_of(config, args.seeds)):
