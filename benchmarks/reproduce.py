@@ -29,8 +29,12 @@ GLOBE = ['--num-train', '2000', '--num-test', '200', '--epochs', '16',
 GM = ['--num-train', '400', '--num-test', '100', '--epochs', '5']
 TERRAIN = ['--num-train', '600', '--num-val', '100', '--num-test', '200',
            '--epochs', '8', '--batch-size', '35']
-RETRIEVAL = ['--epochs', '4']
-DVAE = ['--epochs', '4']
+# MNIST from a local copy: ../shared/data/mnist beside the checkout here,
+# or $PYG_IDENTITY_MNIST.
+MNIST = os.environ.get('PYG_IDENTITY_MNIST') or os.path.join(
+    os.path.dirname(REPO), 'shared', 'data', 'mnist')
+RETRIEVAL = ['--epochs', '4', '--root', MNIST]
+DVAE = ['--epochs', '4', '--root', MNIST]
 
 # config name -> (experiment, flags)
 CONFIGS: Dict[str, tuple] = {
