@@ -104,7 +104,7 @@ def run(config: str, seed: int) -> Optional[dict]:
 
 
 # Configurations run with one seed only (the most expensive ones).
-ONE_SEED = ('globe10_id_s', 'globe10_bb_s', 'terrain_', 'dvae_')
+ONE_SEED = ('globe10_id_s', 'globe10_bb_s', 'dvae_')
 
 
 def seeds_of(config: str, seeds: int) -> int:
