@@ -39,7 +39,8 @@ DVAE = ['--epochs', '4', '--root', MNIST]
 # config name -> (experiment, flags)
 CONFIGS: Dict[str, tuple] = {
     # Claim 7 / Table 6: noise during the first half of the epochs.
-    'globe5_id_a0': ('globe_tsp', GLOBE + ['--k', '5', '--projection', 'std']),
+    'globe5_id_a0': ('globe_tsp', GLOBE + ['--k', '5', '--projection', 'std',
+                                           '--noise', '0']),
     'globe5_id_a0.1': ('globe_tsp', GLOBE + [
         '--k', '5', '--projection', 'std', '--noise', '0.1',
         '--noise-epochs', '8']),
@@ -244,19 +245,19 @@ def report(results: Dict[str, List[dict]], seeds: int) -> str:
         'I-MLE) stands in')
     add('5. GM: Identity (no P) on par with BB; P_norm hurts Identity',
         'VOC no margin 77.2 vs 74.9; P_norm 72.6 vs 63.5',
-        f"Identity {s('gm_id', 'accuracy', 100)} vs BB "
-        f"{s('gm_bb', 'accuracy', 100)}; P_norm {s('gm_id_norm', 'accuracy', 100)}"
-        f" vs {s('gm_bb_norm', 'accuracy', 100)}",
+        f"Identity {s('gm_id', 'accuracy')} vs BB "
+        f"{s('gm_bb', 'accuracy')}; P_norm {s('gm_id_norm', 'accuracy')}"
+        f" vs {s('gm_bb_norm', 'accuracy')}",
         'SyntheticKeypoints for VOC, 400 pairs, 5 epochs', command('gm_id', 0),
         _verdict_gm(results))
     add('6. Noise margin ≈ informed margin (GM)',
         'VOC Identity noise 1.0: 79.6 vs informed 0.1: 79.7; BB noise 1.0 '
         '80.1',
-        f"Identity noise 1.0 {s('gm_id_noise1', 'accuracy', 100)} vs informed "
-        f"0.1 {s('gm_id_informed0.1', 'accuracy', 100)}; BB noise 1.0 "
-        f"{s('gm_bb_noise1', 'accuracy', 100)}", 'as claim 5',
+        f"Identity noise 1.0 {s('gm_id_noise1', 'accuracy')} vs informed "
+        f"0.1 {s('gm_id_informed0.1', 'accuracy')}; BB noise 1.0 "
+        f"{s('gm_bb_noise1', 'accuracy')}", 'as claim 5',
         command('gm_id_noise1', 0), _verdict_close(
-            results, 'gm_id_noise1', 'gm_id_informed0.1', 'accuracy', 0.03))
+            results, 'gm_id_noise1', 'gm_id_informed0.1', 'accuracy', 3.0))
     add('7. Noise in the first half prevents cost collapse (TSP(5) accuracy)',
         '91.09 → 99.67 (α = 0 → 0.1)',
         f"{s('globe5_id_a0', 'test_acc')} → {s('globe5_id_a0.1', 'test_acc')}",
@@ -330,7 +331,7 @@ def _verdict_gm(results) -> str:
     c = mean(results, 'gm_id_norm', 'accuracy')
     if None in (a, b, c):
         return 'not run'
-    parity = a >= b - 0.03
+    parity = a >= b - 3.0  # percentage points
     hurts = c <= a
     if parity and hurts:
         return 'reproduced'
