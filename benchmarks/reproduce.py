@@ -269,7 +269,7 @@ def report(results: Dict[str, List[dict]], seeds: int) -> str:
         f"final/min cost norm Identity {s('globe10_id_s0.25', 'final_cost_norm')}"
         f", BB {s('globe10_bb_s0.25', 'final_cost_norm')} "
         '(see cost_norm.png)', globe + ', σ = 0.25',
-        command('globe10_bb_s0.25', 0), 'see the plot')
+        command('globe10_bb_s0.25', 0), _verdict_collapse(results))
     add('8. Identity degrades less than BB under gradient noise',
         'Fig. 4a (curves only)',
         f"σ 0/0.25/0.5: Identity {s('globe10_id', 'test_acc')} / "
@@ -346,11 +346,41 @@ def _verdict_close(results, a, b, key, tol) -> str:
             f'not reproduced (gap {abs(x - y):.3g} > {tol})')
 
 
+def _spread(results, config, key) -> float:
+    vals = [r['final'][key] for r in results.get(config, [])]
+    return statistics.stdev(vals) if len(vals) > 1 else 0.0
+
+
 def _verdict_better(results, a, b, key) -> str:
     x, y = mean(results, a, key), mean(results, b, key)
     if x is None or y is None:
         return 'not run'
-    return 'reproduced' if x > y else 'not reproduced'
+    noise = max(_spread(results, a, key), _spread(results, b, key))
+    if x > y + noise:
+        return 'reproduced'
+    if x > y:
+        return ('not reproduced at this setting (same direction, within '
+                'the seed-to-seed spread)')
+    return 'not reproduced'
+
+
+def _verdict_collapse(results) -> str:
+    def drop(config):
+        r = results.get(config)
+        if not r:
+            return None
+        norms = {h['epoch']: h['cost_norm'] for h in r[0]['history']
+                 if 'cost_norm' in h}
+        off = max(e for e in norms if e <= 8)
+        return norms[max(norms)] / norms[off]
+    bb, ident = drop('globe10_bb_s0.25'), drop('globe10_id_s0.25')
+    if bb is None or ident is None:
+        return 'not run'
+    text = (f'norm after / at switch-off: BB {bb:.2f}, Identity '
+            f'{ident:.2f}')
+    if bb < 0.5 and ident >= 0.5:
+        return f'reproduced ({text})'
+    return f'not reproduced at this setting ({text}; no collapse)'
 
 
 def _verdict_robust(results) -> str:
