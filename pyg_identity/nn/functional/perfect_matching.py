@@ -7,14 +7,14 @@ import torch
 from torch import Tensor
 from torch_geometric.typing import OptTensor
 
-from pyg_identity.nn.functional.identity_solver import (
-    SolverDiagnostics,
-    identity_solver,
-)
-from pyg_identity.nn.functional.shortest_path import (
+from pyg_identity.nn.functional._validation import (
     _check_cost,
     _check_edge_index,
     _infer_num_nodes,
+)
+from pyg_identity.nn.functional.identity_solver import (
+    SolverDiagnostics,
+    identity_solver,
 )
 from pyg_identity.solvers._dispatch import (
     check_num_workers,
