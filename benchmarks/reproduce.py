@@ -55,7 +55,7 @@ CONFIGS: Dict[str, tuple] = {
     # Claims 1, 7 (Fig. 4c), 8 (Fig. 4a): Identity vs BB, gradient noise.
     'globe10_id': ('globe_tsp', GLOBE + ['--k', '10', '--projection', 'std',
                                          '--noise', '0.1', '--noise-epochs',
-                                         '6']),
+                                         '8']),
     'globe10_bb': ('globe_tsp', GLOBE + [
         '--k', '10', '--projection', 'std', '--noise', '0.1',
         '--noise-epochs', '8', '--backward', 'blackbox']),
