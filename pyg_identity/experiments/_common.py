@@ -1,12 +1,13 @@
 r"""Shared plumbing of the paper-experiment scripts: the common flags, seeding,
-per-epoch logging, the metrics JSON, training-curve plots and the paper's
-number beside ours."""
+per-epoch logging, the metrics JSON, training-curve plots, the paper's
+number beside ours and :class:`Distributed` for runs under :obj:`torchrun`."""
 import argparse
+import contextlib
 import json
 import os
 import random
 import time
-from typing import Any, Dict, List, Optional, Sequence
+from typing import Any, Dict, Iterator, List, Optional, Sequence
 
 import numpy as np
 import torch
@@ -72,6 +73,10 @@ def base_parser(description: str, *, epochs: int, projection: Optional[str],
                    help='a seconds-long setting for smoke tests and CI')
     p.add_argument('--quiet', action='store_true',
                    help='no progress bars')
+    # Tests of distributed runs: every rank saves its final state dict to
+    # DIR/rank{r}.pt (so that the ranks can be compared).
+    p.add_argument('--save-ranks', default=None, metavar='DIR',
+                   help=argparse.SUPPRESS)
     return p
 
 
@@ -89,6 +94,139 @@ def noise_for_epoch(args: argparse.Namespace, epoch: int) -> float:
     if args.noise_epochs is not None and epoch > args.noise_epochs:
         return 0.0
     return float(args.noise)
+
+
+class Distributed:
+    r"""Data-parallel training under :obj:`torchrun --nproc_per_node N`
+    with :class:`~torch.nn.parallel.DistributedDataParallel` (gloo backend,
+    CPU). Outside :obj:`torchrun` (:obj:`WORLD_SIZE` unset or 1) it is
+    disabled and every method is a no-op that keeps the single-process
+    behaviour.
+
+    A script creates one instance (it joins the process group), lets rank 0
+    prepare the data first (:meth:`main_first`), wraps its model
+    (:meth:`wrap`), gives every rank its shard of the training set
+    (:meth:`sampler` for datasets, :meth:`shard` for tensors), logs and
+    evaluates on the main rank only (:attr:`is_main`) and calls
+    :meth:`close` at the end."""
+    def __init__(self) -> None:
+        self.world_size = int(os.environ.get('WORLD_SIZE', '1'))
+        self.enabled = self.world_size > 1
+        self.rank = 0
+        if self.enabled:
+            import torch.distributed as dist
+            if not dist.is_initialized():
+                dist.init_process_group('gloo')
+            self.rank = dist.get_rank()
+
+    @property
+    def is_main(self) -> bool:
+        r"""Whether this process is rank 0 (the one that logs and writes)."""
+        return self.rank == 0
+
+    def barrier(self) -> None:
+        r"""Waits for all ranks (no-op when disabled)."""
+        if self.enabled:
+            import torch.distributed as dist
+            dist.barrier()
+
+    @contextlib.contextmanager
+    def main_first(self) -> Iterator[None]:
+        r"""A context in which rank 0 runs first (e.g. generating and
+        caching a dataset) and the other ranks after it (loading it)."""
+        if not self.is_main:
+            self.barrier()
+        yield
+        if self.is_main:
+            self.barrier()
+
+    def wrap(self, model: torch.nn.Module, seed: Optional[int] = None,
+             find_unused_parameters: bool = False) -> torch.nn.Module:
+        r"""Returns :obj:`model` wrapped in
+        :class:`~torch.nn.parallel.DistributedDataParallel` (which copies
+        rank 0's parameters to all ranks), or :obj:`model` itself when
+        disabled. With :obj:`seed`, reseeds every rank with
+        :obj:`seed + rank` afterwards (a different noise per rank)."""
+        if not self.enabled:
+            return model
+        from torch.nn.parallel import DistributedDataParallel
+        net = DistributedDataParallel(
+            model, find_unused_parameters=find_unused_parameters)
+        if seed is not None:
+            seed_everything(seed + self.rank)
+        return net
+
+    def sampler(self, dataset: Any, seed: int) -> Optional[Any]:
+        r"""A :class:`~torch.utils.data.distributed.DistributedSampler` of
+        :obj:`dataset` (shuffled; every rank gets the same number of
+        examples, hence of steps), or :obj:`None` when disabled. Call its
+        :meth:`set_epoch` every epoch (see :meth:`set_epoch`)."""
+        if not self.enabled:
+            return None
+        from torch.utils.data.distributed import DistributedSampler
+        return DistributedSampler(dataset, num_replicas=self.world_size,
+                                  rank=self.rank, shuffle=True, seed=seed)
+
+    @staticmethod
+    def set_epoch(sampler: Optional[Any], epoch: int) -> None:
+        r"""Calls :obj:`sampler.set_epoch(epoch)` unless :obj:`sampler` is
+        :obj:`None`."""
+        if sampler is not None:
+            sampler.set_epoch(epoch)
+
+    def shard(self, n: int, seed: int, epoch: int) -> torch.Tensor:
+        r"""The shuffled indices of an :obj:`n`-example tensor dataset that
+        this rank trains on in :obj:`epoch`: a permutation drawn from a
+        generator seeded by :obj:`seed + epoch` (the same on every rank),
+        split :obj:`rank::world_size` and truncated to
+        :obj:`n // world_size` so that all ranks run the same number of
+        steps. When disabled, :obj:`torch.randperm(n)` from the global
+        generator (the single-process behaviour)."""
+        if not self.enabled:
+            return torch.randperm(n)
+        gen = torch.Generator().manual_seed(seed + epoch)
+        perm = torch.randperm(n, generator=gen)
+        return perm[self.rank::self.world_size][:n // self.world_size]
+
+    def final_metrics(self) -> Dict[str, Any]:
+        r"""The extra final metrics of a distributed run
+        (:obj:`world_size`); empty when disabled, so that single-process
+        runs write the same metrics as before."""
+        return dict(world_size=self.world_size) if self.enabled else {}
+
+    def sync_buffers(self, model: torch.nn.Module) -> None:
+        r"""Copies rank 0's buffers (e.g. batch-norm running statistics) to
+        all ranks. :class:`~torch.nn.parallel.DistributedDataParallel`
+        broadcasts them at the start of every forward pass only, so after
+        the last training step each rank holds its own; call this once
+        after training so that all ranks end with the same state."""
+        if not self.enabled:
+            return
+        import torch.distributed as dist
+        model = getattr(model, 'module', model)
+        for buf in model.buffers():
+            dist.broadcast(buf.data, src=0)
+
+    def save_rank(self, model: torch.nn.Module,
+                  directory: Optional[str]) -> None:
+        r"""Saves :obj:`model.state_dict()` to :obj:`directory/rank{r}.pt`
+        (the hidden :obj:`--save-ranks` flag); no-op if :obj:`directory`
+        is :obj:`None`."""
+        if directory is None:
+            return
+        os.makedirs(directory, exist_ok=True)
+        model = getattr(model, 'module', model)
+        torch.save(model.state_dict(),
+                   os.path.join(directory, f'rank{self.rank}.pt'))
+
+    def close(self) -> None:
+        r"""Waits for all ranks and leaves the process group."""
+        if self.enabled:
+            import torch.distributed as dist
+            if dist.is_initialized():
+                dist.barrier()
+                dist.destroy_process_group()
+            self.enabled = False
 
 
 class RunLogger:

@@ -18,12 +18,18 @@ last 2,000 for testing.
 
     python -m pyg_identity.experiments.dvae --root ../shared/data/mnist
     python -m pyg_identity.experiments.dvae --ablation --epochs 20
+
+It also runs under :obj:`torchrun --nproc_per_node N` (DDP, gloo on CPU):
+every epoch, every rank trains on its shard of a permutation of the training
+images (the same permutation on all ranks); rank 0 tests and writes.
+
+    torchrun --nproc_per_node 2 -m pyg_identity.experiments.dvae
 """
 import argparse
 import json
 import os
 import time
-from typing import Any, Dict, List, Optional, Tuple
+from typing import Any, Dict, List, Optional, Tuple, cast
 
 import numpy as np
 import torch
@@ -31,6 +37,7 @@ from torch import Tensor
 
 from pyg_identity.datasets.mnist import MNIST
 from pyg_identity.experiments._common import (
+    Distributed,
     RunLogger,
     base_parser,
     import_pyplot,
@@ -100,29 +107,35 @@ def load_data(args: argparse.Namespace) -> Tuple[Tensor, Tensor, str]:
     return train_x, test_x, split
 
 
-def train(model: DVAE, optimizer: torch.optim.Optimizer, x: Tensor,
-          batch_size: int, quiet: bool) -> Tuple[float, float]:
-    r"""One epoch; returns the mean N-ELBO and mean gradient cosine."""
+def train(model: torch.nn.Module, optimizer: torch.optim.Optimizer,
+          x: Tensor, batch_size: int, quiet: bool,
+          perm: Optional[Tensor] = None) -> Tuple[float, float]:
+    r"""One epoch over the images :obj:`x[perm]` (default: a random
+    permutation of all of them) of :obj:`model` (a :class:`DVAE`, possibly
+    wrapped in :class:`~torch.nn.parallel.DistributedDataParallel`);
+    returns the mean N-ELBO and mean gradient cosine."""
     from tqdm import tqdm
 
+    inner = cast(DVAE, getattr(model, 'module', model))
     model.train()
-    perm = torch.randperm(len(x))
+    if perm is None:
+        perm = torch.randperm(len(x))
     total = cosine = 0.0
     steps = 0
-    for i in tqdm(range(0, len(x), batch_size), disable=quiet,
+    for i in tqdm(range(0, len(perm), batch_size), disable=quiet,
                   leave=False, desc='train'):
         batch = x[perm[i:i + batch_size]]
         optimizer.zero_grad()
         x_logits, logits, _ = model(batch)
-        loss = model.n_elbo(batch, x_logits, logits)
+        loss = inner.n_elbo(batch, x_logits, logits)
         loss.backward()
         optimizer.step()
         total += loss.item() * len(batch)
-        diag = model.topk.diagnostics
+        diag = inner.topk.diagnostics
         if diag is not None and diag.grad_cosine is not None:
             cosine += float(diag.grad_cosine)
             steps += 1
-    return total / len(x), cosine / max(steps, 1)
+    return total / max(len(perm), 1), cosine / max(steps, 1)
 
 
 @torch.no_grad()
@@ -162,8 +175,12 @@ def plot_reconstructions(model: DVAE, x: Tensor, path: str,
 
 
 def run(args: argparse.Namespace, data: Optional[Tuple[Tensor, Tensor, str]]
-        = None) -> Dict[str, Any]:
-    r"""Trains and tests one model; returns the metrics dictionary."""
+        = None, ddp: Optional[Distributed] = None) -> Dict[str, Any]:
+    r"""Trains and tests one model; returns the metrics dictionary (empty on
+    ranks other than 0 of a distributed run)."""
+    own = ddp is None
+    if ddp is None:
+        ddp = Distributed()
     seed_everything(args.seed)
     train_x, test_x, split = data if data is not None else load_data(args)
     epochs = min(args.epochs, 2) if args.tiny else args.epochs
@@ -171,35 +188,54 @@ def run(args: argparse.Namespace, data: Optional[Tuple[Tensor, Tensor, str]]
                  projection=args.projection, noise=args.noise,
                  backward=args.backward, lambda_=args.lambda_,
                  diagnostics=True)
+    net = ddp.wrap(model, seed=args.seed)  # different noise per rank
     if args.optimizer == 'adam':
         optimizer: torch.optim.Optimizer = torch.optim.Adam(
             model.parameters(), lr=args.lr)
     else:
         optimizer = torch.optim.SGD(model.parameters(), lr=args.lr)
-    logger = RunLogger(NAME, args, paper=PAPER)
-    print(f'{NAME}: {model}, data: {split}', flush=True)
-
-    test_n_elbo = test(model, test_x, args.batch_size, args.seed + 1)
-    logger.log(0, test_n_elbo=test_n_elbo)
+    logger = RunLogger(NAME, args, paper=PAPER) if ddp.is_main else None
+    test_n_elbo = float('nan')
+    if logger is not None:
+        print(f'{NAME}: {model}, data: {split}', flush=True)
+        test_n_elbo = test(model, test_x, args.batch_size, args.seed + 1)
+        logger.log(0, test_n_elbo=test_n_elbo)
     cosine = float('nan')
     for epoch in range(1, epochs + 1):
         model.topk.noise = noise_for_epoch(args, epoch)
-        loss, cosine = train(model, optimizer, train_x, args.batch_size,
-                             args.quiet)
-        test_n_elbo = test(model, test_x, args.batch_size, args.seed + 1)
-        logger.log(epoch, train_n_elbo=loss, test_n_elbo=test_n_elbo,
-                   grad_cosine=cosine)
+        perm = ddp.shard(len(train_x), args.seed, epoch)
+        loss, cosine = train(net, optimizer, train_x, args.batch_size,
+                             args.quiet or not ddp.is_main, perm)
+        if logger is not None:
+            test_n_elbo = test(model, test_x, args.batch_size, args.seed + 1)
+            logger.log(epoch, train_n_elbo=loss, test_n_elbo=test_n_elbo,
+                       grad_cosine=cosine)
+        ddp.barrier()
+    ddp.sync_buffers(model)  # e.g. batch-norm statistics of rank 0
+    ddp.save_rank(model, args.save_ranks)
+    if logger is None:
+        if own:
+            ddp.close()
+        return {}
     plot_reconstructions(model, test_x,
                          os.path.join(logger.out, 'reconstructions.png'))
-    return logger.finish(
+    result = logger.finish(
         plots=['train_n_elbo', 'test_n_elbo', 'grad_cosine'],
         test_n_elbo=test_n_elbo, grad_cosine=cosine,
-        projection=str(args.projection), data=split)
+        projection=str(args.projection), data=split,
+        **ddp.final_metrics())
+    if own:
+        ddp.close()
+    return result
 
 
-def ablation(args: argparse.Namespace) -> Dict[str, Any]:
+def ablation(args: argparse.Namespace,
+             ddp: Optional[Distributed] = None) -> Dict[str, Any]:
     r"""Runs :func:`run` once per projection into sub-folders of
     :obj:`args.out` and plots the test curves together (paper Fig. 5)."""
+    own = ddp is None
+    if ddp is None:
+        ddp = Distributed()
     out = args.out or os.path.join(
         'runs', f'{NAME}-ablation-{args.backward}-'
         f'{time.strftime("%Y%m%d-%H%M%S")}')
@@ -210,7 +246,11 @@ def ablation(args: argparse.Namespace) -> Dict[str, Any]:
         name = str(projection)
         sub = argparse.Namespace(**vars(args))
         sub.projection, sub.out = projection, os.path.join(out, name)
-        results[name] = run(sub, data)
+        results[name] = run(sub, data, ddp)
+    if own:
+        ddp.close()
+    if not ddp.is_main:
+        return {}
 
     plt = import_pyplot()
     fig, ax = plt.subplots(figsize=(5, 3.5))

@@ -19,7 +19,12 @@ backward pass (the L1 gradient itself is :math:`\pm 1` per wrong entry);
 labels :math:`y^*` with probability :math:`\rho / k`, once, before
 training.
 
+It also runs under :obj:`torchrun --nproc_per_node N` (DDP, gloo on CPU):
+every rank trains on its shard of the training set; rank 0 evaluates and
+writes.
+
     python -m pyg_identity.experiments.globe_tsp --k 10 --noise 0.1
+    torchrun --nproc_per_node 2 -m pyg_identity.experiments.globe_tsp
 """
 import argparse
 import math
@@ -35,6 +40,7 @@ from torch_geometric.utils import scatter
 
 from pyg_identity.datasets.globe_tsp import GlobeTSP
 from pyg_identity.experiments._common import (
+    Distributed,
     RunLogger,
     base_parser,
     import_pyplot,
@@ -213,19 +219,23 @@ def main(argv: Optional[Sequence[str]] = None) -> Dict[str, Any]:
         args.noise_epochs = args.epochs // 2
     if args.threads is not None:
         torch.set_num_threads(args.threads)
+    ddp = Distributed()
     seed_everything(args.seed)
 
-    # Data.
+    # Data: rank 0 generates the splits first, the other ranks then load them.
     kwargs = dict(num_train=args.num_train, num_test=args.num_test,
                   num_countries=args.k, image_size=args.image_size,
                   distance=args.distance, seed=args.data_seed,
-                  num_workers=args.workers, log=not args.quiet)
-    train_dataset = GlobeTSP(args.root, split='train', **kwargs)
-    test_dataset = GlobeTSP(args.root, split='test', **kwargs)
+                  num_workers=args.workers,
+                  log=not args.quiet and ddp.is_main)
+    with ddp.main_first():
+        train_dataset = GlobeTSP(args.root, split='train', **kwargs)
+        test_dataset = GlobeTSP(args.root, split='test', **kwargs)
     flipped = corrupt_labels(train_dataset, args.label_noise,
                              torch.Generator().manual_seed(args.seed))
+    sampler = ddp.sampler(train_dataset, seed=args.seed)
     train_loader = DataLoader(train_dataset, batch_size=args.batch_size,
-                              shuffle=True)
+                              shuffle=sampler is None, sampler=sampler)
     test_loader = DataLoader(test_dataset, batch_size=100)
 
     # Model.
@@ -233,6 +243,7 @@ def main(argv: Optional[Sequence[str]] = None) -> Dict[str, Any]:
                         runs=args.runs, projection=args.projection,
                         noise=args.noise, backward=args.backward,
                         lambda_=args.lambda_, diagnostics=True)
+    net = ddp.wrap(model, seed=args.seed)  # different noise per rank
     optimizer = torch.optim.Adam(model.parameters(), lr=args.lr)
     layer = model.tsp
     diagnostics = layer.diagnostics
@@ -248,15 +259,16 @@ def main(argv: Optional[Sequence[str]] = None) -> Dict[str, Any]:
         return hook
 
     def train(epoch: int) -> Dict[str, float]:
-        model.train()
+        net.train()
         layer.noise = noise_for_epoch(args, epoch)
+        ddp.set_epoch(sampler, epoch)
         total_loss = total_norm = 0.0
         count = steps = 0
         from tqdm import tqdm
         for data in tqdm(train_loader, desc=f'epoch {epoch}', leave=False,
-                         disable=args.quiet):
+                         disable=args.quiet or not ddp.is_main):
             optimizer.zero_grad()
-            y = model(data.x, data.edge_index, data.batch, data.num_graphs)
+            y = net(data.x, data.edge_index, data.batch, data.num_graphs)
             if args.grad_noise > 0:
                 y.register_hook(grad_noise(data.num_graphs))
             loss = l1_loss(y, data.y, data)
@@ -280,33 +292,43 @@ def main(argv: Optional[Sequence[str]] = None) -> Dict[str, Any]:
         paper['train_time_per_epoch_s'] = (
             f'{60 * minutes / 100:.1f} (Table 8: {minutes} min for 100 '
             f'epochs of 10k examples; Identity/BB ratio 0.63)')
-    logger = RunLogger('globe_tsp', args, paper=paper)
+    logger = RunLogger('globe_tsp', args, paper=paper) if ddp.is_main \
+        else None
     epoch_times: List[float] = []
     for epoch in range(1, args.epochs + 1):
         start = time.perf_counter()
         stats = train(epoch)
         epoch_times.append(time.perf_counter() - start)
-        test_stats = _test(model, test_loader)
-        logger.log(epoch, loss=stats['loss'], cost_norm=stats['cost_norm'],
-                   noise=layer.noise, test_acc=test_stats['acc'],
-                   epoch_time_s=epoch_times[-1])
+        if logger is not None:
+            test_stats = _test(model, test_loader)
+            logger.log(epoch, loss=stats['loss'],
+                       cost_norm=stats['cost_norm'], noise=layer.noise,
+                       test_acc=test_stats['acc'],
+                       epoch_time_s=epoch_times[-1])
+        ddp.barrier()
 
-    if args.save is not None:
-        os.makedirs(os.path.dirname(os.path.abspath(args.save)),
-                    exist_ok=True)
-        torch.save({k: v.float() for k, v in model.state_dict().items()},
-                   args.save)
-    final = _test(model, test_loader)
-    plot_tours(model, test_dataset, os.path.join(logger.out, 'tours.png'),
-               args.num_plots)
-    norms = [row['cost_norm'] for row in logger.history]
-    return logger.finish(
-        plots=['loss', 'test_acc', 'cost_norm', 'epoch_time_s'],
-        test_acc=final['acc'], test_loss=final['loss'],
-        train_time_per_epoch_s=sum(epoch_times) / len(epoch_times),
-        final_cost_norm=norms[-1],
-        min_cost_norm=min(norms) if norms else math.nan,
-        flipped_label_pairs=flipped)
+    ddp.sync_buffers(model)  # e.g. batch-norm statistics of rank 0
+    ddp.save_rank(model, args.save_ranks)
+    result: Dict[str, Any] = {}
+    if logger is not None:
+        if args.save is not None:
+            os.makedirs(os.path.dirname(os.path.abspath(args.save)),
+                        exist_ok=True)
+            torch.save({k: v.float() for k, v in model.state_dict().items()},
+                       args.save)
+        final = _test(model, test_loader)
+        plot_tours(model, test_dataset,
+                   os.path.join(logger.out, 'tours.png'), args.num_plots)
+        norms = [row['cost_norm'] for row in logger.history]
+        result = logger.finish(
+            plots=['loss', 'test_acc', 'cost_norm', 'epoch_time_s'],
+            test_acc=final['acc'], test_loss=final['loss'],
+            train_time_per_epoch_s=sum(epoch_times) / len(epoch_times),
+            final_cost_norm=norms[-1],
+            min_cost_norm=min(norms) if norms else math.nan,
+            flipped_label_pairs=flipped, **ddp.final_metrics())
+    ddp.close()
+    return result
 
 
 if __name__ == '__main__':

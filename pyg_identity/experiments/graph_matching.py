@@ -23,6 +23,10 @@ points at the target (Sec. 3.2 of the paper) instead of the dense
 Identity backward passes on to every candidate pair (with it, Identity
 training diverged in our synthetic runs; Blackbox is insensitive).
 
+It also runs under :obj:`torchrun --nproc_per_node N` (DDP, gloo on CPU):
+every rank trains on its shard of the training pairs; rank 0 tests and
+writes.
+
 Run with ``python -m pyg_identity.experiments.graph_matching --help``.
 """
 import argparse
@@ -36,6 +40,7 @@ from torch_geometric.loader import DataLoader
 from tqdm import tqdm
 
 from pyg_identity.experiments._common import (
+    Distributed,
     RunLogger,
     _non_negative,
     base_parser,
@@ -165,12 +170,12 @@ def synthetic_kwargs(args: argparse.Namespace) -> Dict[str, Any]:
     return kw
 
 
-def load_data(args: argparse.Namespace,
-              p: argparse.ArgumentParser) -> Tuple[Any, Any]:
+def load_data(args: argparse.Namespace, p: argparse.ArgumentParser,
+              log: bool = True) -> Tuple[Any, Any]:
     if args.dataset == 'synthetic':
         from pyg_identity.datasets import SyntheticKeypoints
         kw = synthetic_kwargs(args)
-        log = not args.quiet
+        log = log and not args.quiet
         return (SyntheticKeypoints(args.root, 'train', log=log, **kw),
                 SyntheticKeypoints(args.root, 'test', log=log, **kw))
     from pyg_identity.datasets import PascalVOCKeypoints
@@ -179,9 +184,10 @@ def load_data(args: argparse.Namespace,
     try:
         return (PascalVOCKeypoints(args.root, split='train',
                                    num_pairs=n_train, seed=args.data_seed,
-                                   log=not args.quiet),
+                                   log=log and not args.quiet),
                 PascalVOCKeypoints(args.root, split='test', num_pairs=n_test,
-                                   seed=args.data_seed, log=not args.quiet))
+                                   seed=args.data_seed,
+                                   log=log and not args.quiet))
     except (ValueError, ImportError) as e:
         p.error(f'--dataset pascal needs a local copy of Pascal VOC 2011 + '
                 f'the Berkeley keypoints under --root (nothing is '
@@ -242,14 +248,17 @@ def loss_of(out: Any, batch: Any, args: argparse.Namespace) -> Tensor:
     return loss
 
 
-def train(model: KeypointMatcher, loader: DataLoader,
-          optimizer: torch.optim.Optimizer,
-          args: argparse.Namespace) -> Tuple[float, float]:
+def train(model: torch.nn.Module, loader: DataLoader,
+          optimizer: torch.optim.Optimizer, args: argparse.Namespace,
+          progress: bool = True) -> Tuple[float, float]:
+    r"""One epoch of :obj:`model` (a :class:`KeypointMatcher`, possibly
+    wrapped in :class:`~torch.nn.parallel.DistributedDataParallel`);
+    returns the mean loss and training accuracy (%)."""
     model.train()
     total_loss = total_acc = 0.0
     count = 0
     for batch in tqdm(loader, desc='train', leave=False,
-                      disable=args.quiet):
+                      disable=args.quiet or not progress):
         optimizer.zero_grad()
         out = model(**inputs(batch), y_true=batch.y)
         loss = loss_of(out, batch, args)
@@ -391,13 +400,18 @@ def main(argv: Optional[List[str]] = None) -> Dict[str, Any]:
     if args.tiny:
         args.epochs = min(args.epochs, TINY['epochs'])
         args.hidden = min(args.hidden, TINY['hidden'])
+    ddp = Distributed()
     seed_everything(args.seed)
     if args.threads:
         torch.set_num_threads(args.threads)
 
-    train_ds, test_ds = load_data(args, p)
+    # Rank 0 generates the data first, the other ranks then load them.
+    with ddp.main_first():
+        train_ds, test_ds = load_data(args, p, log=ddp.is_main)
+    sampler = ddp.sampler(train_ds, seed=args.seed)
     train_loader = DataLoader(train_ds, batch_size=args.batch_size,
-                              shuffle=True, follow_batch=['x_s', 'x_t'])
+                              shuffle=sampler is None, sampler=sampler,
+                              follow_batch=['x_s', 'x_t'])
     test_loader = DataLoader(test_ds, batch_size=32,
                              follow_batch=['x_s', 'x_t'])
 
@@ -409,27 +423,38 @@ def main(argv: Optional[List[str]] = None) -> Dict[str, Any]:
         max_iter=args.qap_iter, informed_margin=args.informed_margin,
         projection=args.projection, noise=args.noise,
         backward=args.backward, lambda_=args.lambda_)
+    net = ddp.wrap(model, seed=args.seed)  # different noise per rank
     optimizer = torch.optim.Adam(model.parameters(), lr=args.lr)
     step = args.lr_step or max(1, args.epochs // 5)
     scheduler = torch.optim.lr_scheduler.StepLR(optimizer, step, gamma=0.5)
 
-    logger = RunLogger(NAME, args, paper=paper_row(args))
-    if not args.quiet:
+    logger = RunLogger(NAME, args, paper=paper_row(args)) if ddp.is_main \
+        else None
+    if not args.quiet and logger is not None:
         print(f'{model}\n{len(train_ds)} train / {len(test_ds)} test pairs '
               f'({args.dataset})')
     epoch_times, cpu_times = [], []
     for epoch in range(1, args.epochs + 1):
         model.matcher.noise = noise_for_epoch(args, epoch)
         start, cpu = time.perf_counter(), time.process_time()
-        loss, train_acc = train(model, train_loader, optimizer, args)
+        ddp.set_epoch(sampler, epoch)
+        loss, train_acc = train(net, train_loader, optimizer, args,
+                                progress=ddp.is_main)
         epoch_times.append(time.perf_counter() - start)
         cpu_times.append(time.process_time() - cpu)
         scheduler.step()
-        metrics = test(model, test_loader)
-        logger.log(epoch, loss=loss, train_acc=train_acc,
-                   test_acc=metrics['accuracy'], test_f1=metrics['f1'],
-                   epoch_time_s=epoch_times[-1])
+        if logger is not None:
+            metrics = test(model, test_loader)
+            logger.log(epoch, loss=loss, train_acc=train_acc,
+                       test_acc=metrics['accuracy'], test_f1=metrics['f1'],
+                       epoch_time_s=epoch_times[-1])
+        ddp.barrier()
 
+    ddp.sync_buffers(model)  # e.g. batch-norm statistics of rank 0
+    ddp.save_rank(model, args.save_ranks)
+    if logger is None:
+        ddp.close()
+        return {}
     start = time.perf_counter()
     metrics = test(model, test_loader)
     test_time = time.perf_counter() - start
@@ -443,7 +468,7 @@ def main(argv: Optional[List[str]] = None) -> Dict[str, Any]:
                     exist_ok=True)
         torch.save({k: v.float() if v.is_floating_point() else v
                     for k, v in model.state_dict().items()}, args.save)
-    return logger.finish(
+    result = logger.finish(
         plots=['loss', 'train_acc', 'test_acc', 'test_f1'],
         accuracy=metrics['accuracy'], f1=metrics['f1'],
         precision=metrics['precision'],
@@ -451,7 +476,10 @@ def main(argv: Optional[List[str]] = None) -> Dict[str, Any]:
         train_time_total_s=sum(epoch_times),
         train_cpu_time_per_epoch_s=sum(cpu_times) / len(cpu_times),
         test_time_s=test_time,
-        num_parameters=sum(q.numel() for q in model.parameters()))
+        num_parameters=sum(q.numel() for q in model.parameters()),
+        **ddp.final_metrics())
+    ddp.close()
+    return result
 
 
 if __name__ == '__main__':

@@ -23,15 +23,14 @@ import time
 from typing import Any, Dict, List, Optional, Sequence, Tuple
 
 import torch
-import torch.distributed as dist
 from torch import Tensor
-from torch.utils.data.distributed import DistributedSampler
 from torch_geometric.data import Batch
 from torch_geometric.loader import DataLoader
 from torch_geometric.utils import scatter
 
 from pyg_identity.datasets.random_tsp import RandomTSP
 from pyg_identity.experiments._common import (
+    Distributed,
     RunLogger,
     base_parser,
     import_pyplot,
@@ -86,7 +85,6 @@ def parser() -> argparse.ArgumentParser:
                    help='test instances drawn into tours.png')
     p.add_argument('--save', default=None,
                    help='save the trained state dict (float32) here')
-    p.add_argument('--save-ranks', default=None, help=argparse.SUPPRESS)
     return p
 
 
@@ -212,12 +210,7 @@ def main(argv: Optional[Sequence[str]] = None) -> Dict[str, Any]:
 
     if args.threads is not None:
         torch.set_num_threads(args.threads)
-    world_size = int(os.environ.get('WORLD_SIZE', '1'))
-    distributed = world_size > 1
-    rank = 0
-    if distributed:
-        dist.init_process_group('gloo')
-        rank = dist.get_rank()
+    ddp = Distributed()
     seed_everything(args.seed)
 
     # Data: rank 0 generates the splits first, the other ranks then load them.
@@ -225,18 +218,12 @@ def main(argv: Optional[Sequence[str]] = None) -> Dict[str, Any]:
         return RandomTSP(args.root, split=split, num_train=args.num_train,
                          num_test=args.num_test, num_nodes=args.nodes,
                          seed=args.data_seed, num_workers=args.workers,
-                         log=not args.quiet and rank == 0)
+                         log=not args.quiet and ddp.is_main)
 
-    if distributed and rank != 0:
-        dist.barrier()
-    train_dataset, test_dataset = load('train'), load('test')
-    if distributed and rank == 0:
-        dist.barrier()
+    with ddp.main_first():
+        train_dataset, test_dataset = load('train'), load('test')
 
-    sampler: Optional[DistributedSampler] = None
-    if distributed:
-        sampler = DistributedSampler(train_dataset, shuffle=True,
-                                     seed=args.seed)
+    sampler = ddp.sampler(train_dataset, seed=args.seed)
     train_loader = DataLoader(train_dataset, batch_size=args.batch_size,
                               shuffle=sampler is None, sampler=sampler)
     test_loader = DataLoader(test_dataset, batch_size=64)
@@ -247,11 +234,7 @@ def main(argv: Optional[Sequence[str]] = None) -> Dict[str, Any]:
                        runs=args.runs, projection=args.projection,
                        noise=args.noise, backward=args.backward,
                        lambda_=args.lambda_, diagnostics=True)
-    net: torch.nn.Module = model
-    if distributed:
-        from torch.nn.parallel import DistributedDataParallel
-        net = DistributedDataParallel(model)
-        seed_everything(args.seed + rank)  # different noise per rank
+    net = ddp.wrap(model, seed=args.seed)  # different noise per rank
     optimizer = torch.optim.Adam(model.parameters(), lr=args.lr)
     layer = model.tsp
     diagnostics = layer.diagnostics
@@ -260,13 +243,12 @@ def main(argv: Optional[Sequence[str]] = None) -> Dict[str, Any]:
     def train(epoch: int) -> Dict[str, float]:
         net.train()
         layer.noise = noise_for_epoch(args, epoch)
-        if sampler is not None:
-            sampler.set_epoch(epoch)
+        ddp.set_epoch(sampler, epoch)
         total_loss = total_norm = 0.0
         count = steps = 0
         from tqdm import tqdm
         for data in tqdm(train_loader, desc=f'epoch {epoch}', leave=False,
-                         disable=args.quiet or rank != 0):
+                         disable=args.quiet or not ddp.is_main):
             optimizer.zero_grad()
             y = _forward(net, data)
             loss = hamming(y, data.y, data)
@@ -281,7 +263,7 @@ def main(argv: Optional[Sequence[str]] = None) -> Dict[str, Any]:
                     cost_norm=total_norm / max(steps, 1))
 
     logger = None
-    if rank == 0:
+    if ddp.is_main:
         logger = RunLogger('random_tsp', args, paper={})
     epoch_times: List[float] = []
     result: Dict[str, Any] = {}
@@ -295,13 +277,10 @@ def main(argv: Optional[Sequence[str]] = None) -> Dict[str, Any]:
                        noise=layer.noise, test_gap=test_stats['gap'],
                        test_acc=test_stats['acc'],
                        epoch_time_s=epoch_times[-1])
-        if distributed:
-            dist.barrier()
+        ddp.barrier()
 
-    if args.save_ranks is not None:
-        os.makedirs(args.save_ranks, exist_ok=True)
-        torch.save(model.state_dict(),
-                   os.path.join(args.save_ranks, f'rank{rank}.pt'))
+    ddp.sync_buffers(model)  # e.g. batch-norm statistics of rank 0
+    ddp.save_rank(model, args.save_ranks)
     if logger is not None:
         if args.save is not None:
             os.makedirs(os.path.dirname(os.path.abspath(args.save)),
@@ -316,10 +295,8 @@ def main(argv: Optional[Sequence[str]] = None) -> Dict[str, Any]:
             test_gap=final['gap'], test_acc=final['acc'],
             test_loss=final['loss'],
             train_time_per_epoch_s=sum(epoch_times) / len(epoch_times),
-            world_size=world_size)
-    if distributed:
-        dist.barrier()
-        dist.destroy_process_group()
+            world_size=ddp.world_size)
+    ddp.close()
     return result
 
 

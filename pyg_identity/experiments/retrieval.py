@@ -29,13 +29,20 @@ only the weight decay acts and shrinks the network until R@1 is at chance.
 
     python -m pyg_identity.experiments.retrieval --root ../shared/data/mnist
     python -m pyg_identity.experiments.retrieval --ablation --backward blackbox
+
+It also runs under :obj:`torchrun --nproc_per_node N` (DDP, gloo on CPU):
+every epoch, every rank trains on its shard of a permutation of the training
+images (the same permutation on all ranks; the memory batches are the rank's
+own); rank 0 tests and writes.
+
+    torchrun --nproc_per_node 2 -m pyg_identity.experiments.retrieval
 """
 import argparse
 import json
 import os
 import time
 from collections import deque
-from typing import Any, Deque, Dict, List, Optional, Tuple
+from typing import Any, Deque, Dict, List, Optional, Tuple, cast
 
 import numpy as np
 import torch
@@ -43,6 +50,7 @@ from torch import Tensor
 
 from pyg_identity.datasets.mnist import MNIST
 from pyg_identity.experiments._common import (
+    Distributed,
     RunLogger,
     base_parser,
     import_pyplot,
@@ -127,17 +135,24 @@ def load_data(args: argparse.Namespace) -> Tuple[Tensor, Tensor, Tensor,
     return train_x, train_y, test_x, test_y, split
 
 
-def train(model: RetrievalNet, optimizer: torch.optim.Optimizer, x: Tensor,
-          y: Tensor, batch_size: int, memory: int, quiet: bool) -> float:
-    r"""One epoch; returns the mean recall loss."""
+def train(model: torch.nn.Module, optimizer: torch.optim.Optimizer,
+          x: Tensor, y: Tensor, batch_size: int, memory: int, quiet: bool,
+          perm: Optional[Tensor] = None) -> float:
+    r"""One epoch over the images :obj:`x[perm]` (default: a random
+    permutation of all of them) of :obj:`model` (a :class:`RetrievalNet`,
+    possibly wrapped in
+    :class:`~torch.nn.parallel.DistributedDataParallel`); returns the mean
+    recall loss."""
     from tqdm import tqdm
 
+    inner = cast(RetrievalNet, getattr(model, 'module', model))
     model.train()
-    perm = torch.randperm(len(x))
+    if perm is None:
+        perm = torch.randperm(len(x))
     bank: Deque[Tuple[Tensor, Tensor]] = deque(maxlen=max(memory, 1))
     total, steps = 0.0, 0
-    for i in tqdm(range(0, len(x), batch_size), disable=quiet, leave=False,
-                  desc='train'):
+    for i in tqdm(range(0, len(perm), batch_size), disable=quiet,
+                  leave=False, desc='train'):
         idx = perm[i:i + batch_size]
         if len(idx) < 2:
             continue
@@ -146,7 +161,7 @@ def train(model: RetrievalNet, optimizer: torch.optim.Optimizer, x: Tensor,
         if memory > 0 and len(bank) > 0:
             key = torch.cat([e for e, _ in bank])
             key_label = torch.cat([lab for _, lab in bank])
-        loss = model.loss(emb, y[idx], key, key_label)
+        loss = inner.loss(emb, y[idx], key, key_label)
         optimizer.zero_grad()
         loss.backward()
         optimizer.step()
@@ -209,8 +224,12 @@ def plot_retrievals(model: RetrievalNet, x: Tensor, y: Tensor, path: str,
 
 def run(args: argparse.Namespace,
         data: Optional[Tuple[Tensor, Tensor, Tensor, Tensor, str]] = None
-        ) -> Dict[str, Any]:
-    r"""Trains and tests one model; returns the metrics dictionary."""
+        , ddp: Optional[Distributed] = None) -> Dict[str, Any]:
+    r"""Trains and tests one model; returns the metrics dictionary (empty on
+    ranks other than 0 of a distributed run)."""
+    own = ddp is None
+    if ddp is None:
+        ddp = Distributed()
     seed_everything(args.seed)
     train_x, train_y, test_x, test_y, split = (data if data is not None else
                                                load_data(args))
@@ -218,34 +237,54 @@ def run(args: argparse.Namespace,
     model = RetrievalNet(train_x.size(1), args.hidden, args.embedding,
                          projection=args.projection, noise=args.noise,
                          backward=args.backward, lambda_=args.lambda_)
+    net = ddp.wrap(model, seed=args.seed)  # different noise per rank
     optimizer = torch.optim.Adam(model.parameters(), lr=args.lr,
                                  weight_decay=args.weight_decay)
     # The paper drops the lr by 70% after 35 of 80 epochs.
     scheduler = torch.optim.lr_scheduler.MultiStepLR(
         optimizer, [max(1, round(epochs * 35 / 80))], gamma=0.3)
-    logger = RunLogger(NAME, args,
-                       paper=paper_numbers(args.backward, args.projection))
-    print(f'{NAME}: {model}, data: {split}', flush=True)
-
-    recall = test(model, test_x, test_y)
-    logger.log(0, test_recall_at_1=recall)
+    logger = None
+    recall = float('nan')
+    if ddp.is_main:
+        logger = RunLogger(NAME, args, paper=paper_numbers(args.backward,
+                                                           args.projection))
+        print(f'{NAME}: {model}, data: {split}', flush=True)
+        recall = test(model, test_x, test_y)
+        logger.log(0, test_recall_at_1=recall)
     for epoch in range(1, epochs + 1):
         model.criterion.noise = noise_for_epoch(args, epoch)
-        loss = train(model, optimizer, train_x, train_y, args.batch_size,
-                     args.memory, args.quiet)
+        perm = ddp.shard(len(train_x), args.seed, epoch)
+        loss = train(net, optimizer, train_x, train_y, args.batch_size,
+                     args.memory, args.quiet or not ddp.is_main, perm)
         scheduler.step()
-        recall = test(model, test_x, test_y)
-        logger.log(epoch, train_loss=loss, test_recall_at_1=recall)
+        if logger is not None:
+            recall = test(model, test_x, test_y)
+            logger.log(epoch, train_loss=loss, test_recall_at_1=recall)
+        ddp.barrier()
+    ddp.sync_buffers(model)  # e.g. batch-norm statistics of rank 0
+    ddp.save_rank(model, args.save_ranks)
+    if logger is None:
+        if own:
+            ddp.close()
+        return {}
     plot_retrievals(model, test_x, test_y,
                     os.path.join(logger.out, 'retrievals.png'))
-    return logger.finish(plots=['train_loss', 'test_recall_at_1'],
-                         test_recall_at_1=recall,
-                         projection=str(args.projection), data=split)
+    result = logger.finish(plots=['train_loss', 'test_recall_at_1'],
+                           test_recall_at_1=recall,
+                           projection=str(args.projection), data=split,
+                           **ddp.final_metrics())
+    if own:
+        ddp.close()
+    return result
 
 
-def ablation(args: argparse.Namespace) -> Dict[str, Any]:
+def ablation(args: argparse.Namespace,
+             ddp: Optional[Distributed] = None) -> Dict[str, Any]:
     r"""Runs :func:`run` once per projection into sub-folders of
     :obj:`args.out`, then prints R@1 beside the paper's CUB numbers."""
+    own = ddp is None
+    if ddp is None:
+        ddp = Distributed()
     out = args.out or os.path.join(
         'runs', f'{NAME}-ablation-{args.backward}-'
         f'{time.strftime("%Y%m%d-%H%M%S")}')
@@ -256,10 +295,16 @@ def ablation(args: argparse.Namespace) -> Dict[str, Any]:
         name = str(projection)
         sub = argparse.Namespace(**vars(args))
         sub.projection, sub.out = projection, os.path.join(out, name)
-        res = run(sub, data)
+        res = run(sub, data, ddp)
+        if not ddp.is_main:
+            continue
         table[name] = dict(
             test_recall_at_1=res['final']['test_recall_at_1'],
             paper_cub_recall_at_1=PAPER_CUB[args.backward][name] / 100)
+    if own:
+        ddp.close()
+    if not ddp.is_main:
+        return {}
     summary = dict(experiment=f'{NAME}-ablation', backward=args.backward,
                    table=table)
     with open(os.path.join(out, 'ablation.json'), 'w') as f:

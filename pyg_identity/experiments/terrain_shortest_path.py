@@ -4,7 +4,11 @@ Suppl. B.5, Table 7): a small ResNet predicts the cell costs of a
 bottom-right path, and the L1 loss to the true path trains the network
 through the Identity (or Blackbox) backward. The metric is the cost ratio
 :math:`100 \cdot \langle c^*, \hat{y} \rangle / \langle c^*, y^* \rangle`
-under the true costs :math:`c^*` (100 = optimal, lower is better)."""
+under the true costs :math:`c^*` (100 = optimal, lower is better).
+
+It also runs under :obj:`torchrun --nproc_per_node N` (DDP, gloo on CPU):
+every rank trains on its shard of the training maps; rank 0 validates,
+tests and writes."""
 import argparse
 import os
 import time
@@ -17,6 +21,7 @@ from torch_geometric.utils import scatter
 
 from pyg_identity.datasets.terrain_shortest_path import TerrainShortestPath
 from pyg_identity.experiments._common import (
+    Distributed,
     RunLogger,
     base_parser,
     import_pyplot,
@@ -167,6 +172,7 @@ def main(argv: Optional[List[str]] = None) -> Dict[str, Any]:
         args.hidden_channels = min(args.hidden_channels, 8)
         args.num_blocks = min(args.num_blocks, 1)
         args.num_plot = min(args.num_plot, 2)
+    ddp = Distributed()
     seed_everything(args.seed)
     device = torch.device('cpu')
     model = TerrainNet(grid_size=args.grid_size,
@@ -179,15 +185,19 @@ def main(argv: Optional[List[str]] = None) -> Dict[str, Any]:
     kwargs = dict(root=args.root, grid_size=args.grid_size, seed=args.seed,
                   num_train=args.num_train, num_val=args.num_val,
                   num_test=args.num_test, num_workers=args.num_workers,
-                  log=not args.quiet)
-    train_ds = TerrainShortestPath(split='train', **kwargs)
-    val_ds = TerrainShortestPath(split='val', **kwargs)
-    test_ds = TerrainShortestPath(split='test', **kwargs)
+                  log=not args.quiet and ddp.is_main)
+    # Rank 0 generates the maps first, the other ranks then load them.
+    with ddp.main_first():
+        train_ds = TerrainShortestPath(split='train', **kwargs)
+        val_ds = TerrainShortestPath(split='val', **kwargs)
+        test_ds = TerrainShortestPath(split='test', **kwargs)
+    sampler = ddp.sampler(train_ds, seed=args.seed)
     train_loader = DataLoader(train_ds, batch_size=args.batch_size,
-                              shuffle=True)
+                              shuffle=sampler is None, sampler=sampler)
     val_loader = DataLoader(val_ds, batch_size=100)
     test_loader = DataLoader(test_ds, batch_size=100)
 
+    net = ddp.wrap(model, seed=args.seed)  # different noise per rank
     optimizer = torch.optim.Adam(model.parameters(), lr=args.lr)
     milestone = max(1, round(args.lr_drop * args.epochs))
     scheduler = torch.optim.lr_scheduler.MultiStepLR(
@@ -196,21 +206,23 @@ def main(argv: Optional[List[str]] = None) -> Dict[str, Any]:
     paper_bb, paper_id = PAPER_TABLE7.get((args.projection, args.noise),
                                           (None, None))
     paper_ratio = paper_bb if args.backward == 'blackbox' else paper_id
-    logger = RunLogger(NAME, args, paper=dict(test_cost_ratio=paper_ratio))
+    logger = (RunLogger(NAME, args, paper=dict(test_cost_ratio=paper_ratio))
+              if ddp.is_main else None)
 
     def train(epoch: int) -> float:
-        model.train()
+        net.train()
         model.noise = noise_for_epoch(args, epoch)
+        ddp.set_epoch(sampler, epoch)
         total, count = 0.0, 0
         loader: Any = train_loader
-        if not args.quiet:
+        if not args.quiet and ddp.is_main:
             from tqdm import tqdm
             loader = tqdm(train_loader, desc=f'Epoch {epoch:03d}',
                           leave=False)
         for data in loader:
             data = data.to(device)
             optimizer.zero_grad()
-            y = model(data.img, data.edge_index, data.batch)
+            y = net(data.img, data.edge_index, data.batch)
             loss = l1_loss(y, data.y, data.num_graphs)
             loss.backward()
             optimizer.step()
@@ -224,12 +236,19 @@ def main(argv: Optional[List[str]] = None) -> Dict[str, Any]:
         loss = train(epoch)
         epoch_times.append(time.perf_counter() - t)
         scheduler.step()
-        val = run_test(model, val_loader)
-        logger.log(epoch, loss=loss, val_cost_ratio=val['cost_ratio'],
-                   val_exact_acc=val['exact'],
-                   val_optimal_acc=val['optimal'],
-                   epoch_time_s=epoch_times[-1])
+        if logger is not None:
+            val = run_test(model, val_loader)
+            logger.log(epoch, loss=loss, val_cost_ratio=val['cost_ratio'],
+                       val_exact_acc=val['exact'],
+                       val_optimal_acc=val['optimal'],
+                       epoch_time_s=epoch_times[-1])
+        ddp.barrier()
 
+    ddp.sync_buffers(model)  # e.g. batch-norm statistics of rank 0
+    ddp.save_rank(model, args.save_ranks)
+    if logger is None:
+        ddp.close()
+        return {}
     test = run_test(model, test_loader)
     if args.save:
         os.makedirs(os.path.dirname(os.path.abspath(args.save)),
@@ -245,12 +264,14 @@ def main(argv: Optional[List[str]] = None) -> Dict[str, Any]:
         test_exact_acc=test['exact'],
         test_optimal_acc=test['optimal'],
         train_time_per_epoch_s=sum(epoch_times) / len(epoch_times),
+        **ddp.final_metrics(),
     )
     if paper_ratio is not None:
         print(f'  Table 7 row (P={args.projection}, alpha={args.noise}; '
               f'32x32 maps, 50 epochs): BB {paper_bb} / Identity '
               f'{paper_id} (ours: k={args.grid_size}, {args.epochs} epochs, '
               f'{args.num_train} maps)')
+    ddp.close()
     return result
 
 

@@ -82,3 +82,12 @@ def test_ablation_over_projections(tmp_path, mnist_root):
 def test_bad_k(tmp_path, mnist_root):
     with pytest.raises(SystemExit):
         tiny(tmp_path, mnist_root, '--k', '20')
+
+
+def test_ddp_two_processes(tmp_path, shared_data):
+    import os
+
+    from _ddp_helpers import run_ddp
+
+    # Two ranks train on their shards of the images; DDP keeps them equal.
+    run_ddp(tmp_path, 'dvae', '--root', os.path.join(shared_data, 'mnist'))

@@ -79,3 +79,10 @@ def test_checkpoint_reproduces_its_card(tmp_path):
     assert len(dataset) <= 200
     assert evaluate(model, dataset) == pytest.approx(card['value'],
                                                      abs=1e-6)
+
+
+def test_ddp_two_processes(tmp_path):
+    from _ddp_helpers import run_ddp
+
+    # Two ranks train on their shards of the data; DDP keeps them equal.
+    run_ddp(tmp_path, 'globe_tsp', '--root', str(tmp_path / 'data'))

@@ -144,3 +144,10 @@ def test_checkpoint_reproduces_its_card(tmp_path):
     test = SyntheticKeypoints(tmp_path, log=False, **card['dataset_kwargs'])
     assert len(test) == 200
     assert evaluate(model, test) == pytest.approx(card['value'], abs=1e-6)
+
+
+def test_ddp_two_processes(tmp_path):
+    from _ddp_helpers import run_ddp
+
+    # Two ranks train on their shards of the data; DDP keeps them equal.
+    run_ddp(tmp_path, 'graph_matching', '--root', str(tmp_path / 'data'))

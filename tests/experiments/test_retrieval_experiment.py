@@ -84,3 +84,13 @@ def test_ablation_over_projections(tmp_path, mnist_root):
 def test_bad_memory(tmp_path, mnist_root):
     with pytest.raises(SystemExit):
         tiny(tmp_path, mnist_root, '--memory', '-1')
+
+
+def test_ddp_two_processes(tmp_path, shared_data):
+    import os
+
+    from _ddp_helpers import run_ddp
+
+    # Two ranks train on their shards of the images; DDP keeps them equal.
+    run_ddp(tmp_path, 'retrieval', '--root',
+            os.path.join(shared_data, 'mnist'))

@@ -89,3 +89,11 @@ def test_pretrained_terrain12_reproduces_card(tmp_path):
     kwargs = dict(card['dataset_kwargs'], root=tmp_path, log=False)
     dataset = TerrainShortestPath(**kwargs)
     assert evaluate(model, dataset) == pytest.approx(card['value'], abs=0.05)
+
+
+def test_ddp_two_processes(tmp_path):
+    from _ddp_helpers import run_ddp
+
+    # Two ranks train on their shards of the data; DDP keeps them equal.
+    run_ddp(tmp_path, 'terrain_shortest_path', '--root',
+            str(tmp_path / 'data'))

@@ -1,0 +1,46 @@
+r"""Runs an experiment script under ``torchrun --nproc_per_node 2`` (DDP,
+gloo on CPU) and checks that both ranks end with the same state dict."""
+import json
+import os
+import socket
+import subprocess
+import sys
+from typing import Any, Dict
+
+import torch
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(('127.0.0.1', 0))
+        return s.getsockname()[1]
+
+
+def run_ddp(tmp_path: Any, name: str, *extra: str) -> Dict[str, Any]:
+    r"""Runs :obj:`pyg_identity.experiments.<name> --tiny --quiet` on two
+    processes with the run folder :obj:`tmp_path/run`, asserts that the two
+    ranks saved identical state dicts, and returns rank 0's metrics."""
+    ranks = tmp_path / 'ranks'
+    cmd = [
+        sys.executable, '-m', 'torch.distributed.run', '--nproc_per_node',
+        '2', '--master_addr', '127.0.0.1', '--master_port',
+        str(free_port()), '-m', f'pyg_identity.experiments.{name}', '--tiny',
+        '--quiet', '--out', str(tmp_path / 'run'), '--save-ranks',
+        str(ranks), *extra
+    ]
+    env = {**os.environ, 'OMP_NUM_THREADS': '1'}
+    proc = subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True,
+                          text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    states = [torch.load(ranks / f'rank{r}.pt', weights_only=True)
+              for r in range(2)]
+    assert states[0].keys() == states[1].keys()
+    for key in states[0]:
+        assert torch.equal(states[0][key], states[1][key]), key
+    # Only rank 0 writes the run folder.
+    with open(tmp_path / 'run' / 'metrics.json') as f:
+        metrics = json.load(f)
+    assert metrics['final']['world_size'] == 2
+    return metrics
