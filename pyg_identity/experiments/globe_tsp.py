@@ -38,6 +38,7 @@ from torch_geometric.data import Batch
 from torch_geometric.loader import DataLoader
 from torch_geometric.utils import scatter
 
+from pyg_identity import edge_batch
 from pyg_identity.datasets.globe_tsp import GlobeTSP
 from pyg_identity.experiments._common import (
     Distributed,
@@ -98,20 +99,18 @@ def parser() -> argparse.ArgumentParser:
     return p
 
 
-def _edge_graph(data: Batch) -> Tensor:
-    return data.batch.index_select(0, data.edge_index[0])
-
-
 def l1_loss(y: Tensor, y_true: Tensor, data: Batch) -> Tensor:
     r"""The L1 loss :math:`\sum_e |y_e - y^*_e|` per graph, averaged over the
     graphs (its gradient :math:`y - y^*` points away from :math:`y^*`)."""
-    return scatter((y - y_true).abs(), _edge_graph(data), 0,
-                   dim_size=data.num_graphs, reduce='sum').mean()
+    graph = edge_batch(data.batch, data.edge_index)
+    return scatter((y - y_true).abs(), graph, 0, dim_size=data.num_graphs,
+                   reduce='sum').mean()
 
 
 def full_tour(y: Tensor, data: Batch) -> Tensor:
     r"""Whether the predicted tour of each graph is the optimal one."""
-    wrong = scatter((y.detach() != data.y).float(), _edge_graph(data), 0,
+    graph = edge_batch(data.batch, data.edge_index)
+    wrong = scatter((y.detach() != data.y).float(), graph, 0,
                     dim_size=data.num_graphs, reduce='sum')
     return wrong == 0
 

@@ -28,6 +28,7 @@ from torch_geometric.data import Batch
 from torch_geometric.loader import DataLoader
 from torch_geometric.utils import scatter
 
+from pyg_identity import edge_batch
 from pyg_identity.datasets.random_tsp import RandomTSP
 from pyg_identity.experiments._common import (
     Distributed,
@@ -88,10 +89,6 @@ def parser() -> argparse.ArgumentParser:
     return p
 
 
-def _edge_graph(data: Batch) -> Tensor:
-    return data.batch.index_select(0, data.edge_index[0])
-
-
 def hamming(y: Tensor, y_true: Tensor, data: Batch) -> Tensor:
     r"""The Hamming loss :math:`\sum_e |y_e - y^*_e|` per graph, averaged
     over the graphs of :obj:`data`. Written as an L1 distance, its gradient
@@ -100,7 +97,8 @@ def hamming(y: Tensor, y_true: Tensor, data: Batch) -> Tensor:
     y` points at :math:`y^*`), so a tour that is already right under the
     noise margin gets no update."""
     err = (y - y_true).abs()
-    return scatter(err, _edge_graph(data), 0, dim_size=data.num_graphs,
+    graph = edge_batch(data.batch, data.edge_index)
+    return scatter(err, graph, 0, dim_size=data.num_graphs,
                    reduce='sum').mean()
 
 
@@ -108,7 +106,7 @@ def tour_metrics(y: Tensor, data: Batch) -> Tuple[Tensor, Tensor]:
     r"""Returns the optimality gap (%) and whether the tour is the optimal
     one, per graph, of the predicted tour indicator :obj:`y` (both
     directions of each tour edge marked)."""
-    index = _edge_graph(data)
+    index = edge_batch(data.batch, data.edge_index)
     y = y.detach().view(-1)
     dist = data.edge_attr.view(-1)
     length = 0.5 * scatter(y * dist, index, 0, dim_size=data.num_graphs,

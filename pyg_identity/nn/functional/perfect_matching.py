@@ -16,6 +16,7 @@ from pyg_identity.nn.functional.identity_solver import (
     SolverDiagnostics,
     identity_solver,
 )
+from pyg_identity.projection import edge_batch
 from pyg_identity.solvers._dispatch import (
     check_num_workers,
     graph_blocks,
@@ -111,7 +112,7 @@ def perfect_matching(
             out[blocks.edges(g)] = y
         return torch.from_numpy(out)
 
-    index = None if batch is None else batch[edge_index[0]]
+    index = None if batch is None else edge_batch(batch, edge_index)
     return identity_solver(
         edge_cost, solver, sense='min', projection=projection, index=index,
         num_graphs=blocks.num_graphs, noise=noise, training=training,

@@ -16,6 +16,7 @@ from pyg_identity.nn.functional.identity_solver import (
     SolverDiagnostics,
     identity_solver,
 )
+from pyg_identity.projection import edge_batch
 from pyg_identity.solvers._dispatch import (
     GraphBlocks,
     check_num_workers,
@@ -208,7 +209,7 @@ def shortest_path(
                             num_workers)
     solver = _make_solver(blocks, s, t, directed, num_workers,
                           edge_index.size(1), on_nodes=False)
-    index = None if batch is None else batch[edge_index[0]]
+    index = None if batch is None else edge_batch(batch, edge_index)
     return identity_solver(
         edge_cost, solver, sense='min', projection=projection, index=index,
         num_graphs=blocks.num_graphs, noise=noise, training=training,
