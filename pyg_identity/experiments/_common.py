@@ -7,6 +7,7 @@ import json
 import os
 import random
 import time
+import warnings
 from typing import Any, Dict, Iterator, List, Optional, Sequence
 
 import numpy as np
@@ -39,11 +40,14 @@ def _positive_int(value: str) -> int:
 def base_parser(description: str, *, epochs: int, projection: Optional[str],
                 noise: float = 0.0, noise_epochs: Optional[int] = None,
                 lambda_: float = 20.0, lr: float = 1e-3,
-                batch_size: int = 32) -> argparse.ArgumentParser:
+                batch_size: int = 32,
+                lr_milestones: Optional[Sequence[int]] = None,
+                lr_gamma: float = 0.1) -> argparse.ArgumentParser:
     r"""Returns an :class:`argparse.ArgumentParser` with the flags every
     experiment takes: :obj:`--backward`, :obj:`--projection`,
-    :obj:`--noise`, :obj:`--noise-epochs`, :obj:`--lambda`,
-    :obj:`--epochs`, :obj:`--lr`, :obj:`--batch-size`, :obj:`--seed`,
+    :obj:`--noise`, :obj:`--noise-epochs`, :obj:`--noise-position`,
+    :obj:`--lambda`, :obj:`--epochs`, :obj:`--lr`, :obj:`--lr-milestones`,
+    :obj:`--lr-gamma`, :obj:`--batch-size`, :obj:`--seed`,
     :obj:`--out`, :obj:`--tiny` and :obj:`--quiet`; defaults are the
     experiment's."""
     p = argparse.ArgumentParser(
@@ -60,10 +64,21 @@ def base_parser(description: str, *, epochs: int, projection: Optional[str],
     p.add_argument('--noise-epochs', type=int, default=noise_epochs,
                    help='apply the noise during the first N epochs only '
                    '(default: all epochs)')
+    p.add_argument('--noise-position', default='before',
+                   choices=['before', 'after'],
+                   help='add the margin to the raw costs (before the '
+                   'projection; it keeps them from collapsing) or to the '
+                   'projected costs')
     p.add_argument('--lambda', dest='lambda_', type=float, default=lambda_,
                    help='Blackbox interpolation strength')
     p.add_argument('--epochs', type=_positive_int, default=epochs)
     p.add_argument('--lr', type=float, default=lr)
+    p.add_argument('--lr-milestones', type=_positive_int, nargs='*',
+                   default=lr_milestones, metavar='EPOCH',
+                   help='multiply the learning rate by --lr-gamma after '
+                   'each of these epochs (step decays)')
+    p.add_argument('--lr-gamma', type=float, default=lr_gamma,
+                   help='the factor of each step decay')
     p.add_argument('--batch-size', type=_positive_int, default=batch_size)
     p.add_argument('--seed', type=int, default=0)
     p.add_argument('--out', default=None,
@@ -85,6 +100,55 @@ def seed_everything(seed: int) -> None:
     random.seed(seed)
     np.random.seed(seed)
     torch.manual_seed(seed)
+
+
+def lr_scheduler(optimizer: torch.optim.Optimizer,
+                 args: argparse.Namespace) -> Optional[Any]:
+    r"""A :class:`~torch.optim.lr_scheduler.MultiStepLR` for
+    :obj:`args.lr_milestones` and :obj:`args.lr_gamma` (step it once per
+    epoch), or :obj:`None` if no milestones are set."""
+    milestones = getattr(args, 'lr_milestones', None)
+    if not milestones:
+        return None
+    return torch.optim.lr_scheduler.MultiStepLR(
+        optimizer, milestones=sorted(milestones), gamma=args.lr_gamma)
+
+
+class CollapseMonitor:
+    r"""Warns once when the per-epoch mean raw cost norm falls below
+    :obj:`fraction` of its first value (cost collapse, paper Sec. 3.6 and
+    Fig. 4c).
+
+    Args:
+        fraction (float, optional): The threshold relative to the first
+            epoch's norm. (default: :obj:`0.25`)
+    """
+    def __init__(self, fraction: float = 0.25) -> None:
+        if not 0 < fraction < 1:
+            raise ValueError(f"'fraction' must lie in (0, 1) (got "
+                             f"{fraction})")
+        self.fraction = fraction
+        self.start: Optional[float] = None
+        self.warned = False
+
+    def update(self, epoch: int, cost_norm: float) -> bool:
+        r"""Records the norm of :obj:`epoch`; returns :obj:`True` (and warns,
+        once) if it lies below :obj:`fraction` of the first one."""
+        if not cost_norm == cost_norm:  # NaN
+            return False
+        if self.start is None:
+            self.start = cost_norm
+            return False
+        low = cost_norm < self.fraction * self.start
+        if low and not self.warned:
+            self.warned = True
+            warnings.warn(
+                f'The raw cost norm fell to {cost_norm:.4g} in epoch {epoch} '
+                f'({cost_norm / self.start:.1%} of its first value '
+                f'{self.start:.4g}): the costs are collapsing. A noise '
+                f'margin on the raw costs (--noise ALPHA --noise-position '
+                f'before) prevents this.', RuntimeWarning, stacklevel=2)
+        return low
 
 
 def noise_for_epoch(args: argparse.Namespace, epoch: int) -> float:

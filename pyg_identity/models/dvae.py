@@ -122,6 +122,10 @@ class DVAE(torch.nn.Module):
             (default: :obj:`"std"`)
         noise (float, optional): The noise margin :math:`\alpha` of the
             top-:math:`k` layer (training only). (default: :obj:`0.0`)
+        noise_position (str, optional): :obj:`"before"` adds the margin
+            to the raw costs, before the projection (it keeps them from
+            collapsing); :obj:`"after"` to the projected costs.
+            (default: :obj:`"before"`)
         backward (str, optional): :obj:`"identity"` or :obj:`"blackbox"`.
             (default: :obj:`"identity"`)
         lambda_ (float, optional): The Blackbox :math:`\lambda > 0`.
@@ -151,6 +155,7 @@ class DVAE(torch.nn.Module):
         s: int = 10,
         projection: Optional[str] = 'std',
         noise: float = 0.0,
+        noise_position: str = 'before',
         backward: str = 'identity',
         lambda_: float = 10.0,
         diagnostics: bool = False,
@@ -182,6 +187,7 @@ class DVAE(torch.nn.Module):
         self.encoder = MLP([in_channels] + self.encoder_channels + [latent],
                            act='relu', norm=None)
         self.topk = IdentityTopK(k, projection=projection, noise=noise,
+                                 noise_position=noise_position,
                                  backward=backward, lambda_=lambda_,
                                  diagnostics=diagnostics)
         self.decoder = MLP([latent] + self.decoder_channels + [in_channels],

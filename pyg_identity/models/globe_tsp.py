@@ -30,7 +30,7 @@ class GlobeTSPNet(torch.nn.Module):
         {\| f_{\mathbf{\Theta}}(\mathbf{x}_i) \|_2}, \qquad
         \omega_{ij} = d(\mathbf{p}_i, \mathbf{p}_j), \qquad
         \mathbf{y} = \arg\min_{\mathbf{y} \in Y} \langle
-        P_{\text{std}}(\omega) + \xi, \mathbf{y} \rangle
+        P_{\text{std}}(\omega + \xi), \mathbf{y} \rangle
 
     with :math:`d` the great-circle distance
     :math:`2 \arcsin(\|\mathbf{p}_i - \mathbf{p}_j\| / 2)` or the chord
@@ -58,6 +58,10 @@ class GlobeTSPNet(torch.nn.Module):
             (default: :obj:`"std"`)
         noise (float, optional): The noise margin :math:`\alpha` (training
             only). (default: :obj:`0.0`)
+        noise_position (str, optional): :obj:`"before"` adds the margin
+            to the raw costs, before the projection (it keeps them from
+            collapsing); :obj:`"after"` to the projected costs.
+            (default: :obj:`"before"`)
         backward (str, optional): :obj:`"identity"` or :obj:`"blackbox"`.
             (default: :obj:`"identity"`)
         lambda_ (float, optional): The Blackbox :math:`\lambda` (the paper
@@ -83,6 +87,7 @@ class GlobeTSPNet(torch.nn.Module):
         runs: int = 1,
         projection: Optional[str] = 'std',
         noise: float = 0.0,
+        noise_position: str = 'before',
         backward: str = 'identity',
         lambda_: float = 20.0,
         diagnostics: bool = False,
@@ -114,6 +119,7 @@ class GlobeTSPNet(torch.nn.Module):
         self.lin2 = torch.nn.Linear(hidden_channels, 3)
         self.tsp = IdentityTSP(solver=solver, runs=runs,
                                projection=projection, noise=noise,
+                               noise_position=noise_position,
                                backward=backward, lambda_=lambda_,
                                diagnostics=diagnostics)
         self.reset_parameters()

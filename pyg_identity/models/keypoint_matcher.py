@@ -215,8 +215,10 @@ class KeypointMatcher(torch.nn.Module):
             (default: :obj:`"identity"`)
         lambda_ (float, optional): The Blackbox :math:`\lambda` (the paper
             uses :obj:`80` for graph matching). (default: :obj:`80.0`)
-        noise_position (str, optional): :obj:`"after"` or :obj:`"before"`
-            the projection. (default: :obj:`"after"`)
+        noise_position (str, optional): :obj:`"before"` adds the margin
+            to the raw costs, before the projection (it keeps them from
+            collapsing); :obj:`"after"` to the projected costs.
+            (default: :obj:`"before"`)
 
     Shapes:
         - **input:** keypoint features :obj:`x_s` :math:`(N_s, F)`,
@@ -249,7 +251,7 @@ class KeypointMatcher(torch.nn.Module):
         noise: float = 0.0,
         backward: str = 'identity',
         lambda_: float = 80.0,
-        noise_position: str = 'after',
+        noise_position: str = 'before',
     ) -> None:
         super().__init__()
         for name, value, low in (('in_channels', in_channels, 1),

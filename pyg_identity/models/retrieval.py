@@ -56,8 +56,10 @@ class RetrievalNet(torch.nn.Module):
             (default: :obj:`"identity"`)
         lambda_ (float, optional): The Blackbox :math:`\lambda > 0`.
             (default: :obj:`0.2`)
-        noise_position (str, optional): :obj:`"after"` or :obj:`"before"`
-            the projection. (default: :obj:`"after"`)
+        noise_position (str, optional): :obj:`"before"` adds the margin
+            to the raw costs, before the projection (it keeps them from
+            collapsing); :obj:`"after"` to the projected costs.
+            (default: :obj:`"before"`)
 
     Shapes:
         - **input:** images :math:`(B, \text{in\_channels})` or
@@ -74,7 +76,7 @@ class RetrievalNet(torch.nn.Module):
         noise: float = 0.0,
         backward: str = 'identity',
         lambda_: float = 0.2,
-        noise_position: str = 'after',
+        noise_position: str = 'before',
     ) -> None:
         super().__init__()
         for name, value in (('in_channels', in_channels),

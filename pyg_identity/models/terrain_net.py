@@ -95,6 +95,10 @@ class TerrainNet(torch.nn.Module):
         noise (float, optional): The noise margin :math:`\alpha` of the
             solver layer, applied in training mode only.
             (default: :obj:`0.0`)
+        noise_position (str, optional): :obj:`"before"` adds the margin
+            to the raw costs, before the projection (it keeps them from
+            collapsing); :obj:`"after"` to the projected costs.
+            (default: :obj:`"before"`)
         backward (str, optional): :obj:`"identity"` or :obj:`"blackbox"`.
             (default: :obj:`"identity"`)
         lambda_ (float, optional): The Blackbox :math:`\lambda`.
@@ -118,6 +122,7 @@ class TerrainNet(torch.nn.Module):
         num_blocks: int = 2,
         projection: Optional[str] = None,
         noise: float = 0.0,
+        noise_position: str = 'before',
         backward: str = 'identity',
         lambda_: float = 20.0,
     ) -> None:
@@ -149,7 +154,8 @@ class TerrainNet(torch.nn.Module):
         self.head = torch.nn.Conv2d(hidden_channels, 1, 1)
         self.solver = IdentityShortestPath(
             directed=True, vertex_costs=True, projection=projection,
-            noise=noise, backward=backward, lambda_=lambda_)
+            noise=noise, noise_position=noise_position, backward=backward,
+            lambda_=lambda_)
         self.register_buffer('grid_edge_index',
                              grid_edge_index(grid_size, diagonal=True),
                              persistent=False)

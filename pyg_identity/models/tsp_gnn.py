@@ -34,7 +34,7 @@ class TSPEdgeGNN(torch.nn.Module):
     then a symmetric :class:`~pyg_identity.nn.EdgeCost` head maps every edge
     to a cost :math:`\omega_{ij} = \omega_{ji}` and the layer returns the
     tour :math:`\mathbf{y} = \arg\min_{\mathbf{y} \in Y} \langle
-    P_{\text{std}}(\omega) + \xi, \mathbf{y} \rangle` over the tour
+    P_{\text{std}}(\omega + \xi), \mathbf{y} \rangle` over the tour
     indicators :math:`Y` of each graph. Edge features (*e.g.* the
     Euclidean distances of :class:`~pyg_identity.datasets.RandomTSP`) are
     optional; without them the model must infer distances from the
@@ -57,6 +57,10 @@ class TSPEdgeGNN(torch.nn.Module):
             (default: :obj:`"std"`)
         noise (float, optional): The noise margin :math:`\alpha` (training
             only). (default: :obj:`0.0`)
+        noise_position (str, optional): :obj:`"before"` adds the margin
+            to the raw costs, before the projection (it keeps them from
+            collapsing); :obj:`"after"` to the projected costs.
+            (default: :obj:`"before"`)
         backward (str, optional): :obj:`"identity"` or :obj:`"blackbox"`.
             (default: :obj:`"identity"`)
         lambda_ (float, optional): The Blackbox :math:`\lambda`.
@@ -85,6 +89,7 @@ class TSPEdgeGNN(torch.nn.Module):
         runs: int = 1,
         projection: Optional[str] = 'std',
         noise: float = 0.0,
+        noise_position: str = 'before',
         backward: str = 'identity',
         lambda_: float = 20.0,
         diagnostics: bool = False,
@@ -124,6 +129,7 @@ class TSPEdgeGNN(torch.nn.Module):
                              edge_dim=edge_dim, symmetric=True)
         self.tsp = IdentityTSP(solver=solver, runs=runs,
                                projection=projection, noise=noise,
+                               noise_position=noise_position,
                                backward=backward, lambda_=lambda_,
                                diagnostics=diagnostics)
         self.reset_parameters()

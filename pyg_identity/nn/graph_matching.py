@@ -65,8 +65,10 @@ class IdentityGraphMatching(SolverLayer):
             (default: :obj:`"identity"`)
         lambda_ (float, optional): The Blackbox :math:`\lambda`.
             (default: :obj:`20.0`)
-        noise_position (str, optional): :obj:`"after"` or :obj:`"before"`
-            the projection. (default: :obj:`"after"`)
+        noise_position (str, optional): :obj:`"before"` adds the margin
+            to the raw costs, before the projection (it keeps them from
+            collapsing); :obj:`"after"` to the projected costs.
+            (default: :obj:`"before"`)
         diagnostics (bool, optional): If set, :obj:`layer.diagnostics` records
             the cost norm and gradient cosine of the last call.
             (default: :obj:`False`)
@@ -95,7 +97,7 @@ class IdentityGraphMatching(SolverLayer):
         noise: float = 0.0,
         backward: str = 'identity',
         lambda_: float = 20.0,
-        noise_position: str = 'after',
+        noise_position: str = 'before',
         diagnostics: bool = False,
     ) -> None:
         super().__init__(projection, noise, backward, lambda_, noise_position,

@@ -14,7 +14,7 @@ class IdentitySolver(SolverLayer):
     <https://arxiv.org/abs/2205.15213>`_ paper.
 
     .. math::
-        y = \mathrm{solve}(P(\omega) + \xi), \qquad
+        y = \mathrm{solve}(P(\omega + \xi)), \qquad
         \frac{\partial \ell}{\partial \omega} = \mp P'(\omega)^\top
         \frac{\partial \ell}{\partial y}
 
@@ -40,8 +40,10 @@ class IdentitySolver(SolverLayer):
             (default: :obj:`"identity"`)
         lambda_ (float, optional): The Blackbox :math:`\lambda`.
             (default: :obj:`20.0`)
-        noise_position (str, optional): :obj:`"after"` or :obj:`"before"`
-            the projection. (default: :obj:`"after"`)
+        noise_position (str, optional): :obj:`"before"` adds the margin
+            to the raw costs, before the projection (it keeps them from
+            collapsing); :obj:`"after"` to the projected costs.
+            (default: :obj:`"before"`)
         diagnostics (bool, optional): If set, :obj:`layer.diagnostics` records
             the cost norm and gradient cosine of the last call.
             (default: :obj:`False`)
@@ -59,7 +61,7 @@ class IdentitySolver(SolverLayer):
         noise: float = 0.0,
         backward: str = 'identity',
         lambda_: float = 20.0,
-        noise_position: str = 'after',
+        noise_position: str = 'before',
         diagnostics: bool = False,
     ) -> None:
         super().__init__(projection, noise, backward, lambda_, noise_position,

@@ -60,8 +60,10 @@ class IdentityPerfectMatching(SolverLayer):
             (default: :obj:`"identity"`)
         lambda_ (float, optional): The Blackbox :math:`\lambda`.
             (default: :obj:`20.0`)
-        noise_position (str, optional): :obj:`"after"` or :obj:`"before"`
-            the projection. (default: :obj:`"after"`)
+        noise_position (str, optional): :obj:`"before"` adds the margin
+            to the raw costs, before the projection (it keeps them from
+            collapsing); :obj:`"after"` to the projected costs.
+            (default: :obj:`"before"`)
         num_workers (int, optional): Solve the graphs in this many processes
             if :obj:`> 1`. (default: :obj:`0`)
         diagnostics (bool, optional): If set, :obj:`layer.diagnostics` records
@@ -84,7 +86,7 @@ class IdentityPerfectMatching(SolverLayer):
         noise: float = 0.0,
         backward: str = 'identity',
         lambda_: float = 20.0,
-        noise_position: str = 'after',
+        noise_position: str = 'before',
         num_workers: int = 0,
         diagnostics: bool = False,
     ) -> None:

@@ -18,7 +18,7 @@ class IdentityRanking(SolverLayer):
 
     .. math::
         \mathrm{rk}(\omega) = \arg\min_{y \in \Pi_n}
-        \langle P(\omega) + \xi, y \rangle, \qquad
+        \langle P(\omega + \xi), y \rangle, \qquad
         \frac{\partial \ell}{\partial \omega} = -P'(\omega)^\top
         \frac{\partial \ell}{\partial y}
 
@@ -56,8 +56,10 @@ class IdentityRanking(SolverLayer):
             (default: :obj:`"identity"`)
         lambda_ (float, optional): The Blackbox :math:`\lambda > 0`.
             (default: :obj:`20.0`)
-        noise_position (str, optional): :obj:`"after"` or :obj:`"before"`
-            the projection. (default: :obj:`"after"`)
+        noise_position (str, optional): :obj:`"before"` adds the margin
+            to the raw costs, before the projection (it keeps them from
+            collapsing); :obj:`"after"` to the projected costs.
+            (default: :obj:`"before"`)
         diagnostics (bool, optional): If set, :obj:`layer.diagnostics` records
             the cost norm and gradient cosine of the last call.
             (default: :obj:`False`)
@@ -77,7 +79,7 @@ class IdentityRanking(SolverLayer):
         noise: float = 0.0,
         backward: str = 'identity',
         lambda_: float = 20.0,
-        noise_position: str = 'after',
+        noise_position: str = 'before',
         diagnostics: bool = False,
     ) -> None:
         super().__init__(projection, noise, backward, lambda_, noise_position,
@@ -142,8 +144,10 @@ class RecallLoss(SolverLayer):
             (default: :obj:`"identity"`)
         lambda_ (float, optional): The Blackbox :math:`\lambda > 0`.
             (default: :obj:`20.0`)
-        noise_position (str, optional): :obj:`"after"` or :obj:`"before"`
-            the projection. (default: :obj:`"after"`)
+        noise_position (str, optional): :obj:`"before"` adds the margin
+            to the raw costs, before the projection (it keeps them from
+            collapsing); :obj:`"after"` to the projected costs.
+            (default: :obj:`"before"`)
 
     Shapes:
         - **input:** scores :math:`(N)` with index :math:`(N)` (optional),
@@ -159,7 +163,7 @@ class RecallLoss(SolverLayer):
         noise: float = 0.0,
         backward: str = 'identity',
         lambda_: float = 20.0,
-        noise_position: str = 'after',
+        noise_position: str = 'before',
     ) -> None:
         super().__init__(projection, noise, backward, lambda_, noise_position)
 

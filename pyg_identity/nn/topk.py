@@ -17,7 +17,7 @@ class IdentityTopK(SolverLayer):
 
     .. math::
         y(\omega) = \arg\max_{y \in \{0, 1\}^n,\ \mathbf{1}^\top y = k}
-        \langle P(\omega) + \xi, y \rangle, \qquad
+        \langle P(\omega + \xi), y \rangle, \qquad
         \frac{\partial \ell}{\partial \omega} = +P'(\omega)^\top
         \frac{\partial \ell}{\partial y}
 
@@ -51,8 +51,10 @@ class IdentityTopK(SolverLayer):
             (default: :obj:`"identity"`)
         lambda_ (float, optional): The Blackbox :math:`\lambda > 0`.
             (default: :obj:`20.0`)
-        noise_position (str, optional): :obj:`"after"` or :obj:`"before"`
-            the projection. (default: :obj:`"after"`)
+        noise_position (str, optional): :obj:`"before"` adds the margin
+            to the raw costs, before the projection (it keeps them from
+            collapsing); :obj:`"after"` to the projected costs.
+            (default: :obj:`"before"`)
         diagnostics (bool, optional): If set, :obj:`layer.diagnostics` records
             the cost norm and gradient cosine of the last call.
             (default: :obj:`False`)
@@ -72,7 +74,7 @@ class IdentityTopK(SolverLayer):
         noise: float = 0.0,
         backward: str = 'identity',
         lambda_: float = 20.0,
-        noise_position: str = 'after',
+        noise_position: str = 'before',
         diagnostics: bool = False,
     ) -> None:
         super().__init__(projection, noise, backward, lambda_, noise_position,

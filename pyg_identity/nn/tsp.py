@@ -17,7 +17,7 @@ class IdentityTSP(SolverLayer):
     paper (Globe TSP experiment).
 
     .. math::
-        \mathbf{y} = \arg\min_{\mathbf{y} \in Y} \langle P(\omega) + \xi,
+        \mathbf{y} = \arg\min_{\mathbf{y} \in Y} \langle P(\omega + \xi),
         \mathbf{y} \rangle, \qquad
         \frac{\partial \ell}{\partial \omega} = -P'(\omega)^{\top}
         \frac{\partial \ell}{\partial \mathbf{y}}
@@ -71,8 +71,10 @@ class IdentityTSP(SolverLayer):
             (default: :obj:`"identity"`)
         lambda_ (float, optional): The Blackbox :math:`\lambda`.
             (default: :obj:`20.0`)
-        noise_position (str, optional): :obj:`"after"` or :obj:`"before"`
-            the projection. (default: :obj:`"after"`)
+        noise_position (str, optional): :obj:`"before"` adds the margin
+            to the raw costs, before the projection (it keeps them from
+            collapsing); :obj:`"after"` to the projected costs.
+            (default: :obj:`"before"`)
         diagnostics (bool, optional): If set, :obj:`layer.diagnostics` records
             the cost norm and gradient cosine of the last call.
             (default: :obj:`False`)
@@ -97,7 +99,7 @@ class IdentityTSP(SolverLayer):
         noise: float = 0.0,
         backward: str = 'identity',
         lambda_: float = 20.0,
-        noise_position: str = 'after',
+        noise_position: str = 'before',
         diagnostics: bool = False,
     ) -> None:
         super().__init__(projection, noise, backward, lambda_, noise_position,

@@ -96,13 +96,13 @@ def identity_solver(
     training: bool = False,
     backward: str = 'identity',
     lambda_: float = 20.0,
-    noise_position: str = 'after',
+    noise_position: str = 'before',
     generator: Optional[torch.Generator] = None,
     diagnostics: Optional[SolverDiagnostics] = None,
 ) -> Any:
-    r"""Runs :obj:`solver` on (projected, noised) costs with a gradient
-    replacement on the backward pass: :math:`\tilde\omega = P(\omega) + \xi`,
-    :math:`y = \mathrm{solver}(\tilde\omega)`, and on the backward pass
+    r"""Runs :obj:`solver` on (noised, projected) costs with a gradient
+    replacement on the backward pass: :math:`\tilde\omega = P(\omega +
+    \xi)`, :math:`y = \mathrm{solver}(\tilde\omega)`, and on the backward pass
     :math:`\partial\ell/\partial\tilde\omega = \mp\partial\ell/\partial y`
     (Identity) or the Blackbox update, differentiated through :math:`P` by
     autograd.
@@ -134,9 +134,15 @@ def identity_solver(
             (default: :obj:`"identity"`)
         lambda_ (float, optional): The Blackbox interpolation strength
             :math:`\lambda > 0`. (default: :obj:`20.0`)
-        noise_position (str, optional): :obj:`"after"` adds the noise after
-            the projection (a scale-free margin), :obj:`"before"` before it.
-            (default: :obj:`"after"`)
+        noise_position (str, optional): :obj:`"before"` adds the noise to
+            the raw costs :math:`\omega`, before the projection:
+            :math:`\tilde\omega = P(\omega + \xi)`. Then the margin is
+            large relative to small raw costs, so shrinking them costs
+            loss, which is what keeps them from collapsing to zero (paper
+            Sec. 3.6). :obj:`"after"` gives :math:`P(\omega) + \xi`, a
+            scale-free margin that cannot penalise collapse (Globe TSP(5),
+            5,000 samples, 30 epochs: 55.8% full-tour accuracy vs 90.4%
+            with :obj:`"before"`). (default: :obj:`"before"`)
         generator (torch.Generator, optional): The generator for the noise.
             (default: :obj:`None`)
         diagnostics (SolverDiagnostics, optional): If given, records cost

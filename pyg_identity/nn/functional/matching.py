@@ -325,7 +325,7 @@ def matching(
     training: bool = False,
     backward: str = 'identity',
     lambda_: float = 20.0,
-    noise_position: str = 'after',
+    noise_position: str = 'before',
     generator: Optional[torch.Generator] = None,
     diagnostics: Optional[SolverDiagnostics] = None,
     num_workers: int = 0,
@@ -371,8 +371,10 @@ def matching(
             (default: :obj:`"identity"`)
         lambda_ (float, optional): The Blackbox :math:`\lambda`.
             (default: :obj:`20.0`)
-        noise_position (str, optional): :obj:`"after"` or :obj:`"before"`
-            the projection. (default: :obj:`"after"`)
+        noise_position (str, optional): :obj:`"before"` adds the margin
+            to the raw costs, before the projection (it keeps them from
+            collapsing); :obj:`"after"` to the projected costs.
+            (default: :obj:`"before"`)
         generator (torch.Generator, optional): The generator of the noise.
             (default: :obj:`None`)
         diagnostics (SolverDiagnostics, optional): Records cost norms and

@@ -67,7 +67,7 @@ def ranking(
     training: bool = False,
     backward: str = 'identity',
     lambda_: float = 20.0,
-    noise_position: str = 'after',
+    noise_position: str = 'before',
     generator: Optional[torch.Generator] = None,
     diagnostics: Optional[SolverDiagnostics] = None,
 ) -> Tensor:
@@ -97,8 +97,10 @@ def ranking(
             (default: :obj:`"identity"`)
         lambda_ (float, optional): The Blackbox :math:`\lambda`.
             (default: :obj:`20.0`)
-        noise_position (str, optional): :obj:`"after"` or :obj:`"before"`
-            the projection. (default: :obj:`"after"`)
+        noise_position (str, optional): :obj:`"before"` adds the margin
+            to the raw costs, before the projection (it keeps them from
+            collapsing); :obj:`"after"` to the projected costs.
+            (default: :obj:`"before"`)
         generator (torch.Generator, optional): The generator for the noise.
             (default: :obj:`None`)
         diagnostics (SolverDiagnostics, optional): Records cost norms and
@@ -221,7 +223,7 @@ def identity_recall_loss(
     training: bool = False,
     backward: str = 'identity',
     lambda_: float = 20.0,
-    noise_position: str = 'after',
+    noise_position: str = 'before',
     generator: Optional[torch.Generator] = None,
 ) -> Tensor:
     r"""The recall loss (:func:`recall_loss`) of scores, with two calls of
@@ -256,8 +258,10 @@ def identity_recall_loss(
             (default: :obj:`"identity"`)
         lambda_ (float, optional): The Blackbox :math:`\lambda`.
             (default: :obj:`20.0`)
-        noise_position (str, optional): :obj:`"after"` or :obj:`"before"`
-            the projection. (default: :obj:`"after"`)
+        noise_position (str, optional): :obj:`"before"` adds the margin
+            to the raw costs, before the projection (it keeps them from
+            collapsing); :obj:`"after"` to the projected costs.
+            (default: :obj:`"before"`)
         generator (torch.Generator, optional): The generator for the noise.
             (default: :obj:`None`)
 

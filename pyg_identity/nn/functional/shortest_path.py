@@ -159,7 +159,7 @@ def shortest_path(
     training: bool = False,
     backward: str = 'identity',
     lambda_: float = 20.0,
-    noise_position: str = 'after',
+    noise_position: str = 'before',
     num_workers: int = 0,
     generator: Optional[torch.Generator] = None,
     diagnostics: Optional[SolverDiagnostics] = None,
@@ -195,8 +195,10 @@ def shortest_path(
             (default: :obj:`"identity"`)
         lambda_ (float, optional): The Blackbox :math:`\lambda`.
             (default: :obj:`20.0`)
-        noise_position (str, optional): :obj:`"after"` or :obj:`"before"`
-            the projection. (default: :obj:`"after"`)
+        noise_position (str, optional): :obj:`"before"` adds the margin
+            to the raw costs, before the projection (it keeps them from
+            collapsing); :obj:`"after"` to the projected costs.
+            (default: :obj:`"before"`)
         num_workers (int, optional): Solve the graphs in this many processes
             if :obj:`> 1`. (default: :obj:`0`)
         generator (torch.Generator, optional): The generator for the noise.
@@ -230,7 +232,7 @@ def vertex_shortest_path(
     training: bool = False,
     backward: str = 'identity',
     lambda_: float = 20.0,
-    noise_position: str = 'after',
+    noise_position: str = 'before',
     num_workers: int = 0,
     generator: Optional[torch.Generator] = None,
     diagnostics: Optional[SolverDiagnostics] = None,
@@ -265,8 +267,10 @@ def vertex_shortest_path(
             (default: :obj:`"identity"`)
         lambda_ (float, optional): The Blackbox :math:`\lambda`.
             (default: :obj:`20.0`)
-        noise_position (str, optional): :obj:`"after"` or :obj:`"before"`
-            the projection. (default: :obj:`"after"`)
+        noise_position (str, optional): :obj:`"before"` adds the margin
+            to the raw costs, before the projection (it keeps them from
+            collapsing); :obj:`"after"` to the projected costs.
+            (default: :obj:`"before"`)
         num_workers (int, optional): Solve the graphs in this many processes
             if :obj:`> 1`. (default: :obj:`0`)
         generator (torch.Generator, optional): The generator for the noise.

@@ -38,7 +38,7 @@ def topk(
     training: bool = False,
     backward: str = 'identity',
     lambda_: float = 20.0,
-    noise_position: str = 'after',
+    noise_position: str = 'before',
     generator: Optional[torch.Generator] = None,
     diagnostics: Optional[SolverDiagnostics] = None,
 ) -> Tensor:
@@ -69,8 +69,10 @@ def topk(
             (default: :obj:`"identity"`)
         lambda_ (float, optional): The Blackbox :math:`\lambda`.
             (default: :obj:`20.0`)
-        noise_position (str, optional): :obj:`"after"` or :obj:`"before"`
-            the projection. (default: :obj:`"after"`)
+        noise_position (str, optional): :obj:`"before"` adds the margin
+            to the raw costs, before the projection (it keeps them from
+            collapsing); :obj:`"after"` to the projected costs.
+            (default: :obj:`"before"`)
         generator (torch.Generator, optional): The generator for the noise.
             (default: :obj:`None`)
         diagnostics (SolverDiagnostics, optional): Records cost norms and

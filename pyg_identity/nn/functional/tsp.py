@@ -35,12 +35,12 @@ def tsp(
     training: bool = False,
     backward: str = 'identity',
     lambda_: float = 20.0,
-    noise_position: str = 'after',
+    noise_position: str = 'before',
     generator: Optional[torch.Generator] = None,
     diagnostics: Optional[SolverDiagnostics] = None,
 ) -> Tensor:
     r"""Differentiable travelling salesman tours of every graph of a batch:
-    :math:`y = \arg\min_{y \in Y} \langle P(\omega) + \xi, y\rangle` over
+    :math:`y = \arg\min_{y \in Y} \langle P(\omega + \xi), y\rangle` over
     the indicators :math:`Y` of the Hamiltonian cycles of each graph, with
     the Identity (or Blackbox) gradient (see
     :class:`pyg_identity.nn.IdentityTSP`).
@@ -73,8 +73,10 @@ def tsp(
             (default: :obj:`"identity"`)
         lambda_ (float, optional): The Blackbox :math:`\lambda`.
             (default: :obj:`20.0`)
-        noise_position (str, optional): :obj:`"after"` or :obj:`"before"`
-            the projection. (default: :obj:`"after"`)
+        noise_position (str, optional): :obj:`"before"` adds the margin
+            to the raw costs, before the projection (it keeps them from
+            collapsing); :obj:`"after"` to the projected costs.
+            (default: :obj:`"before"`)
         generator (torch.Generator, optional): The generator for the noise.
             (default: :obj:`None`)
         diagnostics (SolverDiagnostics, optional): Records cost norms and
