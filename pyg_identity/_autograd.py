@@ -7,6 +7,7 @@ backward.
 """
 from typing import Any, Callable, Optional, Tuple
 
+import numpy as np
 import torch
 from torch import Tensor
 
@@ -28,7 +29,18 @@ def run_solver(solver: SolverCallable, costs: Tuple[Tensor, ...]) -> Tuple[
                          f"(got {len(out)} for {len(costs)} cost tensors)")
     sols = []
     for y, c in zip(out, costs):
-        y = torch.as_tensor(y)
+        if not isinstance(y, (Tensor, np.ndarray)):
+            raise ValueError(f"'solver' must return a tensor (or a tuple of "
+                             f"them) for every cost tensor (got "
+                             f"{type(y).__name__})")
+        try:
+            y = torch.as_tensor(y)
+        except (TypeError, RuntimeError) as e:  # e.g. an object array
+            raise ValueError(f"'solver' must return numeric solutions (got "
+                             f"an array of dtype {y.dtype})") from e
+        if y.is_complex():
+            raise ValueError(f"'solver' must return real solutions (got "
+                             f"{y.dtype})")
         if y.shape != c.shape:
             raise ValueError(f"'solver' must return solutions of the shape of "
                              f"its costs (got {list(y.shape)}, expected "

@@ -9,10 +9,22 @@ SHARED_DATA = os.environ.get('PYG_IDENTITY_SHARED_DATA') or os.path.abspath(
     os.path.join(os.path.dirname(__file__), '..', '..', 'shared', 'data'))
 
 
+# CI sets PYG_IDENTITY_REQUIRE_DATA=1 (in .ci/run): there a missing data
+# folder fails the tests that need it instead of skipping them.
+REQUIRE_DATA = os.environ.get('PYG_IDENTITY_REQUIRE_DATA', '') not in ('',
+                                                                      '0')
+
+
 @pytest.fixture
 def shared_data() -> str:
     if not os.path.isdir(SHARED_DATA):
-        pytest.fail(f'shared data folder not found at {SHARED_DATA}')
+        msg = (f'the small real test data (MNIST test set, a Willow pair, '
+               f'the Pascal VOC split file) is not at {SHARED_DATA}; put '
+               f'the project\'s shared/data folder beside the checkout or '
+               f'point PYG_IDENTITY_SHARED_DATA at a copy')
+        if REQUIRE_DATA:
+            pytest.fail(msg + ' (PYG_IDENTITY_REQUIRE_DATA is set)')
+        pytest.skip(msg)
     return SHARED_DATA
 
 

@@ -7,13 +7,13 @@ import json
 import os
 import random
 import time
-import warnings
 from typing import Any, Dict, Iterator, List, Optional, Sequence
 
 import numpy as np
 import torch
 
 from pyg_identity.projection import validate_mode
+from pyg_identity.utils.collapse import CollapseMonitor  # noqa: F401
 
 
 def _projection(value: str) -> Optional[str]:
@@ -114,41 +114,35 @@ def lr_scheduler(optimizer: torch.optim.Optimizer,
         optimizer, milestones=sorted(milestones), gamma=args.lr_gamma)
 
 
-class CollapseMonitor:
-    r"""Warns once when the per-epoch mean raw cost norm falls below
-    :obj:`fraction` of its first value (cost collapse, paper Sec. 3.6 and
-    Fig. 4c).
+def graph_norms(values: torch.Tensor, index: torch.Tensor,
+                num_graphs: int) -> torch.Tensor:
+    r"""The L2 norm of :obj:`values` per graph of :obj:`index` (to compare
+    the raw cost norm of a model with the norm of the true costs)."""
+    from torch_geometric.utils import scatter
+    sq = scatter(values.reshape(values.size(0), -1).pow(2).sum(-1), index, 0,
+                 dim_size=num_graphs, reduce='sum')
+    return sq.sqrt()
 
-    Args:
-        fraction (float, optional): The threshold relative to the first
-            epoch's norm. (default: :obj:`0.25`)
-    """
-    def __init__(self, fraction: float = 0.25) -> None:
-        if not 0 < fraction < 1:
-            raise ValueError(f"'fraction' must lie in (0, 1) (got "
-                             f"{fraction})")
-        self.fraction = fraction
-        self.start: Optional[float] = None
-        self.warned = False
 
-    def update(self, epoch: int, cost_norm: float) -> bool:
-        r"""Records the norm of :obj:`epoch`; returns :obj:`True` (and warns,
-        once) if it lies below :obj:`fraction` of the first one."""
-        if not cost_norm == cost_norm:  # NaN
-            return False
-        if self.start is None:
-            self.start = cost_norm
-            return False
-        low = cost_norm < self.fraction * self.start
-        if low and not self.warned:
-            self.warned = True
-            warnings.warn(
-                f'The raw cost norm fell to {cost_norm:.4g} in epoch {epoch} '
-                f'({cost_norm / self.start:.1%} of its first value '
-                f'{self.start:.4g}): the costs are collapsing. A noise '
-                f'margin on the raw costs (--noise ALPHA --noise-position '
-                f'before) prevents this.', RuntimeWarning, stacklevel=2)
-        return low
+class EpochNorm:
+    r"""Averages the raw cost norm that a solver layer's diagnostics record
+    at every training step over one epoch (:meth:`add` per step,
+    :meth:`pop` at the end of the epoch; NaN if nothing was recorded)."""
+    def __init__(self, diagnostics: Any) -> None:
+        self.diagnostics = diagnostics
+        self.total = 0.0
+        self.steps = 0
+
+    def add(self) -> None:
+        norm = getattr(self.diagnostics, 'cost_norm', None)
+        if norm is not None:
+            self.total += float(norm)
+            self.steps += 1
+
+    def pop(self) -> float:
+        out = self.total / self.steps if self.steps else float('nan')
+        self.total, self.steps = 0.0, 0
+        return out
 
 
 def noise_for_epoch(args: argparse.Namespace, epoch: int) -> float:

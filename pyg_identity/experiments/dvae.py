@@ -37,10 +37,13 @@ from torch import Tensor
 
 from pyg_identity.datasets.mnist import MNIST
 from pyg_identity.experiments._common import (
+    CollapseMonitor,
     Distributed,
+    EpochNorm,
     RunLogger,
     base_parser,
     import_pyplot,
+    lr_scheduler,
     noise_for_epoch,
     seed_everything,
 )
@@ -109,11 +112,12 @@ def load_data(args: argparse.Namespace) -> Tuple[Tensor, Tensor, str]:
 
 def train(model: torch.nn.Module, optimizer: torch.optim.Optimizer,
           x: Tensor, batch_size: int, quiet: bool,
-          perm: Optional[Tensor] = None) -> Tuple[float, float]:
+          perm: Optional[Tensor] = None) -> Tuple[float, float, float]:
     r"""One epoch over the images :obj:`x[perm]` (default: a random
     permutation of all of them) of :obj:`model` (a :class:`DVAE`, possibly
     wrapped in :class:`~torch.nn.parallel.DistributedDataParallel`);
-    returns the mean N-ELBO and mean gradient cosine."""
+    returns the mean N-ELBO, the mean gradient cosine and the mean raw cost
+    norm (per latent block, before the projection)."""
     from tqdm import tqdm
 
     inner = cast(DVAE, getattr(model, 'module', model))
@@ -122,6 +126,7 @@ def train(model: torch.nn.Module, optimizer: torch.optim.Optimizer,
         perm = torch.randperm(len(x))
     total = cosine = 0.0
     steps = 0
+    norm = EpochNorm(inner.topk.diagnostics)
     for i in tqdm(range(0, len(perm), batch_size), disable=quiet,
                   leave=False, desc='train'):
         batch = x[perm[i:i + batch_size]]
@@ -131,11 +136,12 @@ def train(model: torch.nn.Module, optimizer: torch.optim.Optimizer,
         loss.backward()
         optimizer.step()
         total += loss.item() * len(batch)
+        norm.add()
         diag = inner.topk.diagnostics
         if diag is not None and diag.grad_cosine is not None:
             cosine += float(diag.grad_cosine)
             steps += 1
-    return total / max(len(perm), 1), cosine / max(steps, 1)
+    return total / max(len(perm), 1), cosine / max(steps, 1), norm.pop()
 
 
 @torch.no_grad()
@@ -186,14 +192,16 @@ def run(args: argparse.Namespace, data: Optional[Tuple[Tensor, Tensor, str]]
     epochs = min(args.epochs, 2) if args.tiny else args.epochs
     model = DVAE(k=args.k, tau=args.tau, s=args.sog_terms,
                  projection=args.projection, noise=args.noise,
-                 backward=args.backward, lambda_=args.lambda_,
-                 diagnostics=True)
+                 noise_position=args.noise_position, backward=args.backward,
+                 lambda_=args.lambda_, diagnostics=True)
     net = ddp.wrap(model, seed=args.seed)  # different noise per rank
     if args.optimizer == 'adam':
         optimizer: torch.optim.Optimizer = torch.optim.Adam(
             model.parameters(), lr=args.lr)
     else:
         optimizer = torch.optim.SGD(model.parameters(), lr=args.lr)
+    scheduler = lr_scheduler(optimizer, args)
+    monitor = CollapseMonitor()
     logger = RunLogger(NAME, args, paper=PAPER) if ddp.is_main else None
     test_n_elbo = float('nan')
     if logger is not None:
@@ -204,12 +212,16 @@ def run(args: argparse.Namespace, data: Optional[Tuple[Tensor, Tensor, str]]
     for epoch in range(1, epochs + 1):
         model.topk.noise = noise_for_epoch(args, epoch)
         perm = ddp.shard(len(train_x), args.seed, epoch)
-        loss, cosine = train(net, optimizer, train_x, args.batch_size,
-                             args.quiet or not ddp.is_main, perm)
+        loss, cosine, cost_norm = train(net, optimizer, train_x,
+                                        args.batch_size,
+                                        args.quiet or not ddp.is_main, perm)
+        if scheduler is not None:
+            scheduler.step()
         if logger is not None:
+            monitor.update(epoch, cost_norm)
             test_n_elbo = test(model, test_x, args.batch_size, args.seed + 1)
             logger.log(epoch, train_n_elbo=loss, test_n_elbo=test_n_elbo,
-                       grad_cosine=cosine)
+                       grad_cosine=cosine, cost_norm=cost_norm)
         ddp.barrier()
     ddp.sync_buffers(model)  # e.g. batch-norm statistics of rank 0
     ddp.save_rank(model, args.save_ranks)
@@ -220,7 +232,7 @@ def run(args: argparse.Namespace, data: Optional[Tuple[Tensor, Tensor, str]]
     plot_reconstructions(model, test_x,
                          os.path.join(logger.out, 'reconstructions.png'))
     result = logger.finish(
-        plots=['train_n_elbo', 'test_n_elbo', 'grad_cosine'],
+        plots=['train_n_elbo', 'test_n_elbo', 'grad_cosine', 'cost_norm'],
         test_n_elbo=test_n_elbo, grad_cosine=cosine,
         projection=str(args.projection), data=split,
         **ddp.final_metrics())

@@ -15,7 +15,8 @@ the true distances, the mean pairwise great-circle distance of the learned
 points of all 100 countries (the capitals': 1.18 rad; a collapse shrinks
 it), the median location error in km after the best rotation/reflection
 fit and the train time per epoch (Table 8). A warning is printed once if
-the cost norm falls below a quarter of its first value. Robustness studies (Fig. 4a, b):
+the cost norm falls below a quarter of its first value. Robustness studies
+(Fig. 4a, b):
 :obj:`--grad-noise SIGMA` adds :math:`\mathcal{N}(0, \sigma^2)` to
 :math:`\partial\ell_b/\partial y` of every graph's loss :math:`\ell_b` on the
 backward pass (the L1 gradient itself is :math:`\pm 1` per wrong entry);
@@ -49,6 +50,7 @@ from pyg_identity.experiments._common import (
     Distributed,
     RunLogger,
     base_parser,
+    graph_norms,
     import_pyplot,
     lr_scheduler,
     noise_for_epoch,
@@ -123,15 +125,12 @@ def true_cost_norm(dataset: Any, distance: str = 'geodesic') -> float:
         cost = (src - dst).norm(dim=-1) if distance == 'chord' else \
             _great_circle(src, dst)
         graph = edge_batch(data.batch, data.edge_index)
-        sq = scatter(cost * cost, graph, 0, dim_size=data.num_graphs,
-                     reduce='sum')
-        norms.append(sq.sqrt())
+        norms.append(graph_norms(cost, graph, data.num_graphs))
     return float(torch.cat(norms).mean())
 
 
 @torch.no_grad()
-def embedding_stats(model: torch.nn.Module, flags: Tensor) -> Dict[str,
-                                                                   float]:
+def embedding_stats(model: GlobeTSPNet, flags: Tensor) -> Dict[str, float]:
     r"""How well the learned points of all 100 countries match the capitals:
     :obj:`spread`, the mean pairwise great-circle distance of the learned
     points (radians; the capitals' is :obj:`true_spread`, 1.18) and

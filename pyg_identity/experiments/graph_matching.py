@@ -32,7 +32,7 @@ Run with ``python -m pyg_identity.experiments.graph_matching --help``.
 import argparse
 import os
 import time
-from typing import Any, Dict, List, Optional, Tuple
+from typing import Any, Dict, List, Optional, Tuple, cast
 
 import torch
 from torch import Tensor
@@ -40,11 +40,14 @@ from torch_geometric.loader import DataLoader
 from tqdm import tqdm
 
 from pyg_identity.experiments._common import (
+    CollapseMonitor,
     Distributed,
+    EpochNorm,
     RunLogger,
     _non_negative,
     base_parser,
     import_pyplot,
+    lr_scheduler,
     noise_for_epoch,
     seed_everything,
 )
@@ -250,11 +253,14 @@ def loss_of(out: Any, batch: Any, args: argparse.Namespace) -> Tensor:
 
 def train(model: torch.nn.Module, loader: DataLoader,
           optimizer: torch.optim.Optimizer, args: argparse.Namespace,
-          progress: bool = True) -> Tuple[float, float]:
+          progress: bool = True) -> Tuple[float, float, float]:
     r"""One epoch of :obj:`model` (a :class:`KeypointMatcher`, possibly
     wrapped in :class:`~torch.nn.parallel.DistributedDataParallel`);
-    returns the mean loss and training accuracy (%)."""
+    returns the mean loss, training accuracy (%) and raw cost norm per pair
+    (NaN unless the matcher records diagnostics)."""
     model.train()
+    inner = cast(KeypointMatcher, getattr(model, 'module', model))
+    norm = EpochNorm(inner.matcher.diagnostics)
     total_loss = total_acc = 0.0
     count = 0
     for batch in tqdm(loader, desc='train', leave=False,
@@ -264,13 +270,14 @@ def train(model: torch.nn.Module, loader: DataLoader,
         loss = loss_of(out, batch, args)
         loss.backward()
         optimizer.step()
+        norm.add()
         acc = matching_accuracy(unary_of(out), batch.y,
                                 batch_s=batch.x_s_batch,
                                 batch_t=batch.x_t_batch)
         total_loss += float(loss.detach()) * batch.num_graphs
         total_acc += float(acc) * batch.num_graphs
         count += batch.num_graphs
-    return total_loss / count, 100 * total_acc / count
+    return total_loss / count, 100 * total_acc / count, norm.pop()
 
 
 @torch.no_grad()
@@ -422,11 +429,16 @@ def main(argv: Optional[List[str]] = None) -> Dict[str, Any]:
         quadratic=args.quadratic, solver=args.qap_solver,
         max_iter=args.qap_iter, informed_margin=args.informed_margin,
         projection=args.projection, noise=args.noise,
-        backward=args.backward, lambda_=args.lambda_)
+        noise_position=args.noise_position, backward=args.backward,
+        lambda_=args.lambda_, diagnostics=True)
     net = ddp.wrap(model, seed=args.seed)  # different noise per rank
     optimizer = torch.optim.Adam(model.parameters(), lr=args.lr)
+    # The paper halves the lr every 2 of 10 epochs (every epochs // 5 of
+    # ours) unless --lr-step or --lr-milestones says otherwise.
     step = args.lr_step or max(1, args.epochs // 5)
-    scheduler = torch.optim.lr_scheduler.StepLR(optimizer, step, gamma=0.5)
+    scheduler = lr_scheduler(optimizer, args) or \
+        torch.optim.lr_scheduler.StepLR(optimizer, step, gamma=0.5)
+    monitor = CollapseMonitor()
 
     logger = RunLogger(NAME, args, paper=paper_row(args)) if ddp.is_main \
         else None
@@ -438,14 +450,16 @@ def main(argv: Optional[List[str]] = None) -> Dict[str, Any]:
         model.matcher.noise = noise_for_epoch(args, epoch)
         start, cpu = time.perf_counter(), time.process_time()
         ddp.set_epoch(sampler, epoch)
-        loss, train_acc = train(net, train_loader, optimizer, args,
-                                progress=ddp.is_main)
+        loss, train_acc, cost_norm = train(net, train_loader, optimizer,
+                                           args, progress=ddp.is_main)
         epoch_times.append(time.perf_counter() - start)
         cpu_times.append(time.process_time() - cpu)
         scheduler.step()
         if logger is not None:
+            monitor.update(epoch, cost_norm)
             metrics = test(model, test_loader)
             logger.log(epoch, loss=loss, train_acc=train_acc,
+                       cost_norm=cost_norm,
                        test_acc=metrics['accuracy'], test_f1=metrics['f1'],
                        epoch_time_s=epoch_times[-1])
         ddp.barrier()
@@ -469,7 +483,7 @@ def main(argv: Optional[List[str]] = None) -> Dict[str, Any]:
         torch.save({k: v.float() if v.is_floating_point() else v
                     for k, v in model.state_dict().items()}, args.save)
     result = logger.finish(
-        plots=['loss', 'train_acc', 'test_acc', 'test_f1'],
+        plots=['loss', 'train_acc', 'test_acc', 'test_f1', 'cost_norm'],
         accuracy=metrics['accuracy'], f1=metrics['f1'],
         precision=metrics['precision'],
         train_time_per_epoch_s=sum(epoch_times) / len(epoch_times),

@@ -31,10 +31,13 @@ from torch_geometric.utils import scatter
 from pyg_identity import edge_batch
 from pyg_identity.datasets.random_tsp import RandomTSP
 from pyg_identity.experiments._common import (
+    CollapseMonitor,
     Distributed,
     RunLogger,
     base_parser,
+    graph_norms,
     import_pyplot,
+    lr_scheduler,
     noise_for_epoch,
     seed_everything,
 )
@@ -230,10 +233,19 @@ def main(argv: Optional[Sequence[str]] = None) -> Dict[str, Any]:
     model = TSPEdgeGNN(hidden_channels=args.hidden, num_layers=args.layers,
                        edge_dim=None if args.no_edge_attr else 1,
                        runs=args.runs, projection=args.projection,
-                       noise=args.noise, backward=args.backward,
-                       lambda_=args.lambda_, diagnostics=True)
+                       noise=args.noise, noise_position=args.noise_position,
+                       backward=args.backward, lambda_=args.lambda_,
+                       diagnostics=True)
     net = ddp.wrap(model, seed=args.seed)  # different noise per rank
     optimizer = torch.optim.Adam(model.parameters(), lr=args.lr)
+    scheduler = lr_scheduler(optimizer, args)
+    monitor = CollapseMonitor()
+    # The true edge costs are the Euclidean distances (edge_attr).
+    true_norm = float(torch.cat([
+        graph_norms(d.edge_attr, edge_batch(d.batch, d.edge_index),
+                    d.num_graphs)
+        for d in DataLoader(train_dataset, batch_size=500)
+    ]).mean())
     layer = model.tsp
     diagnostics = layer.diagnostics
     assert diagnostics is not None
@@ -269,10 +281,14 @@ def main(argv: Optional[Sequence[str]] = None) -> Dict[str, Any]:
         start = time.perf_counter()
         stats = train(epoch)
         epoch_times.append(time.perf_counter() - start)
+        if scheduler is not None:
+            scheduler.step()
         if logger is not None:
+            monitor.update(epoch, stats['cost_norm'])
             test_stats = _test(model, test_loader)
             logger.log(epoch, loss=stats['loss'], cost_norm=stats['cost_norm'],
-                       noise=layer.noise, test_gap=test_stats['gap'],
+                       true_cost_norm=true_norm, noise=layer.noise,
+                       test_gap=test_stats['gap'],
                        test_acc=test_stats['acc'],
                        epoch_time_s=epoch_times[-1])
         ddp.barrier()
@@ -293,7 +309,8 @@ def main(argv: Optional[Sequence[str]] = None) -> Dict[str, Any]:
             test_gap=final['gap'], test_acc=final['acc'],
             test_loss=final['loss'],
             train_time_per_epoch_s=sum(epoch_times) / len(epoch_times),
-            world_size=ddp.world_size)
+            final_cost_norm=stats['cost_norm'], true_cost_norm=true_norm,
+            cost_collapse_warned=monitor.warned, world_size=ddp.world_size)
     ddp.close()
     return result
 

@@ -50,10 +50,13 @@ from torch import Tensor
 
 from pyg_identity.datasets.mnist import MNIST
 from pyg_identity.experiments._common import (
+    CollapseMonitor,
     Distributed,
+    EpochNorm,
     RunLogger,
     base_parser,
     import_pyplot,
+    lr_scheduler,
     noise_for_epoch,
     seed_everything,
 )
@@ -137,12 +140,12 @@ def load_data(args: argparse.Namespace) -> Tuple[Tensor, Tensor, Tensor,
 
 def train(model: torch.nn.Module, optimizer: torch.optim.Optimizer,
           x: Tensor, y: Tensor, batch_size: int, memory: int, quiet: bool,
-          perm: Optional[Tensor] = None) -> float:
+          perm: Optional[Tensor] = None) -> Tuple[float, float]:
     r"""One epoch over the images :obj:`x[perm]` (default: a random
     permutation of all of them) of :obj:`model` (a :class:`RetrievalNet`,
     possibly wrapped in
     :class:`~torch.nn.parallel.DistributedDataParallel`); returns the mean
-    recall loss."""
+    recall loss and the mean raw score norm per query."""
     from tqdm import tqdm
 
     inner = cast(RetrievalNet, getattr(model, 'module', model))
@@ -151,6 +154,7 @@ def train(model: torch.nn.Module, optimizer: torch.optim.Optimizer,
         perm = torch.randperm(len(x))
     bank: Deque[Tuple[Tensor, Tensor]] = deque(maxlen=max(memory, 1))
     total, steps = 0.0, 0
+    norm = EpochNorm(inner.criterion.diagnostics)
     for i in tqdm(range(0, len(perm), batch_size), disable=quiet,
                   leave=False, desc='train'):
         idx = perm[i:i + batch_size]
@@ -168,8 +172,9 @@ def train(model: torch.nn.Module, optimizer: torch.optim.Optimizer,
         if memory > 0:
             bank.append((emb.detach(), y[idx]))
         total += loss.item()
+        norm.add()
         steps += 1
-    return total / max(steps, 1)
+    return total / max(steps, 1), norm.pop()
 
 
 @torch.no_grad()
@@ -236,13 +241,18 @@ def run(args: argparse.Namespace,
     epochs = min(args.epochs, 2) if args.tiny else args.epochs
     model = RetrievalNet(train_x.size(1), args.hidden, args.embedding,
                          projection=args.projection, noise=args.noise,
-                         backward=args.backward, lambda_=args.lambda_)
+                         noise_position=args.noise_position,
+                         backward=args.backward, lambda_=args.lambda_,
+                         diagnostics=True)
     net = ddp.wrap(model, seed=args.seed)  # different noise per rank
     optimizer = torch.optim.Adam(model.parameters(), lr=args.lr,
                                  weight_decay=args.weight_decay)
-    # The paper drops the lr by 70% after 35 of 80 epochs.
-    scheduler = torch.optim.lr_scheduler.MultiStepLR(
-        optimizer, [max(1, round(epochs * 35 / 80))], gamma=0.3)
+    # The paper drops the lr by 70% after 35 of 80 epochs (the same fraction
+    # of ours unless --lr-milestones says otherwise).
+    scheduler = lr_scheduler(optimizer, args) or \
+        torch.optim.lr_scheduler.MultiStepLR(
+            optimizer, [max(1, round(epochs * 35 / 80))], gamma=0.3)
+    monitor = CollapseMonitor()
     logger = None
     recall = float('nan')
     if ddp.is_main:
@@ -254,12 +264,15 @@ def run(args: argparse.Namespace,
     for epoch in range(1, epochs + 1):
         model.criterion.noise = noise_for_epoch(args, epoch)
         perm = ddp.shard(len(train_x), args.seed, epoch)
-        loss = train(net, optimizer, train_x, train_y, args.batch_size,
-                     args.memory, args.quiet or not ddp.is_main, perm)
+        loss, cost_norm = train(net, optimizer, train_x, train_y,
+                                args.batch_size, args.memory,
+                                args.quiet or not ddp.is_main, perm)
         scheduler.step()
         if logger is not None:
+            monitor.update(epoch, cost_norm)
             recall = test(model, test_x, test_y)
-            logger.log(epoch, train_loss=loss, test_recall_at_1=recall)
+            logger.log(epoch, train_loss=loss, test_recall_at_1=recall,
+                       cost_norm=cost_norm)
         ddp.barrier()
     ddp.sync_buffers(model)  # e.g. batch-norm statistics of rank 0
     ddp.save_rank(model, args.save_ranks)

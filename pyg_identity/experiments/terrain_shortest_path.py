@@ -8,7 +8,14 @@ under the true costs :math:`c^*` (100 = optimal, lower is better).
 
 It also runs under :obj:`torchrun --nproc_per_node N` (DDP, gloo on CPU):
 every rank trains on its shard of the training maps; rank 0 validates,
-tests and writes."""
+tests and writes.
+
+The defaults are the paper's training settings: Adam, lr
+:math:`5 \cdot 10^{-3}`, 50 epochs, the learning rate divided by 10 after
+epoch 30 (:obj:`--lr-milestones 30`), batch 70, :math:`\lambda = 20`.
+Every epoch logs the mean per-map raw cost norm of the network beside the
+norm of the true cell costs (a collapse shows as the first falling far
+below the second; a warning is printed once)."""
 import argparse
 import os
 import time
@@ -21,10 +28,14 @@ from torch_geometric.utils import scatter
 
 from pyg_identity.datasets.terrain_shortest_path import TerrainShortestPath
 from pyg_identity.experiments._common import (
+    CollapseMonitor,
     Distributed,
+    EpochNorm,
     RunLogger,
     base_parser,
+    graph_norms,
     import_pyplot,
+    lr_scheduler,
     noise_for_epoch,
     seed_everything,
 )
@@ -43,7 +54,7 @@ PAPER_TABLE7: Dict[Tuple[Optional[str], float], Tuple[float, float]] = {
 
 def parser() -> argparse.ArgumentParser:
     p = base_parser(__doc__.split('\n\n')[0], epochs=50, projection=None,
-                    lambda_=20.0, lr=5e-3, batch_size=70)
+                    lambda_=20.0, lr=5e-3, batch_size=70, lr_milestones=[30])
     p.add_argument('--root', default=None,
                    help='dataset root (default: the dataset\'s default)')
     p.add_argument('--grid-size', type=int, default=12,
@@ -53,9 +64,6 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument('--num-test', type=int, default=1000)
     p.add_argument('--hidden-channels', type=int, default=32)
     p.add_argument('--num-blocks', type=int, default=2)
-    p.add_argument('--lr-drop', type=float, default=0.6,
-                   help='divide the learning rate by 10 after this fraction '
-                   'of the epochs (paper: after 30 of 50)')
     p.add_argument('--num-workers', type=int, default=0,
                    help='processes solving the maps when generating data')
     p.add_argument('--num-plot', type=int, default=4,
@@ -179,8 +187,9 @@ def main(argv: Optional[List[str]] = None) -> Dict[str, Any]:
                        hidden_channels=args.hidden_channels,
                        num_blocks=args.num_blocks,
                        projection=args.projection, noise=args.noise,
-                       backward=args.backward,
-                       lambda_=args.lambda_).to(device)
+                       noise_position=args.noise_position,
+                       backward=args.backward, lambda_=args.lambda_,
+                       diagnostics=True).to(device)
 
     kwargs = dict(root=args.root, grid_size=args.grid_size, seed=args.seed,
                   num_train=args.num_train, num_val=args.num_val,
@@ -199,9 +208,13 @@ def main(argv: Optional[List[str]] = None) -> Dict[str, Any]:
 
     net = ddp.wrap(model, seed=args.seed)  # different noise per rank
     optimizer = torch.optim.Adam(model.parameters(), lr=args.lr)
-    milestone = max(1, round(args.lr_drop * args.epochs))
-    scheduler = torch.optim.lr_scheduler.MultiStepLR(
-        optimizer, milestones=[milestone], gamma=0.1)
+    scheduler = lr_scheduler(optimizer, args)
+    epoch_norm = EpochNorm(model.solver.diagnostics)
+    monitor = CollapseMonitor()
+    true_norm = float(torch.cat([
+        graph_norms(d.cost, d.batch, d.num_graphs)
+        for d in DataLoader(train_ds, batch_size=500)
+    ]).mean())
 
     paper_bb, paper_id = PAPER_TABLE7.get((args.projection, args.noise),
                                           (None, None))
@@ -226,6 +239,7 @@ def main(argv: Optional[List[str]] = None) -> Dict[str, Any]:
             loss = l1_loss(y, data.y, data.num_graphs)
             loss.backward()
             optimizer.step()
+            epoch_norm.add()
             total += float(loss.detach()) * data.num_graphs
             count += data.num_graphs
         return total / max(count, 1)
@@ -235,10 +249,15 @@ def main(argv: Optional[List[str]] = None) -> Dict[str, Any]:
         t = time.perf_counter()
         loss = train(epoch)
         epoch_times.append(time.perf_counter() - t)
-        scheduler.step()
+        if scheduler is not None:
+            scheduler.step()
+        cost_norm = epoch_norm.pop()
         if logger is not None:
+            monitor.update(epoch, cost_norm)
             val = run_test(model, val_loader)
-            logger.log(epoch, loss=loss, val_cost_ratio=val['cost_ratio'],
+            logger.log(epoch, loss=loss, cost_norm=cost_norm,
+                       true_cost_norm=true_norm,
+                       val_cost_ratio=val['cost_ratio'],
                        val_exact_acc=val['exact'],
                        val_optimal_acc=val['optimal'],
                        epoch_time_s=epoch_times[-1])
@@ -259,11 +278,13 @@ def main(argv: Optional[List[str]] = None) -> Dict[str, Any]:
     plot_paths(model, test_ds, os.path.join(logger.out, 'paths.png'),
                args.num_plot)
     result = logger.finish(
-        plots=['loss', 'val_cost_ratio', 'val_exact_acc'],
+        plots=['loss', 'val_cost_ratio', 'val_exact_acc', 'cost_norm'],
         test_cost_ratio=test['cost_ratio'],
         test_exact_acc=test['exact'],
         test_optimal_acc=test['optimal'],
         train_time_per_epoch_s=sum(epoch_times) / len(epoch_times),
+        final_cost_norm=logger.history[-1]['cost_norm'],
+        true_cost_norm=true_norm, cost_collapse_warned=monitor.warned,
         **ddp.final_metrics(),
     )
     if paper_ratio is not None:

@@ -219,6 +219,9 @@ class KeypointMatcher(torch.nn.Module):
             to the raw costs, before the projection (it keeps them from
             collapsing); :obj:`"after"` to the projected costs.
             (default: :obj:`"before"`)
+        diagnostics (bool, optional): If set, the matching layer records
+            the raw cost norm of the last call in
+            :obj:`model.matcher.diagnostics`. (default: :obj:`False`)
 
     Shapes:
         - **input:** keypoint features :obj:`x_s` :math:`(N_s, F)`,
@@ -252,6 +255,7 @@ class KeypointMatcher(torch.nn.Module):
         backward: str = 'identity',
         lambda_: float = 80.0,
         noise_position: str = 'before',
+        diagnostics: bool = False,
     ) -> None:
         super().__init__()
         for name, value, low in (('in_channels', in_channels, 1),
@@ -306,12 +310,12 @@ class KeypointMatcher(torch.nn.Module):
             self.matcher = IdentityGraphMatching(
                 solver=solver, max_iter=max_iter, projection=projection,
                 noise=noise, backward=backward, lambda_=lambda_,
-                noise_position=noise_position)
+                noise_position=noise_position, diagnostics=diagnostics)
         else:
             self.matcher = IdentityMatching(
                 unmatch_cost=unmatch_cost, projection=projection, noise=noise,
                 backward=backward, lambda_=lambda_,
-                noise_position=noise_position)
+                noise_position=noise_position, diagnostics=diagnostics)
         self.reset_parameters()
 
     def reset_parameters(self) -> None:

@@ -5,7 +5,7 @@ import hashlib
 import importlib
 import json
 import os
-from typing import Any, Dict, List, Optional
+from typing import Any, Dict, List, Optional, Tuple
 
 import torch
 
@@ -70,12 +70,54 @@ def sha256(path: str) -> str:
     return h.hexdigest()
 
 
-def _resolve(path: str, package: str) -> Any:
-    if not path.startswith(package + '.'):
-        raise ValueError(f"Refusing to import {path!r}: only classes from "
-                         f"{package} may be named in a model card")
-    module, _, attr = path.rpartition('.')
-    return getattr(importlib.import_module(module), attr)
+# The only classes a model card may name, as `card name: (module, class)`.
+# Card strings are looked up here, never imported or traversed themselves.
+MODEL_CLASSES: Dict[str, Tuple[str, str]] = {
+    f'pyg_identity.models.{module}.{name}': (f'pyg_identity.models.{module}',
+                                             name)
+    for module, name in [
+        ('tsp_gnn', 'TSPEdgeGNN'),
+        ('globe_tsp', 'GlobeTSPNet'),
+        ('terrain_net', 'TerrainNet'),
+        ('keypoint_matcher', 'KeypointMatcher'),
+        ('dvae', 'DVAE'),
+        ('retrieval', 'RetrievalNet'),
+    ]
+}
+DATASET_CLASSES: Dict[str, Tuple[str, str]] = {
+    f'pyg_identity.datasets.{module}.{name}': (
+        f'pyg_identity.datasets.{module}', name)
+    for module, name in [
+        ('random_tsp', 'RandomTSP'),
+        ('globe_tsp', 'GlobeTSP'),
+        ('terrain_shortest_path', 'TerrainShortestPath'),
+        ('synthetic_keypoints', 'SyntheticKeypoints'),
+    ]
+}
+
+
+def _resolve(path: Any, key: str, allowed: Dict[str, Tuple[str, str]],
+             base: type) -> type:
+    if not isinstance(path, str) or path not in allowed:
+        raise ValueError(f"Refusing to import {path!r}: a model card's "
+                         f"{key!r} must be one of {sorted(allowed)}")
+    module, name = allowed[path]
+    cls = getattr(importlib.import_module(module), name, None)
+    # Guards the allow-list itself: a class defined where it is listed.
+    if (not isinstance(cls, type) or not issubclass(cls, base)
+            or cls.__module__ != module or cls.__qualname__ != name):
+        raise ValueError(f"Refusing to import {path!r}: it is not a "
+                         f"{base.__qualname__} subclass defined in {module}")
+    return cls
+
+
+def _kwargs(card: Dict[str, Any], key: str) -> Dict[str, Any]:
+    kwargs = card[key]
+    if not isinstance(kwargs, dict) or not all(
+            isinstance(k, str) for k in kwargs):
+        raise ValueError(f"A model card's {key!r} must be an object with "
+                         f"string keys (got {type(kwargs).__name__})")
+    return dict(kwargs)
 
 
 def load_pretrained(name: str, map_location: Optional[str] = 'cpu',
@@ -84,6 +126,10 @@ def load_pretrained(name: str, map_location: Optional[str] = 'cpu',
 
     The checkpoint's SHA-256 is checked against its model card and the state
     dict is loaded with :obj:`torch.load(..., weights_only=True)`.
+    The card's :obj:`"class"` must be a key of :obj:`MODEL_CLASSES`, an
+    explicit list of the :class:`torch.nn.Module` subclasses defined in
+    :obj:`pyg_identity.models` (its :obj:`"dataset"` one of
+    :obj:`DATASET_CLASSES`); any other name raises a :class:`ValueError`.
 
     Args:
         name (str): The checkpoint name, see :func:`available`.
@@ -99,8 +145,8 @@ def load_pretrained(name: str, map_location: Optional[str] = 'cpu',
         if digest != card['sha256']:
             raise ValueError(f"Checksum mismatch for {path}: expected "
                              f"{card['sha256']}, got {digest}")
-    cls = _resolve(card['class'], 'pyg_identity.models')
-    model = cls(**card['kwargs'])
+    cls = _resolve(card['class'], 'class', MODEL_CLASSES, torch.nn.Module)
+    model = cls(**_kwargs(card, 'kwargs'))
     state = torch.load(path, map_location=map_location, weights_only=True)
     model.load_state_dict(state)
     return model.eval()
@@ -108,8 +154,9 @@ def load_pretrained(name: str, map_location: Optional[str] = 'cpu',
 
 def card_dataset(card: Dict[str, Any], root: Optional[str] = None) -> Any:
     r"""Builds the fixed test split named by a model card."""
-    cls = _resolve(card['dataset'], 'pyg_identity.datasets')
-    kwargs = dict(card['dataset_kwargs'])
+    cls = _resolve(card['dataset'], 'dataset', DATASET_CLASSES,
+                   torch.utils.data.Dataset)
+    kwargs = _kwargs(card, 'dataset_kwargs')
     if root is not None:
         kwargs['root'] = root
     return cls(**kwargs)

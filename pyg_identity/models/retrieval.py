@@ -60,6 +60,9 @@ class RetrievalNet(torch.nn.Module):
             to the raw costs, before the projection (it keeps them from
             collapsing); :obj:`"after"` to the projected costs.
             (default: :obj:`"before"`)
+        diagnostics (bool, optional): If set, the loss layer records the raw
+            score norm of the last call in :obj:`model.criterion.diagnostics`.
+            (default: :obj:`False`)
 
     Shapes:
         - **input:** images :math:`(B, \text{in\_channels})` or
@@ -77,6 +80,7 @@ class RetrievalNet(torch.nn.Module):
         backward: str = 'identity',
         lambda_: float = 0.2,
         noise_position: str = 'before',
+        diagnostics: bool = False,
     ) -> None:
         super().__init__()
         for name, value in (('in_channels', in_channels),
@@ -93,7 +97,8 @@ class RetrievalNet(torch.nn.Module):
                        act='relu', norm=None)
         self.criterion = RecallLoss(projection=projection, noise=noise,
                                     backward=backward, lambda_=lambda_,
-                                    noise_position=noise_position)
+                                    noise_position=noise_position,
+                                    diagnostics=diagnostics)
         self.reset_parameters()
 
     def reset_parameters(self) -> None:

@@ -72,7 +72,14 @@ class TerrainNet(torch.nn.Module):
     batch norm, ReLU and a stride-2 max pooling, :obj:`num_blocks` residual
     blocks of two :math:`3 \times 3` convolutions, an adaptive max pooling to
     the :math:`k \times k` grid, and a :math:`1 \times 1` convolution followed
-    by a softplus (the costs must be non-negative for Dijkstra).
+    by a softplus (non-negative costs: the 8-neighbourhood grid lists every
+    edge both ways, so a negative cell cost would make a negative cycle).
+    The costs the solver sees can still turn negative: the Blackbox backward
+    solves at :math:`c + \lambda\,\partial\ell/\partial y`, and a noise
+    margin on the raw costs adds :math:`\pm\alpha/2`. By default those are
+    clamped at zero, as in the Blackbox paper's Dijkstra
+    (:obj:`negative_costs="clamp"`, which warns once); pass
+    :obj:`"raise"` to get an error instead.
     It is written in plain :mod:`torch` (no torchvision).
 
     The default projection is :obj:`None`; :obj:`"norm"`
@@ -103,6 +110,12 @@ class TerrainNet(torch.nn.Module):
             (default: :obj:`"identity"`)
         lambda_ (float, optional): The Blackbox :math:`\lambda`.
             (default: :obj:`20.0`)
+        diagnostics (bool, optional): If set, the solver layer records the
+            raw cost norm of the last call in
+            :obj:`model.solver.diagnostics`. (default: :obj:`False`)
+        negative_costs (str, optional): :obj:`"clamp"` or :obj:`"raise"`,
+            for negative costs reaching the solver (see above).
+            (default: :obj:`"clamp"`)
 
     Shapes:
         - **input:**
@@ -125,6 +138,8 @@ class TerrainNet(torch.nn.Module):
         noise_position: str = 'before',
         backward: str = 'identity',
         lambda_: float = 20.0,
+        diagnostics: bool = False,
+        negative_costs: str = 'clamp',
     ) -> None:
         super().__init__()
         _check_positive(grid_size, 'grid_size')
@@ -155,7 +170,8 @@ class TerrainNet(torch.nn.Module):
         self.solver = IdentityShortestPath(
             directed=True, vertex_costs=True, projection=projection,
             noise=noise, noise_position=noise_position, backward=backward,
-            lambda_=lambda_)
+            lambda_=lambda_, diagnostics=diagnostics,
+            negative_costs=negative_costs)
         self.register_buffer('grid_edge_index',
                              grid_edge_index(grid_size, diagonal=True),
                              persistent=False)

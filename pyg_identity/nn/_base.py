@@ -7,6 +7,8 @@ from pyg_identity.nn.functional.identity_solver import (
     BACKWARDS,
     NOISE_POSITIONS,
     SolverDiagnostics,
+    check_lambda,
+    check_noise,
     identity_solver,
 )
 from pyg_identity.projection import validate_mode
@@ -34,19 +36,17 @@ class SolverLayer(torch.nn.Module):
     ) -> None:
         super().__init__()
         self.projection = validate_mode(projection, 'projection')
-        if noise is None or not noise >= 0:
-            raise ValueError(f"'noise' must be non-negative (got {noise})")
+        noise = check_noise(noise)
         if backward not in BACKWARDS:
             raise ValueError(f"'backward' must be 'identity' or 'blackbox' "
                              f"(got {backward!r})")
-        if not lambda_ > 0:
-            raise ValueError(f"'lambda_' must be positive (got {lambda_})")
+        lambda_ = check_lambda(lambda_)
         if noise_position not in NOISE_POSITIONS:
             raise ValueError(f"'noise_position' must be 'after' or 'before' "
                              f"(got {noise_position!r})")
-        self.noise = float(noise)
+        self.noise = noise
         self.backward_mode = backward
-        self.lambda_ = float(lambda_)
+        self.lambda_ = lambda_
         self.noise_position = noise_position
         self.diagnostics: Optional[SolverDiagnostics] = (
             SolverDiagnostics() if diagnostics else None)

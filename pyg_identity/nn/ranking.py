@@ -148,6 +148,9 @@ class RecallLoss(SolverLayer):
             to the raw costs, before the projection (it keeps them from
             collapsing); :obj:`"after"` to the projected costs.
             (default: :obj:`"before"`)
+        diagnostics (bool, optional): If set, :obj:`layer.diagnostics` records
+            the raw score norm and gradient cosine of the ranking of all
+            items. (default: :obj:`False`)
 
     Shapes:
         - **input:** scores :math:`(N)` with index :math:`(N)` (optional),
@@ -164,8 +167,10 @@ class RecallLoss(SolverLayer):
         backward: str = 'identity',
         lambda_: float = 20.0,
         noise_position: str = 'before',
+        diagnostics: bool = False,
     ) -> None:
-        super().__init__(projection, noise, backward, lambda_, noise_position)
+        super().__init__(projection, noise, backward, lambda_, noise_position,
+                         diagnostics)
 
     def forward(self, scores: Tensor, relevant: Tensor,
                 index: OptTensor = None,
@@ -186,7 +191,7 @@ class RecallLoss(SolverLayer):
             scores, relevant, index, num_graphs, projection=self.projection,
             noise=self.noise, training=self.training,
             backward=self.backward_mode, lambda_=self.lambda_,
-            noise_position=self.noise_position)
+            noise_position=self.noise_position, diagnostics=self.diagnostics)
 
     def __repr__(self) -> str:
         return f'{self.__class__.__name__}({self.extra_repr()})'

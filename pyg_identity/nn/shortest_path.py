@@ -10,18 +10,19 @@ from pyg_identity.nn.functional.shortest_path import (
     vertex_shortest_path,
 )
 from pyg_identity.solvers._dispatch import check_num_workers
+from pyg_identity.solvers.shortest_path import _check_negative_costs
 
 
 class IdentityShortestPath(SolverLayer):
-    r"""The differentiable :math:`s`-:math:`t` shortest-path layer (Dijkstra
-    with the Identity gradient) from the `"Backpropagation through
+    r"""The differentiable :math:`s`-:math:`t` shortest-path layer (an exact
+    solver with the Identity gradient) from the `"Backpropagation through
     Combinatorial Algorithms: Identity with Projection Works"
     <https://arxiv.org/abs/2205.15213>`_ paper, for a ragged batch of sparse
     graphs
 
     .. math::
         \mathbf{y} = \operatorname*{arg\,min}_{\mathbf{y} \in Y_{st}}
-        \langle \max(P(\mathbf{c}) + \xi, 0), \mathbf{y} \rangle,
+        \langle P(\mathbf{c}) + \xi, \mathbf{y} \rangle,
         \qquad
         \frac{\partial \ell}{\partial \mathbf{c}} =
         -P'(\mathbf{c})^{\top} \frac{\partial \ell}{\partial \mathbf{y}}
@@ -38,23 +39,36 @@ class IdentityShortestPath(SolverLayer):
     :math:`-\partial\ell/\partial\mathbf{y}` (before the projection's
     Jacobian).
 
-    Each graph is solved exactly with
-    :func:`scipy.sparse.csgraph.dijkstra`: zero costs are exact, of parallel
-    edges the cheapest is used (ties: the lowest edge index), and ties
-    between paths are broken deterministically.
-    Dijkstra needs non-negative costs, so **negative costs are clamped at
-    zero** inside the solver (after projection and noise, and in the
-    Blackbox call on :math:`\mathbf{c} + \lambda\,\partial\ell/
-    \partial\mathbf{y}`, as the reference Blackbox code does); use a
-    non-negative cost head such as
-    :class:`pyg_identity.nn.NodeCost` with :obj:`positive=True`.
+    Each graph is solved exactly: zero costs are exact, of parallel
+    edges the cheapest is used (ties: the lowest edge index), self-loops are
+    never on a path, and ties between paths are broken deterministically.
+    If no cost of the batch is negative, one call of
+    :func:`scipy.sparse.csgraph.dijkstra` solves all graphs; otherwise (a
+    linear cost head, the noise :math:`\xi`, a projection, or the Blackbox
+    call on :math:`\mathbf{c} + \lambda\,\partial\ell/\partial\mathbf{y}`)
+    one batched Bellman-Ford returns the exact :math:`\arg\min`, *e.g.* on
+    every DAG such as a grid with right and down edges. If a cycle of
+    negative cost lies on a :obj:`source`-:obj:`target` walk of a graph
+    (with :obj:`directed=False`, any edge of negative cost there; with
+    :obj:`vertex_costs=True`, two nodes joined both ways whose costs sum
+    below zero), the problem is ill-posed and a :class:`ValueError` naming
+    the graph is raised; :obj:`negative_costs="clamp"` instead clamps the
+    costs the solver sees at zero (with a warning), as the reference
+    Blackbox code does, which returns the shortest path of *other* costs.
     If :obj:`target` cannot be reached from :obj:`source` in some graph, a
     :class:`ValueError` is raised.
 
     The default projection is :math:`P_{\text{norm}}`: the solution is
-    invariant to positive scaling of the costs, but not to shifts, since
-    paths have different numbers of edges, so :obj:`"mean"` and
-    :obj:`"std"` change the solution and should not be used.
+    invariant to positive scaling of the costs. It is not invariant to
+    shifts, since paths can have different numbers of edges, so
+    :obj:`"mean"` and :obj:`"std"` (which shift the costs of every graph by
+    a constant) are accepted only for batches where every
+    :obj:`source`-:obj:`target` walk of a graph has the same number of
+    arcs, *e.g.* grids with right and down edges; this is checked on every
+    call, and otherwise a :class:`ValueError` naming :obj:`projection` and
+    the graph is raised. A cycle on a walk fails the check, so undirected
+    graphs (:obj:`directed=False`) and graphs listing both directions of an
+    edge on a walk never pass it.
 
     With :obj:`directed=True` (the default), edge :math:`(u, v)` can only be
     traversed from :math:`u` to :math:`v`: an undirected PyG graph, which
@@ -70,9 +84,14 @@ class IdentityShortestPath(SolverLayer):
         vertex_costs (bool, optional): If set to :obj:`True`, costs and
             solutions live on the nodes instead of the edges.
             (default: :obj:`False`)
+        negative_costs (str, optional): :obj:`"raise"` solves costs of any
+            sign exactly and raises if a negative cycle makes the problem
+            ill-posed; :obj:`"clamp"` clamps the costs the solver sees at
+            zero, with a warning. (default: :obj:`"raise"`)
         projection (str, optional): :obj:`None`, :obj:`"mean"`,
-            :obj:`"norm"` or :obj:`"std"`, per graph.
-            (default: :obj:`"norm"`)
+            :obj:`"norm"` or :obj:`"std"`, per graph (:obj:`"mean"` and
+            :obj:`"std"` only where all paths have equal length, see
+            above). (default: :obj:`"norm"`)
         noise (float, optional): The noise margin :math:`\alpha`, applied in
             training mode only. (default: :obj:`0.0`)
         backward (str, optional): :obj:`"identity"` or :obj:`"blackbox"`.
@@ -105,6 +124,7 @@ class IdentityShortestPath(SolverLayer):
         self,
         directed: bool = True,
         vertex_costs: bool = False,
+        negative_costs: str = 'raise',
         projection: Optional[str] = 'norm',
         noise: float = 0.0,
         backward: str = 'identity',
@@ -122,6 +142,7 @@ class IdentityShortestPath(SolverLayer):
                              f"{vertex_costs!r})")
         self.directed = directed
         self.vertex_costs = vertex_costs
+        self.negative_costs = _check_negative_costs(negative_costs)
         self.num_workers = check_num_workers(num_workers)
 
     def forward(
@@ -162,17 +183,22 @@ class IdentityShortestPath(SolverLayer):
                                  f"the number of node costs")
             return vertex_shortest_path(
                 cost, edge_index, source, target, batch, num_graphs,
-                self.directed, projection=self.projection, noise=self.noise,
+                self.directed, negative_costs=self.negative_costs,
+                projection=self.projection, noise=self.noise,
                 training=self.training, backward=self.backward_mode,
                 lambda_=self.lambda_, noise_position=self.noise_position,
                 num_workers=self.num_workers, diagnostics=self.diagnostics)
         return shortest_path(
             cost, edge_index, source, target, batch, num_nodes, num_graphs,
-            self.directed, projection=self.projection, noise=self.noise,
+            self.directed, negative_costs=self.negative_costs,
+            projection=self.projection, noise=self.noise,
             training=self.training, backward=self.backward_mode,
             lambda_=self.lambda_, noise_position=self.noise_position,
             num_workers=self.num_workers, diagnostics=self.diagnostics)
 
     def __repr__(self) -> str:
+        extra = ('' if self.negative_costs == 'raise' else
+                 f'negative_costs={self.negative_costs!r}, ')
         return (f'{self.__class__.__name__}(directed={self.directed}, '
-                f'vertex_costs={self.vertex_costs}, {self.extra_repr()})')
+                f'vertex_costs={self.vertex_costs}, {extra}'
+                f'{self.extra_repr()})')

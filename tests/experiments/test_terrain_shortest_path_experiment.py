@@ -33,8 +33,16 @@ def test_tiny_run_writes_metrics_and_plots(tmp_path, backward):
     assert saved['final'] == result['final']
     final = result['final']
     assert set(final) == {'test_cost_ratio', 'test_exact_acc',
-                          'test_optimal_acc', 'train_time_per_epoch_s'}
-    assert all(math.isfinite(v) for v in final.values())
+                          'test_optimal_acc', 'train_time_per_epoch_s',
+                          'final_cost_norm', 'true_cost_norm',
+                          'cost_collapse_warned'}
+    assert final['cost_collapse_warned'] in (True, False)
+    assert all(math.isfinite(v) for k, v in final.items()
+               if k != 'cost_collapse_warned')
+    # The raw cost norm is logged beside the true costs' norm every epoch.
+    assert all('cost_norm' in h and 'true_cost_norm' in h
+               for h in result['history'])
+    assert final['true_cost_norm'] > 0
     assert final['test_cost_ratio'] >= 100.0 - 1e-3
     assert 0.0 <= final['test_exact_acc'] <= final['test_optimal_acc'] <= 1
     assert result['paper']['test_cost_ratio'] == (

@@ -74,16 +74,82 @@ def test_checksum_mismatch_is_an_error(tmp_path, monkeypatch):
         load_pretrained(name)
 
 
-@pytest.mark.skipif(not NAMES, reason='no checkpoints')
-def test_card_may_only_name_our_classes(tmp_path, monkeypatch):
+def _hostile_card(tmp_path, monkeypatch, **changes):
     name = NAMES[0]
     _copy_models(tmp_path, name)
     card = json.loads((tmp_path / (name + '.json')).read_text())
-    card['class'] = 'os.system'
+    card.update(changes)
     (tmp_path / (name + '.json')).write_text(json.dumps(card))
     monkeypatch.setenv('PYG_IDENTITY_MODELS', str(tmp_path))
-    with pytest.raises(ValueError, match='Refusing to import'):
+    return name, card
+
+
+@pytest.mark.skipif(not NAMES, reason='no checkpoints')
+@pytest.mark.parametrize('cls', [
+    'os.system',  # outside the package
+    'torch.nn.Linear',  # a Module outside the package
+    'pyg_identity.models.tsp_gnn.MLP',  # a re-exported PyG class
+    'pyg_identity.models.tsp_gnn.reset',  # a re-exported function
+    'pyg_identity.models.dvae.sum_of_gamma_noise',  # a function of ours
+    'pyg_identity.models.pretrained.ENV_VAR',  # not a class
+    'pyg_identity.models.pretrained.load_pretrained',
+    'pyg_identity.models.terrain_net._BasicBlock',  # ours, but not listed
+    'pyg_identity.models.tsp_gnn.TSPEdgeGNN.__class__',  # traversal
+    'pyg_identity.models.tsp_gnn.TSPEdgeGNN.__init__',
+    'pyg_identity.models.tsp_gnn.torch.nn.Linear',
+    'pyg_identity.modelsx.tsp_gnn.TSPEdgeGNN',  # the old prefix check
+    ' pyg_identity.models.tsp_gnn.TSPEdgeGNN',
+    ['pyg_identity.models.tsp_gnn.TSPEdgeGNN'],  # not a string
+    None,
+])
+def test_hostile_card_class_is_refused(tmp_path, monkeypatch, cls):
+    name, _ = _hostile_card(tmp_path, monkeypatch, **{'class': cls})
+    with pytest.raises(ValueError, match="Refusing to import .*'class' must "
+                       "be one of"):
         load_pretrained(name)
+
+
+@pytest.mark.skipif(not NAMES, reason='no checkpoints')
+@pytest.mark.parametrize('dataset', [
+    'os.system',
+    'pyg_identity.datasets.random_tsp.InMemoryDataset',  # re-exported
+    'pyg_identity.datasets.pascal_voc.VGG16Backbone',  # not a dataset
+    'pyg_identity.datasets.random_tsp.RandomTSP.__class__',
+])
+def test_hostile_card_dataset_is_refused(tmp_path, monkeypatch, dataset):
+    _, card = _hostile_card(tmp_path, monkeypatch, dataset=dataset)
+    with pytest.raises(ValueError, match="Refusing to import .*'dataset' "
+                       "must be one of"):
+        card_dataset(card, root=str(tmp_path / 'data'))
+
+
+@pytest.mark.skipif(not NAMES, reason='no checkpoints')
+@pytest.mark.parametrize('key', ['kwargs', 'dataset_kwargs'])
+@pytest.mark.parametrize('value', [['x'], 'x', None])
+def test_card_kwargs_must_be_an_object(tmp_path, monkeypatch, key, value):
+    name, card = _hostile_card(tmp_path, monkeypatch, **{key: value})
+    with pytest.raises(ValueError, match=f"'{key}' must be an object"):
+        if key == 'kwargs':
+            load_pretrained(name)
+        else:
+            card_dataset(card, root=str(tmp_path / 'data'))
+
+
+def test_allow_lists_hold_only_our_classes():
+    import importlib
+
+    from torch.utils.data import Dataset
+
+    from pyg_identity.models.pretrained import DATASET_CLASSES, MODEL_CLASSES
+    for table, base in ((MODEL_CLASSES, torch.nn.Module),
+                        (DATASET_CLASSES, Dataset)):
+        for path, (module, name) in table.items():
+            cls = getattr(importlib.import_module(module), name)
+            assert path == f'{module}.{name}'
+            assert issubclass(cls, base) and cls.__module__ == module
+    cards = [model_card(n) for n in NAMES]
+    assert {c['class'] for c in cards} <= set(MODEL_CLASSES)
+    assert {c['dataset'] for c in cards} <= set(DATASET_CLASSES)
 
 
 @pytest.mark.slow

@@ -4,6 +4,8 @@ from _toy_solvers import argmin_one_hot, brute_force_subsets, top2
 
 from pyg_identity import project
 from pyg_identity.nn import IdentitySolver
+from pyg_identity.nn.functional.identity_solver import identity_solver
+from pyg_identity.nn.functional.noise import symmetric_noise
 
 SIZES = [3, 1, 4, 2]
 INDEX = torch.cat([torch.full((n, ), i) for i, n in enumerate(SIZES)])
@@ -144,20 +146,54 @@ def test_noise_support_and_seed_in_training_mode():
     assert torch.equal(seen[2], c)
 
 
-def test_noise_is_added_after_projection_by_default():
+def test_noise_is_added_before_projection_by_default():
     seen = []
     lay = IdentitySolver(lambda w: seen.append(w) or w * 0, projection='std',
                          noise=1.0)
     lay.train()
     c = torch.randn(10, dtype=torch.float64) * 100
+    torch.manual_seed(1)
     lay(c)
-    xi = seen[0] - project(c, mode='std')
-    assert torch.allclose(xi.abs(), torch.full_like(xi, 0.5))
+    torch.manual_seed(1)
+    xi = torch.randint(0, 2, c.shape).to(c.dtype) - 0.5
+    assert torch.allclose(seen[0], project(c + xi, mode='std'))
+    assert abs(float(seen[0].norm()) - 1.0) < 1e-9  # noise went before P
     lay = IdentitySolver(lambda w: seen.append(w) or w * 0, projection='std',
-                         noise=1.0, noise_position='before')
+                         noise=1.0, noise_position='after')
     lay.train()
     lay(c)
-    assert abs(float(seen[1].norm()) - 1.0) < 1e-9  # noise went before P
+    xi = seen[1] - project(c, mode='std')
+    assert torch.allclose(xi.abs(), torch.full_like(xi, 0.5))
+
+
+def _expected_margin_loss(scale, noise_position, num_graphs=4000):
+    # One-hot argmin over 3 items with raw costs scale * [0, 1, 2] (item 0 is
+    # the right answer), P_std, margin alpha = 1: the Hamming loss averaged
+    # over many graphs, each with its own noise, estimates the expected loss
+    # under the margin.
+    base = torch.tensor([0.0, 1.0, 2.0], dtype=torch.float64)
+    c = (scale * base).repeat(num_graphs)
+    index = torch.arange(num_graphs).repeat_interleave(3)
+    lay = IdentitySolver(argmin_one_hot, projection='std', noise=1.0,
+                         noise_position=noise_position).train()
+    torch.manual_seed(0)
+    y = lay(c, index, num_graphs, group=index, num_groups=num_graphs)
+    y_true = torch.tensor([1.0, 0.0, 0.0], dtype=torch.float64)
+    return float((y - y_true.repeat(num_graphs)).abs().sum() / num_graphs)
+
+
+def test_margin_before_projection_penalises_shrinking_raw_costs():
+    # The mechanism of the noise margin (paper Sec. 3.6): on the raw costs it
+    # makes small costs costly, so the loss pushes them away from zero; after
+    # P_std the solver input does not depend on the raw scale, so neither
+    # does the loss, and nothing stops the raw costs from collapsing.
+    scales = [10.0, 1.0, 0.5, 0.2, 0.05, 0.01]
+    before = [_expected_margin_loss(s, 'before') for s in scales]
+    after = [_expected_margin_loss(s, 'after') for s in scales]
+    assert all(a <= b + 1e-12 for a, b in zip(before, before[1:]))
+    assert before[0] == 0.0 and before[-1] > 0.7
+    assert max(after) - min(after) < 1e-12  # scale-invariant
+    assert after[0] < before[-1]
 
 
 def test_multiple_cost_tensors():
@@ -247,3 +283,92 @@ def test_inputs_not_mutated():
     g = torch.randn(INDEX.numel())
     (f(c) * g).sum().backward()
     assert torch.equal(c.detach(), before)
+
+
+# Inputs that used to get the wrong kind of error, or none.
+
+@pytest.mark.parametrize('kwargs,match', [
+    (dict(lambda_=float('inf')), "'lambda_' must be positive and finite"),
+    (dict(lambda_=float('nan')), "'lambda_' must be positive and finite"),
+    (dict(lambda_=float('inf'), backward='blackbox'), "'lambda_'"),
+    (dict(noise=float('inf')), "'noise' must be non-negative and finite"),
+    (dict(noise=float('nan')), "'noise' must be non-negative and finite"),
+    (dict(noise=None), "'noise' must be non-negative and finite"),
+    (dict(noise='0.1'), "'noise' must be non-negative and finite"),
+])
+def test_non_finite_hyperparameters(kwargs, match):
+    with pytest.raises(ValueError, match=match):
+        IdentitySolver(top2, **kwargs)
+    with pytest.raises(ValueError, match=match):
+        identity_solver(torch.randn(3), lambda c: c * 0, **kwargs)
+
+
+def test_noise_assigned_at_run_time_is_checked():
+    lay = IdentitySolver(lambda c: c * 0, noise=0.1).train()
+    lay.noise = float('inf')
+    with pytest.raises(ValueError, match="'noise' must be non-negative"):
+        lay(torch.randn(3))
+
+
+def test_symmetric_noise_rejects_infinite_alpha():
+    with pytest.raises(ValueError, match="'alpha' must be non-negative and "
+                       "finite"):
+        symmetric_noise(torch.ones(4), float('inf'))
+
+
+@pytest.mark.parametrize('index,kwargs,match', [
+    (torch.tensor([0, 0, -1, -1]), {}, r"'index' must lie in \[0, "),
+    (torch.tensor([0, 0, 1, 1]), dict(num_graphs=1),
+     r"'index' must lie in \[0, num_graphs - 1\] with num_graphs = 1"),
+    (torch.tensor([0, 0, 1, 1]), dict(num_graphs=1, projection=None,
+                                      diagnostics=True), "'index' must lie"),
+    (torch.tensor([0.0, 0, 1, 1]), {}, "'index' must be an integer"),
+    (torch.tensor([0, 0, 1, 1]), dict(num_graphs=-1),
+     "'num_graphs' must be a non-negative integer"),
+    (torch.tensor([0, 0, 1, 1]), dict(num_graphs=2.0),
+     "'num_graphs' must be a non-negative integer"),
+])
+def test_bad_index(index, kwargs, match):
+    kwargs = {'projection': 'std', **kwargs}
+    num_graphs = kwargs.pop('num_graphs', None)
+    lay = IdentitySolver(lambda c: c * 0, **kwargs)
+    with pytest.raises(ValueError, match=match):
+        lay(torch.randn(4), index, num_graphs)
+
+
+def test_costs_on_another_device_than_index():
+    lay = IdentitySolver(lambda c: c * 0, projection='std')
+    with pytest.raises(ValueError, match="'index' must be on the device of "
+                       "its costs"):
+        lay(torch.randn(4, device='meta'), torch.tensor([0, 0, 1, 1]))
+    with pytest.raises(ValueError, match="'costs' must hold values"):
+        lay(torch.randn(4, device='meta'))
+
+
+@pytest.mark.parametrize('out,match', [
+    (None, "'solver' must return a tensor .* \\(got NoneType\\)"),
+    ('y', "'solver' must return a tensor .* \\(got str\\)"),
+    ({'y': 0}, "'solver' must return a tensor .* \\(got dict\\)"),
+    ((None, ), "'solver' must return a tensor .* \\(got NoneType\\)"),
+])
+def test_solver_returning_no_tensor(out, match):
+    lay = IdentitySolver(lambda c: out)
+    with pytest.raises(ValueError, match=match):
+        lay(torch.randn(3))
+
+
+def test_solver_may_return_a_numpy_array():
+    lay = IdentitySolver(lambda c: (c.numpy() > 0).astype('float32'))
+    c = torch.randn(5, dtype=torch.float64)
+    assert torch.equal(lay(c), (c > 0).double())
+
+
+def test_zero_costs_get_a_bounded_gradient():
+    # A zero-initialised cost head: the gradient is P_mean(-g) (argmin),
+    # not 1e6 * P_mean(-g).
+    c = torch.zeros(INDEX.numel(), dtype=torch.float64, requires_grad=True)
+    g = torch.randn(INDEX.numel(), dtype=torch.float64)
+    (make('min', projection='std')[0](c) * g).sum().backward()
+    ref = torch.cat([-(g[INDEX == i] - g[INDEX == i].mean())
+                     for i in range(B)])
+    assert torch.allclose(c.grad, ref)

@@ -1,3 +1,5 @@
+import warnings
+
 import networkx as nx
 import numpy as np
 import pytest
@@ -169,7 +171,7 @@ def test_identity_gradient_with_norm_projection_is_vjp(vertex):
 
 
 @pytest.mark.parametrize('vertex', [False, True])
-def test_blackbox_gradient_uses_perturbed_solver_call(vertex):
+def test_blackbox_gradient_with_clamp_uses_clamped_perturbed_call(vertex):
     rng = np.random.default_rng(3)
     edge_index, batch, source, target = random_batch(rng, SIZES)
     size = batch.numel() if vertex else edge_index.size(1)
@@ -177,11 +179,13 @@ def test_blackbox_gradient_uses_perturbed_solver_call(vertex):
     g = torch.randn(size, dtype=torch.float64)
     lam = 2.0
     layer = IdentityShortestPath(vertex_costs=vertex, projection=None,
-                                 backward='blackbox', lambda_=lam)
+                                 backward='blackbox', lambda_=lam,
+                                 negative_costs='clamp')
     y = layer(c, edge_index, source, target, batch)
     g = g + 2.0 * y.detach()  # make the current path expensive
-    (y * g).sum().backward()
-    # The perturbed costs may be negative: the solver clamps them at zero.
+    with pytest.warns(UserWarning, match="negative_costs='clamp'"):
+        (y * g).sum().backward()
+    # Opt-in: the perturbed costs, negative on cycles, are clamped at zero.
     y_lam = reference((c.detach() + lam * g).clamp(min=0), edge_index, batch,
                       source, target, True, vertex)
     assert not torch.equal(y, y_lam)  # the test exercises a change
@@ -201,15 +205,26 @@ def test_solution_invariant_to_positive_scaling(vertex):
                                  batch), y)
 
 
-def test_negative_costs_are_clamped_at_zero():
+def test_clamp_opt_in_clamps_and_warns_once():
     rng = np.random.default_rng(5)
     edge_index, batch, source, target = random_batch(rng, SIZES)
     c = torch.randn(edge_index.size(1), dtype=torch.float64)
-    y = IdentityShortestPath(projection=None)(c, edge_index, source, target,
+    layer = IdentityShortestPath(projection=None, negative_costs='clamp')
+    with pytest.raises(ValueError, match='cycle of negative cost'):
+        IdentityShortestPath(projection=None)(c, edge_index, source, target,
                                               batch)
+    with pytest.warns(UserWarning, match="negative_costs='clamp'") as rec:
+        y = layer(c, edge_index, source, target, batch)
+    assert len(rec) == 1  # one warning per call, not one per graph
     ref = reference(c.clamp(min=0), edge_index, batch, source, target, True,
                     False)
     assert torch.equal(y, ref)
+    with warnings.catch_warnings(record=True) as rec:
+        warnings.simplefilter('default')  # Python's default filter
+        for _ in range(3):
+            layer(c, edge_index, source, target, batch)
+    assert len(rec) == 1
+    assert "negative_costs='clamp'" in repr(layer)
 
 
 @pytest.mark.parametrize('dtype', [torch.float32, torch.float64])
@@ -326,6 +341,8 @@ def test_bad_input(kwargs, args, match):
     ({'projection': 'max'}, "'projection'"),
     ({'backward': 'bb'}, "'backward'"),
     ({'num_workers': -1}, "'num_workers'"),
+    ({'negative_costs': 'clip'}, "'negative_costs' must be 'raise' or "
+     "'clamp'"),
     ({'noise': -1.0}, "'noise'"),
 ])
 def test_bad_constructor_arguments(kwargs, match):
@@ -340,3 +357,274 @@ def test_single_node_graph_gives_empty_path():
     y = IdentityShortestPath(vertex_costs=True)(
         torch.ones(1), torch.zeros(2, 0, dtype=torch.long), 0, 0)
     assert y.tolist() == [1.0]
+
+
+
+# Negative costs.
+
+
+def random_dag_batch(rng, sizes, p=0.5):
+    # A ragged batch of DAGs, each in a random topological order with the
+    # chain through it (later nodes reachable from earlier ones) and random
+    # other forward edges, no parallel edges; terminals s before t (s == t
+    # possible).
+    eis, batch, source, target, off = [], [], [], [], 0
+    for g, n in enumerate(sizes):
+        perm = rng.permutation(n)
+        row, col = np.triu_indices(n, 1)
+        keep = (col == row + 1) | (rng.random(row.size) < p)
+        ei = np.stack([perm[row[keep]], perm[col[keep]]])
+        eis.append(ei[:, rng.permutation(ei.shape[1])] + off)
+        i, j = sorted(int(v) for v in rng.integers(0, n, size=2))
+        source.append(int(perm[i]))
+        target.append(int(perm[j]))
+        batch += [g] * n
+        off += n
+    edge_index = np.concatenate([np.zeros((2, 0), dtype=np.int64), *eis],
+                                axis=1)
+    return (torch.from_numpy(edge_index), torch.tensor(batch),
+            torch.tensor(source), torch.tensor(target))
+
+
+def bellman_ford_reference(c, edge_index, batch, source, target, vertex):
+    # Every graph's networkx Bellman-Ford path as an indicator (costs are
+    # continuous, so the path is unique).
+    y = torch.zeros_like(c)
+    for g, pos, local, off, n in per_graph(edge_index, batch,
+                                           source.numel()):
+        w = c[off:off + n][local[1]] if vertex else c[pos]
+        G = nx.DiGraph()
+        G.add_nodes_from(range(n))
+        for (u, v), x in zip(local.T.tolist(), w.tolist()):
+            G.add_edge(u, v, weight=x)
+        nodes = nx.bellman_ford_path(G, int(source[g]), int(target[g]))
+        if vertex:
+            y[[off + v for v in nodes]] = 1.0
+        else:
+            arcs = {e: k for k, e in enumerate(map(tuple, local.T.tolist()))}
+            for e in zip(nodes[:-1], nodes[1:]):
+                y[pos[arcs[e]]] = 1.0
+    return y
+
+
+def right_down_grid_batch(ks):
+    # Grids with right and down edges only: every corner-to-corner path has
+    # the same number of arcs.
+    eis, batch, off = [], [], 0
+    for g, k in enumerate(ks):
+        node = torch.arange(k * k).view(k, k)
+        right = torch.stack([node[:, :-1].reshape(-1),
+                             node[:, 1:].reshape(-1)])
+        down = torch.stack([node[:-1].reshape(-1), node[1:].reshape(-1)])
+        eis.append(torch.cat([right, down], dim=1) + off)
+        batch += [g] * (k * k)
+        off += k * k
+    return (torch.cat(eis, dim=1), torch.tensor(batch),
+            torch.zeros(len(ks), dtype=torch.long),
+            torch.tensor([k * k - 1 for k in ks]))
+
+
+def test_negative_costs_issue_reproducer():
+    ei = torch.tensor([[0, 1, 0, 2], [1, 3, 2, 3]])
+    y = IdentityShortestPath(projection=None)(
+        torch.tensor([-5.0, 1.0, 0.0, 0.5]), ei, 0, 3)
+    assert y.tolist() == [1.0, 1.0, 0.0, 0.0]
+
+
+@settings(max_examples=25, deadline=None)
+@given(sizes=st.lists(st.integers(1, 8), min_size=1, max_size=5),
+       seed=st.integers(0, 2**31 - 1), vertex=st.booleans())
+def test_negative_cost_dag_batch_matches_bellman_ford(sizes, seed, vertex):
+    rng = np.random.default_rng(seed)
+    edge_index, batch, source, target = random_dag_batch(rng, sizes)
+    size = batch.numel() if vertex else edge_index.size(1)
+    c = torch.from_numpy(rng.normal(size=size))
+    y = IdentityShortestPath(vertex_costs=vertex, projection=None)(
+        c, edge_index, source, target, batch)
+    ref = bellman_ford_reference(c, edge_index, batch, source, target,
+                                 vertex)
+    assert torch.equal(y, ref)
+
+
+@pytest.mark.parametrize('vertex', [False, True])
+def test_negative_cost_dag_batch_with_one_and_two_node_graphs(vertex):
+    rng = np.random.default_rng(20)
+    sizes = [1, 2, 7, 1, 2, 9]
+    for _ in range(10):
+        edge_index, batch, source, target = random_dag_batch(rng, sizes)
+        size = batch.numel() if vertex else edge_index.size(1)
+        c = torch.from_numpy(rng.normal(size=size) - 0.5)
+        y = IdentityShortestPath(vertex_costs=vertex, projection=None)(
+            c, edge_index, source, target, batch)
+        assert torch.equal(y, bellman_ford_reference(
+            c, edge_index, batch, source, target, vertex))
+
+
+def test_negative_undirected_edge_raises_naming_the_graph():
+    rng = np.random.default_rng(21)
+    edge_index, batch, source, target = random_batch(rng, SIZES)
+    c = torch.rand(edge_index.size(1), dtype=torch.float64)
+    layer = IdentityShortestPath(directed=False, projection=None)
+    layer(c, edge_index, source, target, batch)  # well-posed
+    # One negative edge in graph 2 (graphs are strongly connected, so it
+    # lies on a walk from its source to its target).
+    c[(batch[edge_index[0]] == 2).nonzero()[0]] = -0.1
+    with pytest.raises(ValueError, match=r"'edge_cost' has a negative entry "
+                       r"on a walk .* in graph 2; with directed=False"):
+        layer(c, edge_index, source, target, batch)
+
+
+def test_negative_directed_cycle_raises_naming_the_graph():
+    # Graph 0: a DAG with negative costs; graph 1: 0 -> 1 <-> 2 -> 3 with
+    # the cycle 1 <-> 2 of cost -0.5.
+    edge_index = torch.tensor([[0, 1, 0, 3, 4, 5, 5], [1, 2, 2, 4, 5, 4, 6]])
+    batch = torch.tensor([0, 0, 0, 1, 1, 1, 1])
+    c = torch.tensor([-1.0, -1.0, 0.0, 1.0, 0.5, -1.0, 1.0])
+    layer = IdentityShortestPath(projection=None)
+    with pytest.raises(ValueError, match=r"cycle of negative cost lies on a "
+                       r"walk from 'source' \(node 0\) to 'target' \(node "
+                       r"3\) in graph 1"):
+        layer(c, edge_index, 0, torch.tensor([2, 3]), batch)
+    c[5] = 1.0  # the cycle costs 1.5: well-posed
+    y = layer(c, edge_index, 0, torch.tensor([2, 3]), batch)
+    assert y.tolist() == [1.0, 1.0, 0.0, 1.0, 1.0, 0.0, 1.0]
+
+
+def test_negative_vertex_costs_two_cycle_raises_naming_the_graph():
+    ks = [3, 4]
+    edge_index, batch = grid_batch(ks)  # 8-neighbour grids, both ways
+    c = torch.ones(batch.numel())
+    c[9 + 5] = c[9 + 6] = -1.0  # adjacent nodes of graph 1
+    layer = IdentityShortestPath(vertex_costs=True, projection=None)
+    with pytest.raises(ValueError, match='in graph 1'):
+        layer(c, edge_index, 0, torch.tensor([8, 15]), batch)
+    c[9 + 6] = 2.0  # c_5 + c_v > 0 for all neighbours v: exact
+    y = layer(c, edge_index, 0, torch.tensor([8, 15]), batch)
+    assert y[9:].nonzero().view(-1).tolist() == [0, 5, 10, 15]
+
+
+@pytest.mark.parametrize('vertex', [False, True])
+def test_blackbox_gradient_with_negative_costs_is_exact(vertex):
+    # y_lam is the exact argmin of the (negative) perturbed costs, from an
+    # independent Bellman-Ford: dl/dc = -(y - y_lam) / lam.
+    rng = np.random.default_rng(22)
+    edge_index, batch, source, target = random_dag_batch(rng, [6, 1, 9, 2,
+                                                                 7])
+    size = batch.numel() if vertex else edge_index.size(1)
+    c = torch.from_numpy(rng.normal(size=size)).requires_grad_()
+    lam = 3.0
+    layer = IdentityShortestPath(vertex_costs=vertex, projection=None,
+                                 backward='blackbox', lambda_=lam)
+    y = layer(c, edge_index, source, target, batch)
+    g = torch.from_numpy(rng.normal(size=size)) + 2.0 * y.detach()
+    (y * g).sum().backward()
+    y_lam = bellman_ford_reference(c.detach() + lam * g, edge_index, batch,
+                                   source, target, vertex)
+    assert not torch.equal(y, y_lam)  # the test exercises a change
+    assert ((c.detach() + lam * g) < 0).any()
+    assert torch.allclose(c.grad, -(y.detach() - y_lam) / lam)
+
+
+def test_blackbox_backward_raises_on_an_ill_posed_perturbation():
+    # Both directions of every edge: a perturbation making a 2-cycle
+    # negative is ill-posed under the default negative_costs='raise'.
+    edge_index = torch.tensor([[0, 1, 1, 2], [1, 0, 2, 1]])
+    c = torch.ones(4, requires_grad=True)
+    layer = IdentityShortestPath(projection=None, backward='blackbox',
+                                 lambda_=10.0)
+    y = layer(c, edge_index, 0, 2)
+    with pytest.raises(ValueError, match='cycle of negative cost'):
+        (y * -1.0).sum().backward()
+
+
+def test_worker_pool_path_handles_negative_costs(monkeypatch):
+    # The per-graph branch (num_workers > 1), run in this process.
+    import importlib
+
+    # (The package re-exports the functional under the module's name.)
+    F = importlib.import_module('pyg_identity.nn.functional.shortest_path')
+    monkeypatch.setattr(F, 'map_graphs',
+                        lambda fn, tasks, n: [fn(*t) for t in tasks])
+    rng = np.random.default_rng(23)
+    edge_index, batch, source, target = random_dag_batch(rng, [5, 1, 2, 8])
+    for vertex in (False, True):
+        size = batch.numel() if vertex else edge_index.size(1)
+        c = torch.from_numpy(rng.normal(size=size))
+        y = IdentityShortestPath(vertex_costs=vertex, projection=None,
+                                 num_workers=2)(c, edge_index, source,
+                                                target, batch)
+        assert torch.equal(y, bellman_ford_reference(
+            c, edge_index, batch, source, target, vertex))
+    ei = torch.tensor([[0, 2, 3], [1, 3, 2]])
+    with pytest.raises(ValueError, match='in graph 1'):
+        IdentityShortestPath(projection=None, num_workers=2)(
+            torch.tensor([1.0, -1.0, 0.5]), ei, 0, 1,
+            torch.tensor([0, 0, 1, 1]))
+
+
+# Shift projections ('mean', 'std').
+
+
+@pytest.mark.parametrize('projection', ['mean', 'std'])
+@pytest.mark.parametrize('vertex', [False, True])
+def test_shift_projections_keep_the_argmin_on_equal_length_paths(
+        projection, vertex):
+    edge_index, batch, source, target = right_down_grid_batch([3, 1, 5, 2])
+    size = batch.numel() if vertex else edge_index.size(1)
+    index = batch if vertex else batch[edge_index[0]]
+    c = torch.rand(size, dtype=torch.float64, requires_grad=True)
+    g = torch.randn(size, dtype=torch.float64)
+    y = IdentityShortestPath(vertex_costs=vertex, projection=projection)(
+        c, edge_index, source, target, batch)
+    y0 = IdentityShortestPath(vertex_costs=vertex, projection=None)(
+        c.detach(), edge_index, source, target, batch)
+    assert torch.equal(y, y0)  # shifting by a constant keeps the argmin
+    (y * g).sum().backward()
+    c2 = c.detach().clone().requires_grad_()
+    ref, = torch.autograd.grad(project(c2, index, mode=projection), c2, -g)
+    assert torch.allclose(c.grad, ref)
+
+
+@pytest.mark.parametrize('projection', ['mean', 'std'])
+def test_shift_projections_raise_on_paths_of_different_lengths(projection):
+    # Graph 0 is a right/down grid; graph 1 has a shortcut 0 -> 2 beside
+    # 0 -> 1 -> 2, where 'mean' would change the argmin.
+    edge_index = torch.tensor([[0, 0, 1, 2, 4, 5, 4], [1, 2, 3, 3, 5, 6, 6]])
+    batch = torch.tensor([0, 0, 0, 0, 1, 1, 1])
+    c = torch.tensor([1.0, 1.0, 1.0, 1.0, 0.1, 0.1, 1.0])
+    layer = IdentityShortestPath(projection=projection)
+    with pytest.raises(ValueError, match=rf"Invalid 'projection' "
+                       rf"'{projection}' for graph 1"):
+        layer(c, edge_index, 0, torch.tensor([3, 2]), batch)
+    with pytest.raises(ValueError, match="'projection'"):
+        IdentityShortestPath(vertex_costs=True, projection=projection)(
+            torch.ones(7), edge_index, 0, torch.tensor([3, 2]), batch)
+    # Without the shortcut's graph both tiers accept the projection.
+    IdentityShortestPath(projection=projection)(
+        c[:4], edge_index[:, :4], 0, 3, batch[:4])
+
+
+@pytest.mark.parametrize('projection', ['mean', 'std'])
+def test_shift_projections_raise_on_undirected_and_two_way_graphs(
+        projection):
+    ks = [3]
+    edge_index, batch = grid_batch(ks)  # both directions listed
+    with pytest.raises(ValueError, match="'projection'"):
+        IdentityShortestPath(vertex_costs=True, projection=projection)(
+            torch.rand(9), edge_index, 0, 8, batch)
+    edge_index, batch, source, target = right_down_grid_batch([3])
+    with pytest.raises(ValueError, match="'projection'"):
+        IdentityShortestPath(directed=False, projection=projection)(
+            torch.rand(edge_index.size(1)), edge_index, source, target,
+            batch)
+
+
+@pytest.mark.parametrize('projection', ['mean', 'std'])
+def test_shift_projections_accept_single_paths_and_source_equals_target(
+        projection):
+    # A one-node graph, and s == t on a cycle: one (empty) path each.
+    edge_index = torch.tensor([[1, 2], [2, 1]])
+    batch = torch.tensor([0, 1, 1])
+    y = IdentityShortestPath(vertex_costs=True, projection=projection)(
+        torch.rand(3), edge_index, 0, 0, batch)
+    assert y.tolist() == [1.0, 1.0, 0.0]

@@ -162,7 +162,36 @@ def test_bad_inputs_raise(c, kwargs, match):
     (dict(k=1, backward='sfe'), "'backward'"),
     (dict(k=1, lambda_=0.0), "'lambda_'"),
     (dict(k=1, noise=-1.0), "'noise'"),
+    (dict(k=1, lambda_=float('inf')), "'lambda_' must be positive and fin"),
+    (dict(k=1, noise=float('inf')), "'noise' must be non-negative and fin"),
 ])
 def test_bad_hyperparameters_raise(kwargs, match):
     with pytest.raises(ValueError, match=match):
         IdentityTopK(**kwargs)
+
+
+@pytest.mark.parametrize('dtype', [torch.float32, torch.float64])
+def test_zero_costs_get_the_mean_free_gradient(dtype):
+    # A zero-initialised head: the eps clamp used to give [1e6, -1e6, ...].
+    c = torch.zeros(5, dtype=dtype, requires_grad=True)
+    g = torch.tensor([1.0, -1.0, 0.5, 0.0, 0.0], dtype=dtype)
+    IdentityTopK(2, projection='std')(c).backward(g)
+    assert torch.allclose(c.grad, g - g.mean())
+
+
+@pytest.mark.parametrize('dtype', [torch.float16, torch.bfloat16])
+def test_half_costs_get_a_gradient(dtype):
+    # 380 costs at |c| ~ 13 overflowed the float16 sum of squares: every
+    # projected cost was 0 and the gradient exactly 0.
+    torch.manual_seed(0)
+    c = (torch.randn(380) * 13).to(dtype).requires_grad_()
+    y = IdentityTopK(20, projection='std')(c)
+    assert y.dtype == dtype
+    assert torch.equal(y, solve_topk(c.detach().float(), 20).to(dtype))
+    g = torch.randn(380).to(dtype)
+    y.backward(g)
+    c64 = c.detach().double().requires_grad_()
+    ref, = torch.autograd.grad(project(c64, mode='std'), c64, g.double())
+    assert c.grad.abs().sum() > 0
+    assert torch.allclose(c.grad.double(), ref, rtol=2e-2,
+                          atol=2e-2 * float(ref.abs().max()))

@@ -1,3 +1,5 @@
+import warnings
+
 import networkx as nx
 import numpy as np
 import pytest
@@ -5,6 +7,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from pyg_identity.solvers.shortest_path import (
+    _uneven_path_nodes,
+    batched_shortest_paths,
     shortest_path,
     vertex_shortest_path,
 )
@@ -180,7 +184,10 @@ def test_vertex_shortest_path_output_is_a_path(seed, n, directed):
 
 
 @pytest.mark.parametrize('fn,args,match', [
-    (shortest_path, ([[0], [1]], [-1.0], 2, 0, 1), 'non-negative'),
+    (shortest_path, ([[0], [1]], [1.0], 2, 0, 1, True, 'clip'),
+     "'negative_costs' must be 'raise' or 'clamp'"),
+    (shortest_path, ([[0, 1], [1, 0]], [-1.0, 0.5], 2, 0, 1),
+     'cycle of negative cost'),
     (shortest_path, ([[0], [1]], [np.nan], 2, 0, 1), 'finite'),
     (shortest_path, ([[0], [1]], [np.inf], 2, 0, 1), 'finite'),
     (shortest_path, ([[0], [1]], [1.0, 2.0], 2, 0, 1), "'edge_cost'"),
@@ -191,10 +198,201 @@ def test_vertex_shortest_path_output_is_a_path(seed, n, directed):
     (shortest_path, ([[0], [1]], [1.0], 2, 1, 0), 'unreachable'),
     (shortest_path, (np.zeros((2, 0)), [], 2, 0, 1), 'unreachable'),
     (vertex_shortest_path, ([[0], [1]], [1.0], 2, 0, 1), "'node_cost'"),
-    (vertex_shortest_path, ([[0], [1]], [1.0, -2.0], 2, 0, 1),
-     'non-negative'),
+    (vertex_shortest_path, ([[0], [1]], [1.0, 1.0], 2, 0, 1, True, None),
+     "'negative_costs'"),
+    (vertex_shortest_path, ([[0, 1], [1, 0]], [1.0, -2.0], 2, 0, 1),
+     'cycle of negative cost'),
     (vertex_shortest_path, ([[0], [1]], [1.0, 1.0], 2, 1, 0), 'unreachable'),
 ])
 def test_shortest_path_solver_bad_input(fn, args, match):
     with pytest.raises(ValueError, match=match):
         fn(*args)
+
+
+# Negative costs.
+
+
+def random_dag(rng, n, p=0.5):
+    # A DAG on n nodes in a random topological order perm, with the chain
+    # perm[0] -> ... -> perm[n - 1] (later nodes are reachable from earlier
+    # ones) and each other pair with probability p; no parallel edges.
+    perm = rng.permutation(n)
+    row, col = np.triu_indices(n, 1)
+    keep = (col == row + 1) | (rng.random(row.size) < p)
+    edge_index = np.stack([perm[row[keep]], perm[col[keep]]])
+    return edge_index[:, rng.permutation(edge_index.shape[1])], perm
+
+
+def nx_path(edge_index, weight, n, s, t):
+    # The node list of a Bellman-Ford shortest path (no parallel edges).
+    g = nx.DiGraph()
+    g.add_nodes_from(range(n))
+    for (u, v), c in zip(edge_index.T.tolist(), weight.tolist()):
+        g.add_edge(u, v, weight=c)
+    return nx.bellman_ford_path(g, s, t, weight='weight')
+
+
+def edge_indicator(edge_index, nodes):
+    pos = {e: k for k, e in enumerate(map(tuple, edge_index.T.tolist()))}
+    y = np.zeros(edge_index.shape[1])
+    y[[pos[e] for e in zip(nodes[:-1], nodes[1:])]] = 1.0
+    return y
+
+
+def test_negative_costs_issue_reproducer():
+    edge_index = np.array([[0, 1, 0, 2], [1, 3, 2, 3]])
+    y = shortest_path(edge_index, np.array([-5.0, 1.0, 0.0, 0.5]), 4, 0, 3)
+    assert y.tolist() == [1.0, 1.0, 0.0, 0.0]  # cost -4 < 0.5
+
+
+@pytest.mark.parametrize('vertex', [False, True])
+def test_negative_costs_on_dags_match_bellman_ford(vertex):
+    rng = np.random.default_rng(10)
+    for _ in range(40):
+        n = int(rng.integers(1, 10))
+        edge_index, perm = random_dag(rng, n)
+        i, j = sorted(int(v) for v in rng.integers(0, n, size=2))
+        s, t = int(perm[i]), int(perm[j])
+        cost = rng.normal(size=n if vertex else edge_index.shape[1])
+        if vertex:
+            y = vertex_shortest_path(edge_index, cost, n, s, t)
+            ref = np.zeros(n)
+            ref[nx_path(edge_index, cost[edge_index[1]], n, s, t)] = 1.0
+        else:
+            y = shortest_path(edge_index, cost, n, s, t)
+            ref = edge_indicator(edge_index,
+                                 nx_path(edge_index, cost, n, s, t))
+        assert np.array_equal(y, ref)
+
+
+def test_negative_costs_without_negative_cycles_match_dijkstra():
+    # Reduced costs c'(u, v) = c(u, v) + pi(u) - pi(v) are negative on many
+    # arcs but keep every cycle's cost, and shift every s-t path by
+    # pi(s) - pi(t): the shortest path is that of c >= 0.
+    rng = np.random.default_rng(11)
+    num_negative = 0
+    for _ in range(30):
+        n = int(rng.integers(2, 12))
+        edge_index, cost = random_graph(rng, n, True, integer=False,
+                                        parallel=False)
+        pi = 10.0 * rng.random(n)
+        reduced = cost + pi[edge_index[0]] - pi[edge_index[1]]
+        num_negative += int((reduced < 0).sum())
+        s, t = (int(v) for v in rng.integers(0, n, size=2))
+        y = shortest_path(edge_index, reduced, n, s, t)
+        assert_edge_path(edge_index, y, s, t, True)
+        assert np.isclose(y @ cost, nx_length(edge_index, cost, n, s, t,
+                                              True))
+    assert num_negative > 100
+
+
+def test_negative_undirected_edge_is_a_negative_cycle():
+    edge_index = np.array([[0, 1], [1, 2]])
+    with pytest.raises(ValueError, match="directed=False its edge can be "
+                       "traversed both ways"):
+        shortest_path(edge_index, np.array([1.0, -0.5]), 3, 0, 2,
+                      directed=False)
+    # One-way, the same costs are well-posed.
+    y = shortest_path(edge_index, np.array([1.0, -0.5]), 3, 0, 2)
+    assert y.tolist() == [1.0, 1.0]
+
+
+def test_negative_directed_cycle_raises():
+    # 0 -> 1 -> 2 -> 1 (cycle 1 -> 2 -> 1 of cost -1), 2 -> 3.
+    edge_index = np.array([[0, 1, 2, 2], [1, 2, 1, 3]])
+    cost = np.array([1.0, 1.0, -2.0, 1.0])
+    with pytest.raises(ValueError, match=r"cycle of negative cost lies on "
+                       r"a walk from 'source' \(node 0\) to 'target' "
+                       r"\(node 3\)"):
+        shortest_path(edge_index, cost, 4, 0, 3)
+    with pytest.raises(ValueError, match='negative_costs'):
+        vertex_shortest_path(edge_index, np.array([0.0, 1.0, -2.0, 0.0]), 4,
+                             0, 3)
+
+
+def test_negative_cycle_off_every_walk_is_ignored():
+    # The negative cycle 2 <-> 3 is reachable from s = 0 but cannot reach
+    # t = 1; the cycle 4 <-> 5 reaches t but is unreachable from s.
+    edge_index = np.array([[0, 0, 2, 3, 4, 5, 4], [1, 2, 3, 2, 5, 4, 1]])
+    cost = np.array([1.0, -1.0, -3.0, -3.0, -3.0, -3.0, 0.0])
+    y = shortest_path(edge_index, cost, 6, 0, 1)
+    assert y.tolist() == [1.0, 0, 0, 0, 0, 0, 0]
+
+
+def test_source_equals_target_ignores_negative_cycles():
+    edge_index = np.array([[0, 1], [1, 0]])
+    assert shortest_path(edge_index, -np.ones(2), 2, 0, 0).tolist() == [0, 0]
+    assert vertex_shortest_path(edge_index, -np.ones(2), 2, 1,
+                                1).tolist() == [0, 1]
+
+
+def test_negative_self_loops_are_never_on_a_path():
+    edge_index = np.array([[0, 1, 1], [1, 1, 2]])
+    y = shortest_path(edge_index, np.array([-1.0, -5.0, 2.0]), 3, 0, 2)
+    assert y.tolist() == [1.0, 0.0, 1.0]
+
+
+def test_vertex_costs_negative_two_cycle_raises_only_if_negative():
+    # Grid edges both ways: adjacent nodes u, v form the cycle u -> v -> u
+    # of cost c_u + c_v.
+    edge_index = grid_edge_index(3).numpy()
+    cost = np.ones(9)
+    cost[4] = -0.5  # c_4 + c_v > 0 for every neighbour v: well-posed
+    y = vertex_shortest_path(edge_index, cost, 9, 0, 8)
+    assert y.tolist() == [1, 0, 0, 0, 1, 0, 0, 0, 1]
+    cost[5] = -0.6
+    with pytest.raises(ValueError, match='cycle of negative cost'):
+        vertex_shortest_path(edge_index, cost, 9, 0, 8)
+
+
+def test_clamp_opt_in_warns_and_solves_the_clamped_costs():
+    edge_index = np.array([[0, 1, 0, 2], [1, 3, 2, 3]])
+    cost = np.array([-5.0, 1.0, 0.0, 0.5])
+    with pytest.warns(UserWarning, match="negative_costs='clamp'") as rec:
+        y = shortest_path(edge_index, cost, 4, 0, 3, negative_costs='clamp')
+    assert len(rec) == 1
+    assert np.array_equal(y, shortest_path(edge_index, cost.clip(0), 4, 0,
+                                           3))
+    with warnings.catch_warnings():
+        warnings.simplefilter('error')  # no warning without a negative cost
+        shortest_path(edge_index, cost.clip(0), 4, 0, 3,
+                      negative_costs='clamp')
+    # The old behaviour, now opt-in, on an ill-posed problem: no error.
+    with pytest.warns(UserWarning):
+        y = shortest_path(np.array([[0, 1], [1, 0]]), np.array([-1.0, 0.5]),
+                          2, 0, 1, negative_costs='clamp')
+    assert y.tolist() == [1.0, 0.0]
+
+
+def test_batched_shortest_paths_names_the_graph_with_a_negative_cycle():
+    # Graph 0: 0 -> 1 (fine); graph 1: 2 <-> 3 of cost -1 (ill-posed);
+    # graph 2: 4 -> 5 (fine).
+    edge_index = np.array([[0, 2, 3, 4], [1, 3, 2, 5]])
+    cost = np.array([-1.0, -1.0, 0.5, -2.0])
+    with pytest.raises(ValueError, match='in graph 1'):
+        batched_shortest_paths(edge_index, cost, 6, np.array([0, 2, 4]),
+                               np.array([1, 3, 5]))
+    cost[2] = 1.5
+    y, unreachable = batched_shortest_paths(
+        edge_index, cost, 6, np.array([0, 2, 4]), np.array([1, 3, 5]))
+    assert y.tolist() == [1.0, 1.0, 0.0, 1.0] and not unreachable.any()
+
+
+def test_uneven_path_nodes_finds_walks_of_different_lengths():
+    # Right/down 3x3 grid: every corner-to-corner walk has 4 arcs.
+    k = 3
+    node = np.arange(k * k).reshape(k, k)
+    right = np.stack([node[:, :-1].ravel(), node[:, 1:].ravel()])
+    down = np.stack([node[:-1].ravel(), node[1:].ravel()])
+    grid = np.concatenate([right, down], axis=1)
+    s, t = np.array([0]), np.array([8])
+    assert _uneven_path_nodes(grid, 9, s, t).size == 0
+    assert _uneven_path_nodes(grid, 9, s, t, directed=False).size > 0
+    # A diagonal shortcut 0 -> 4 gives walks of 3 and 4 arcs.
+    diag = np.concatenate([grid, [[0], [4]]], axis=1)
+    assert _uneven_path_nodes(diag, 9, s, t).size > 0
+    # ... but not if it is off every walk (8 -> 4 leaves the target).
+    off = np.concatenate([grid, [[8], [4]]], axis=1)
+    assert _uneven_path_nodes(off, 9, s, np.array([2])).size == 0
+    # Source == target: one (empty) path.
+    assert _uneven_path_nodes(diag, 9, t, t).size == 0

@@ -1,4 +1,6 @@
-from typing import Any, Callable, List, Optional, Sequence, Tuple, Union
+import math
+import numbers
+from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple, Union
 
 import torch
 from torch import Tensor
@@ -76,13 +78,100 @@ def _check_costs(costs: Costs) -> Tuple[Tuple[Tensor, ...], bool]:
                              f"{getattr(c, 'dtype', type(c))})")
         if c.dim() == 0:
             raise ValueError("'costs' must have at least one dimension")
+    return seq, single
+
+
+def _check_finite(seq: Sequence[Tensor]) -> None:
+    for c in seq:
+        if c.is_meta:
+            raise ValueError("'costs' must hold values (got a tensor on the "
+                             "'meta' device)")
         d = c.detach()
         # The sum is non-finite whenever an entry is; the full check only
         # runs then (or on overflow), which keeps the common path cheap.
         if not bool(torch.isfinite(d.sum())) and not bool(
                 torch.isfinite(d).all()):
             raise ValueError("'costs' must be finite (got NaN or inf)")
-    return seq, single
+
+
+def _finite(value: Any) -> Optional[float]:
+    # `value` as a float if it is a finite real number (not a bool).
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        return None
+    out = float(value)
+    return out if math.isfinite(out) else None
+
+
+def check_noise(noise: Any, name: str = 'noise') -> float:
+    r"""Returns :obj:`noise` as a :obj:`float` if it is a finite,
+    non-negative number, else raises a :class:`ValueError` naming
+    :obj:`name`."""
+    out = _finite(noise)
+    if out is None or out < 0:
+        raise ValueError(f"'{name}' must be non-negative and finite (got "
+                         f"{noise!r})")
+    return out
+
+
+def check_lambda(lambda_: Any) -> float:
+    r"""Returns :obj:`lambda_` as a :obj:`float` if it is a finite, positive
+    number, else raises a :class:`ValueError`."""
+    out = _finite(lambda_)
+    if out is None or not out > 0:
+        raise ValueError(f"'lambda_' must be positive and finite (got "
+                         f"{lambda_!r})")
+    return out
+
+
+def _check_indices(seq: Sequence[Tensor], index: Indices,
+                   num_graphs: Optional[int],
+                   check_range: bool) -> Tuple[List[Optional[Tensor]], int]:
+    if num_graphs is not None:
+        if (isinstance(num_graphs, bool)
+                or not isinstance(num_graphs, numbers.Integral)
+                or num_graphs < 0):
+            raise ValueError(f"'num_graphs' must be a non-negative integer "
+                             f"(got {num_graphs!r})")
+        num_graphs = int(num_graphs)
+    if index is None or isinstance(index, Tensor):
+        indices: List[Optional[Tensor]] = [index] * len(seq)
+    else:
+        indices = list(index)
+        if len(indices) != len(seq):
+            raise ValueError(f"'index' must hold one entry per cost tensor "
+                             f"(got {len(indices)} for {len(seq)})")
+    for c, idx in zip(seq, indices):
+        if idx is None:
+            continue
+        if not isinstance(idx, Tensor) or idx.dtype == torch.bool or (
+                idx.is_floating_point() or idx.is_complex()):
+            raise ValueError(f"'index' must be an integer tensor (got "
+                             f"{getattr(idx, 'dtype', type(idx))})")
+        if idx.dim() != 1 or idx.numel() != c.size(0):
+            raise ValueError(f"'index' must be one-dimensional with "
+                             f"costs.size(0) = {c.size(0)} entries (got shape "
+                             f"{list(idx.size())})")
+        if idx.device != c.device:
+            raise ValueError(f"'index' must be on the device of its costs "
+                             f"({c.device}; got {idx.device})")
+    if num_graphs is not None and not check_range:
+        # `project` checks the range (in the one synchronisation it needs).
+        return indices, num_graphs
+    # One host synchronisation per distinct index tensor.
+    ranges: Dict[int, List[int]] = {}
+    for idx in indices:
+        if idx is not None and idx.numel() > 0 and id(idx) not in ranges:
+            ranges[id(idx)] = torch.stack(torch.aminmax(idx)).tolist()
+    if num_graphs is None:
+        given = any(idx is not None for idx in indices)
+        num_graphs = max([hi + 1 for _, hi in ranges.values()] or
+                         [0 if given else 1])
+    for lo, hi in ranges.values():
+        if lo < 0 or hi >= num_graphs:
+            raise ValueError(f"'index' must lie in [0, num_graphs - 1] with "
+                             f"num_graphs = {num_graphs} (got values in "
+                             f"[{lo}, {hi}])")
+    return indices, num_graphs
 
 
 def identity_solver(
@@ -127,13 +216,14 @@ def identity_solver(
             :obj:`None`)
         noise (float, optional): The noise margin :math:`\alpha`: in training,
             :math:`\xi \sim \mathrm{Unif}\{-\alpha/2, +\alpha/2\}` is added
-            per entry. (default: :obj:`0.0`)
+            per entry; finite and non-negative. (default: :obj:`0.0`)
         training (bool, optional): Whether noise is applied.
             (default: :obj:`False`)
         backward (str, optional): :obj:`"identity"` or :obj:`"blackbox"`.
             (default: :obj:`"identity"`)
         lambda_ (float, optional): The Blackbox interpolation strength
-            :math:`\lambda > 0`. (default: :obj:`20.0`)
+            :math:`\lambda > 0`, finite; checked whatever the
+            :obj:`backward`. (default: :obj:`20.0`)
         noise_position (str, optional): :obj:`"before"` adds the noise to
             the raw costs :math:`\omega`, before the projection:
             :math:`\tilde\omega = P(\omega + \xi)`. Then the margin is
@@ -156,30 +246,16 @@ def identity_solver(
     if backward not in BACKWARDS:
         raise ValueError(f"'backward' must be 'identity' or 'blackbox' (got "
                          f"{backward!r})")
-    if backward == 'blackbox' and not lambda_ > 0:
-        raise ValueError(f"'lambda_' must be positive (got {lambda_})")
-    if noise is None or not noise >= 0:
-        raise ValueError(f"'noise' must be non-negative (got {noise})")
+    lambda_ = check_lambda(lambda_)
+    noise = check_noise(noise)
     if noise_position not in NOISE_POSITIONS:
         raise ValueError(f"'noise_position' must be 'after' or 'before' (got "
                          f"{noise_position!r})")
     projection = validate_mode(projection, 'projection')
-
-    if index is None or isinstance(index, Tensor):
-        indices: List[Optional[Tensor]] = [index] * len(seq)
-    else:
-        indices = list(index)
-        if len(indices) != len(seq):
-            raise ValueError(f"'index' must hold one entry per cost tensor "
-                             f"(got {len(indices)} for {len(seq)})")
-    for c, idx in zip(seq, indices):
-        if idx is not None and (idx.dim() != 1 or idx.numel() != c.size(0)):
-            raise ValueError(f"'index' must be one-dimensional with "
-                             f"costs.size(0) = {c.size(0)} entries (got shape "
-                             f"{list(idx.size())})")
-    if num_graphs is None:
-        num_graphs = max([int(i.max()) + 1 if i.numel() > 0 else 0
-                          for i in indices if i is not None] or [1])
+    indices, num_graphs = _check_indices(
+        seq, index, num_graphs,
+        check_range=diagnostics is not None)
+    _check_finite(seq)
 
     if diagnostics is not None:
         diagnostics.reset()

@@ -1,3 +1,5 @@
+import math
+import numbers
 from typing import Optional
 
 import torch
@@ -12,13 +14,15 @@ def symmetric_noise(src: Tensor, alpha: float,
 
     Args:
         src (torch.Tensor): A tensor giving the shape, dtype and device.
-        alpha (float): The margin :math:`\alpha \geq 0`.
+        alpha (float): The margin :math:`\alpha \geq 0`, finite.
         generator (torch.Generator, optional): The random generator; the
             default one (seeded by :func:`torch.manual_seed`) if not given.
             (default: :obj:`None`)
     """
-    if alpha < 0:
-        raise ValueError(f"'alpha' must be non-negative (got {alpha})")
+    if (isinstance(alpha, bool) or not isinstance(alpha, numbers.Real)
+            or not math.isfinite(float(alpha)) or float(alpha) < 0):
+        raise ValueError(f"'alpha' must be non-negative and finite (got "
+                         f"{alpha!r})")
     signs = torch.randint(0, 2, src.shape, generator=generator,
                           device=src.device).to(src.dtype)
     return (2.0 * signs - 1.0) * (0.5 * alpha)

@@ -225,6 +225,7 @@ def identity_recall_loss(
     lambda_: float = 20.0,
     noise_position: str = 'before',
     generator: Optional[torch.Generator] = None,
+    diagnostics: Optional[SolverDiagnostics] = None,
 ) -> Tensor:
     r"""The recall loss (:func:`recall_loss`) of scores, with two calls of
     :func:`ranking`: :math:`\mathrm{rk}(\omega)` on all items and
@@ -264,6 +265,9 @@ def identity_recall_loss(
             (default: :obj:`"before"`)
         generator (torch.Generator, optional): The generator for the noise.
             (default: :obj:`None`)
+        diagnostics (SolverDiagnostics, optional): If given, records the
+            raw score norm and gradient cosine of the ranking of all items.
+            (default: :obj:`None`)
 
     Returns:
         A scalar in the dtype of :obj:`scores`.
@@ -271,13 +275,15 @@ def identity_recall_loss(
     flat, index, num_graphs = _flatten(scores, index, num_graphs)
     rel = _check_relevant(relevant, scores)
 
-    def rank(src: Tensor, idx: OptTensor) -> Tensor:
+    def rank(src: Tensor, idx: OptTensor,
+             diag: Optional[SolverDiagnostics] = None) -> Tensor:
         return ranking(
             src, idx, num_graphs, projection=projection, noise=noise,
             training=training, backward=backward, lambda_=lambda_,
-            noise_position=noise_position, generator=generator)
+            noise_position=noise_position, generator=generator,
+            diagnostics=diag)
 
-    ranks = rank(flat, index)
+    ranks = rank(flat, index, diagnostics)
     ranks_pos = rank(flat[rel], None if index is None else index[rel])
     return recall_loss(ranks, ranks_pos, rel, index, num_graphs)
 

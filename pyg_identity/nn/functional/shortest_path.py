@@ -1,5 +1,6 @@
 r"""Differentiable :math:`s`-:math:`t` shortest paths on a ragged batch of
-graphs, with costs on the edges or on the nodes."""
+graphs, with costs on the edges or on the nodes, exact for costs of any
+sign (see :mod:`pyg_identity.solvers.shortest_path`)."""
 from typing import Callable, List, Optional, Tuple, Union
 
 import numpy as np
@@ -16,7 +17,7 @@ from pyg_identity.nn.functional.identity_solver import (
     SolverDiagnostics,
     identity_solver,
 )
-from pyg_identity.projection import edge_batch
+from pyg_identity.projection import edge_batch, validate_mode
 from pyg_identity.solvers._dispatch import (
     GraphBlocks,
     check_num_workers,
@@ -25,9 +26,16 @@ from pyg_identity.solvers._dispatch import (
     to_numpy,
 )
 from pyg_identity.solvers.shortest_path import (
+    OK,
+    UNREACHABLE,
+    _check_negative_costs,
+    _clamp_negative_costs,
+    _negative_cycle,
     _shortest_path_edges,
     _shortest_path_nodes,
-    batched_shortest_paths,
+    _solve_batch,
+    _uneven_path_nodes,
+    _unreachable,
 )
 
 Terminal = Union[int, Tensor]
@@ -100,32 +108,77 @@ def _prepare(cost: Tensor, cost_name: str, edge_index: Tensor,
             _terminal(target, 'target', blocks))
 
 
-def _make_solver(blocks: GraphBlocks, source: np.ndarray, target: np.ndarray,
-                 directed: bool, num_workers: int, size: int,
-                 on_nodes: bool) -> Callable[[Tensor], Tensor]:
-    fn = _shortest_path_nodes if on_nodes else _shortest_path_edges
-    node_ptr = blocks.node_ptr[:-1]
+def _global_edge_index(blocks: GraphBlocks) -> np.ndarray:
+    # The edges in their input order, as host node indices of the batch.
     edge_index = np.empty((2, 0), dtype=np.int64)
     if blocks.local_edge_index is not None:
         assert blocks.edge_perm is not None and blocks.edge_ptr is not None
         edge_index = np.empty_like(blocks.local_edge_index)
-        edge_index[:, blocks.edge_perm] = blocks.local_edge_index + node_ptr[
-            np.repeat(np.arange(blocks.num_graphs),
-                      np.diff(blocks.edge_ptr))]
+        edge_index[:, blocks.edge_perm] = blocks.local_edge_index + \
+            blocks.node_ptr[:-1][np.repeat(np.arange(blocks.num_graphs),
+                                           np.diff(blocks.edge_ptr))]
+    return edge_index
+
+
+def _check_projection(projection: Optional[str], blocks: GraphBlocks,
+                      edge_index: np.ndarray, source: np.ndarray,
+                      target: np.ndarray, directed: bool,
+                      on_nodes: bool) -> Optional[str]:
+    # 'mean' and 'std' shift the costs of a graph by a constant, which moves
+    # the cost of a path by that constant times its number of arcs (nodes):
+    # they keep the argmin only if all source-target walks have the same
+    # number of arcs, which is checked on the graph structure.
+    projection = validate_mode(projection, 'projection')
+    if projection not in ('mean', 'std'):
+        return projection
+    node_ptr = blocks.node_ptr
+    bad = _uneven_path_nodes(edge_index, int(node_ptr[-1]),
+                             node_ptr[:-1] + source, node_ptr[:-1] + target,
+                             directed)
+    if bad.size:
+        g = int(np.searchsorted(node_ptr, bad[0], side='right') - 1)
+        unit = 'nodes' if on_nodes else 'arcs'
+        raise ValueError(
+            f"Invalid 'projection' {projection!r} for graph {g}, whose walks "
+            f"from 'source' to 'target' differ in their number of {unit}: "
+            f"it shifts the costs of every graph by a constant, which then "
+            f"changes the shortest path (use projection='norm' or None)")
+    return projection
+
+
+def _raise_for_status(status: np.ndarray, source: np.ndarray,
+                      target: np.ndarray, two_way: bool) -> None:
+    # The error of the first graph that has no (well-posed) shortest path.
+    bad = np.flatnonzero(status != OK)
+    if bad.size == 0:
+        return
+    g = int(bad[0])
+    s, t = int(source[g]), int(target[g])
+    if status[g] == UNREACHABLE:
+        raise _unreachable(s, t, g)
+    raise _negative_cycle(s, t, two_way, g)
+
+
+def _make_solver(blocks: GraphBlocks, edge_index: np.ndarray,
+                 source: np.ndarray, target: np.ndarray, directed: bool,
+                 negative_costs: str, num_workers: int, size: int,
+                 on_nodes: bool) -> Callable[[Tensor], Tensor]:
+    fn = _shortest_path_nodes if on_nodes else _shortest_path_edges
+    node_ptr = blocks.node_ptr[:-1]
+    cost_name = 'node_cost' if on_nodes else 'edge_cost'
+    two_way = not directed and not on_nodes
 
     def solver(cost: Tensor) -> Tensor:
-        # Dijkstra needs non-negative costs: negative costs (from noise, a
-        # projection or the Blackbox perturbation) are clamped at zero.
-        c = np.clip(to_numpy(cost), 0.0, None)
-        if num_workers <= 1:  # one Dijkstra call for the whole batch
-            y, bad = batched_shortest_paths(
-                edge_index, c, int(blocks.node_ptr[-1]), node_ptr + source,
-                node_ptr + target, directed, on_nodes)
-            if bad.any():
-                g = int(np.nonzero(bad)[0][0])
-                raise ValueError(f"'target' (node {int(target[g])}) is "
-                                 f"unreachable from 'source' (node "
-                                 f"{int(source[g])}) in graph {g}")
+        # The exact argmin for costs of any sign (after projection, noise
+        # or the Blackbox perturbation), or the clamped problem on opt-in.
+        c = to_numpy(cost)
+        if negative_costs == 'clamp':
+            c = _clamp_negative_costs(c, cost_name)
+        if num_workers <= 1:  # one solver call for the whole batch
+            y, status = _solve_batch(edge_index, c, int(blocks.node_ptr[-1]),
+                                     node_ptr + source, node_ptr + target,
+                                     directed, on_nodes)
+            _raise_for_status(status, source, target, two_way)
             return torch.from_numpy(y)
         parts = [blocks.nodes(g) if on_nodes else blocks.edges(g)
                  for g in range(blocks.num_graphs)]
@@ -133,12 +186,10 @@ def _make_solver(blocks: GraphBlocks, source: np.ndarray, target: np.ndarray,
                   int(source[g]), int(target[g]), directed)
                  for g in range(blocks.num_graphs)]
         sols = map_graphs(fn, tasks, num_workers)
+        _raise_for_status(np.array([st for _, st in sols], dtype=np.int64),
+                          source, target, two_way)
         out = np.zeros(size, dtype=np.float64)
-        for g, y in enumerate(sols):
-            if y is None:
-                raise ValueError(f"'target' (node {int(target[g])}) is "
-                                 f"unreachable from 'source' (node "
-                                 f"{int(source[g])}) in graph {g}")
+        for g, (y, _) in enumerate(sols):
             out[parts[g]] = y
         return torch.from_numpy(out)
 
@@ -154,6 +205,7 @@ def shortest_path(
     num_nodes: Optional[int] = None,
     num_graphs: Optional[int] = None,
     directed: bool = True,
+    negative_costs: str = 'raise',
     projection: Optional[str] = 'norm',
     noise: float = 0.0,
     training: bool = False,
@@ -167,8 +219,9 @@ def shortest_path(
     r"""Differentiable :math:`s`-:math:`t` shortest path with costs on the
     edges: returns the edge indicator :math:`y = \arg\min_{y \in Y}
     \langle \tilde c, y \rangle` of a shortest path in every graph of a
-    batch, with :math:`\tilde c = \max(P(c) + \xi, 0)` and the Identity (or
-    Blackbox) gradient (see :class:`pyg_identity.nn.IdentityShortestPath`).
+    batch, with :math:`\tilde c = P(c) + \xi` (clamped at zero if
+    :obj:`negative_costs="clamp"`) and the Identity (or Blackbox) gradient
+    (see :class:`pyg_identity.nn.IdentityShortestPath`).
 
     Args:
         edge_cost (torch.Tensor): The edge costs :obj:`[num_edges]`.
@@ -185,8 +238,16 @@ def shortest_path(
             (default: :obj:`None`)
         directed (bool, optional): If :obj:`False`, every listed edge can
             be traversed both ways. (default: :obj:`True`)
+        negative_costs (str, optional): :obj:`"raise"` solves costs of any
+            sign exactly and raises a :class:`ValueError` naming the graph
+            if a cycle of negative cost lies on one of its
+            :obj:`source`-:obj:`target` walks; :obj:`"clamp"` clamps the
+            costs the solver sees at zero (with a warning).
+            (default: :obj:`"raise"`)
         projection (str, optional): :obj:`None`, :obj:`"mean"`,
-            :obj:`"norm"` or :obj:`"std"`. (default: :obj:`"norm"`)
+            :obj:`"norm"` or :obj:`"std"`; :obj:`"mean"` and :obj:`"std"`
+            only if every :obj:`source`-:obj:`target` walk of a graph has
+            the same number of arcs. (default: :obj:`"norm"`)
         noise (float, optional): The noise margin :math:`\alpha`.
             (default: :obj:`0.0`)
         training (bool, optional): Whether the noise is applied.
@@ -206,11 +267,15 @@ def shortest_path(
         diagnostics (SolverDiagnostics, optional): Records cost norms and
             gradient cosines. (default: :obj:`None`)
     """
+    _check_negative_costs(negative_costs)
     blocks, s, t = _prepare(edge_cost, 'edge_cost', edge_index, source,
                             target, batch, num_nodes, num_graphs, directed,
                             num_workers)
-    solver = _make_solver(blocks, s, t, directed, num_workers,
-                          edge_index.size(1), on_nodes=False)
+    ei = _global_edge_index(blocks)
+    projection = _check_projection(projection, blocks, ei, s, t, directed,
+                                   on_nodes=False)
+    solver = _make_solver(blocks, ei, s, t, directed, negative_costs,
+                          num_workers, edge_index.size(1), on_nodes=False)
     index = None if batch is None else edge_batch(batch, edge_index)
     return identity_solver(
         edge_cost, solver, sense='min', projection=projection, index=index,
@@ -227,6 +292,7 @@ def vertex_shortest_path(
     batch: OptTensor = None,
     num_graphs: Optional[int] = None,
     directed: bool = True,
+    negative_costs: str = 'raise',
     projection: Optional[str] = 'norm',
     noise: float = 0.0,
     training: bool = False,
@@ -257,8 +323,12 @@ def vertex_shortest_path(
             (default: :obj:`None`)
         directed (bool, optional): If :obj:`False`, every listed edge can
             be traversed both ways. (default: :obj:`True`)
+        negative_costs (str, optional): :obj:`"raise"` or :obj:`"clamp"`
+            (see :func:`shortest_path`). (default: :obj:`"raise"`)
         projection (str, optional): :obj:`None`, :obj:`"mean"`,
-            :obj:`"norm"` or :obj:`"std"`. (default: :obj:`"norm"`)
+            :obj:`"norm"` or :obj:`"std"`; :obj:`"mean"` and :obj:`"std"`
+            only if every :obj:`source`-:obj:`target` walk of a graph
+            visits the same number of nodes. (default: :obj:`"norm"`)
         noise (float, optional): The noise margin :math:`\alpha`.
             (default: :obj:`0.0`)
         training (bool, optional): Whether the noise is applied.
@@ -278,11 +348,15 @@ def vertex_shortest_path(
         diagnostics (SolverDiagnostics, optional): Records cost norms and
             gradient cosines. (default: :obj:`None`)
     """
+    _check_negative_costs(negative_costs)
     blocks, s, t = _prepare(node_cost, 'node_cost', edge_index, source,
                             target, batch, None, num_graphs, directed,
                             num_workers)
-    solver = _make_solver(blocks, s, t, directed, num_workers,
-                          node_cost.numel(), on_nodes=True)
+    ei = _global_edge_index(blocks)
+    projection = _check_projection(projection, blocks, ei, s, t, directed,
+                                   on_nodes=True)
+    solver = _make_solver(blocks, ei, s, t, directed, negative_costs,
+                          num_workers, node_cost.numel(), on_nodes=True)
     return identity_solver(
         node_cost, solver, sense='min', projection=projection, index=batch,
         num_graphs=blocks.num_graphs, noise=noise, training=training,
