@@ -64,6 +64,11 @@ CONFIGS: Dict[str, tuple] = {
        for a in ('0', '0.1')},
     'paper_globe10_bb_a0.1': ('globe_tsp', PAPER_GLOBE + [
         '--k', '10', '--noise', '0.1', '--backward', 'blackbox']),
+    # A stated deviation from the paper's schedule: lr 1e-3 with step decays
+    # (the paper's constant 1e-4 leaves the test accuracy oscillating).
+    'paper_globe10_id_a0.1_decay': ('globe_tsp', PAPER_GLOBE + [
+        '--k', '10', '--noise', '0.1', '--lr', '1e-3', '--lr-milestones',
+        '70', '85']),
     # Claim 8 (Fig. 4a): Identity vs BB under gradient noise (reduced).
     'globe10_id': ('globe_tsp', GLOBE + ['--k', '10', '--noise', '0.1',
                                          '--noise-epochs', '8']),
@@ -325,6 +330,19 @@ def globe_table(results: Dict[str, List[dict]]) -> str:
                 rows.append(f'| {k} | {a} | {b} | {len(res)} | {acc} | '
                             f'{paper} | {spread} | {err} | {norm} ({true}) | '
                             f'{wall} | {verdict} |')
+    config = 'paper_globe10_id_a0.1_decay'
+    if results.get(config):
+        rows.append(
+            f"| 10 | 0.1 | id, Adam 1e-3 ÷10 after epochs 70, 85 (not the "
+            f"paper's schedule) | {len(results[config])} | "
+            f"{stat(results, config, 'test_acc')} | 99.72 ± 0.04 | "
+            f"{stat(results, config, 'spread')} | "
+            f"{stat(results, config, 'location_error_km')} | "
+            f"{stat(results, config, 'final_cost_norm')} "
+            f"({stat(results, config, 'true_cost_norm')}) | "
+            f"{stat(results, config, 'wall_time_s', 1 / 60)} | not "
+            f"reproduced (a different schedule; shows what the constant lr "
+            f"costs) |")
     return head + '\n'.join(rows) + '\n'
 
 

@@ -5,7 +5,7 @@ from torch_geometric.typing import OptTensor
 
 from pyg_identity.nn._base import SolverLayer
 from pyg_identity.nn.functional.graph_matching import graph_matching
-from pyg_identity.solvers._dispatch import check_num_workers
+from pyg_identity.solvers._dispatch import check_num_workers, check_timeout
 from pyg_identity.solvers.quadratic_assignment import QAP_SOLVERS
 
 
@@ -57,6 +57,13 @@ class IdentityGraphMatching(SolverLayer):
             (default: :obj:`50`)
         num_workers (int, optional): Worker processes that solve the graph
             pairs (:obj:`0`: in this process). (default: :obj:`0`)
+        timeout (float, optional): Seconds a solver call (the whole batch)
+            may take before its worker processes are terminated and a
+            :class:`TimeoutError` is raised. With a timeout, even
+            :obj:`num_workers=0` solves in a worker process (the only way to
+            stop a solver stuck in C code), so scripts need the
+            :obj:`if __name__ == '__main__':` guard of :obj:`spawn`.
+            (default: :obj:`None`)
         projection (str, optional): :obj:`None` or :obj:`"norm"`, per graph
             pair and cost tensor. (default: :obj:`None`)
         noise (float, optional): The noise margin :math:`\alpha`, applied in
@@ -93,6 +100,7 @@ class IdentityGraphMatching(SolverLayer):
         solver: str = 'rrwm',
         max_iter: int = 50,
         num_workers: int = 0,
+        timeout: Optional[float] = None,
         projection: Optional[str] = None,
         noise: float = 0.0,
         backward: str = 'identity',
@@ -112,6 +120,7 @@ class IdentityGraphMatching(SolverLayer):
         self.solver = solver
         self.max_iter = max_iter
         self.num_workers = check_num_workers(num_workers)
+        self.timeout = check_timeout(timeout)
 
     def forward(
         self,
@@ -155,7 +164,8 @@ class IdentityGraphMatching(SolverLayer):
             unary, pairwise, edge_index_s, edge_index_t, edge_index,
             edge_pair_index, batch_s, batch_t, num_nodes_s, num_nodes_t,
             num_graphs, solver=self.solver, max_iter=self.max_iter,
-            num_workers=self.num_workers, projection=self.projection,
+            num_workers=self.num_workers, timeout=self.timeout,
+            projection=self.projection,
             noise=self.noise, training=self.training,
             backward=self.backward_mode, lambda_=self.lambda_,
             noise_position=self.noise_position,

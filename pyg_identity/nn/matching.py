@@ -11,7 +11,7 @@ from pyg_identity.nn.functional.matching import (
     matching,
     pair_cost,
 )
-from pyg_identity.solvers._dispatch import check_num_workers
+from pyg_identity.solvers._dispatch import check_num_workers, check_timeout
 from pyg_identity.solvers.linear_assignment import (
     METHODS,
     _check_unmatch_cost,
@@ -78,6 +78,13 @@ class IdentityMatching(SolverLayer):
             (default: :obj:`"auto"`)
         num_workers (int, optional): Solve pairs in a pool of this many
             processes if :obj:`> 1`. (default: :obj:`0`)
+        timeout (float, optional): Seconds a solver call (the whole batch)
+            may take before its worker processes are terminated and a
+            :class:`TimeoutError` is raised. With a timeout, even
+            :obj:`num_workers=0` solves in a worker process (the only way to
+            stop a solver stuck in C code), so scripts need the
+            :obj:`if __name__ == '__main__':` guard of :obj:`spawn`.
+            (default: :obj:`None`)
         projection (str, optional): :obj:`None`, :obj:`"mean"`,
             :obj:`"norm"` or :obj:`"std"`, per pair. (default: :obj:`None`)
         noise (float, optional): The noise margin :math:`\alpha`, applied in
@@ -112,6 +119,7 @@ class IdentityMatching(SolverLayer):
         unmatch_cost: Optional[float] = None,
         method: str = 'auto',
         num_workers: int = 0,
+        timeout: Optional[float] = None,
         projection: Optional[str] = None,
         noise: float = 0.0,
         backward: str = 'identity',
@@ -131,6 +139,7 @@ class IdentityMatching(SolverLayer):
         self.unmatch_cost = _check_unmatch_cost(unmatch_cost)
         self.method = method
         self.num_workers = check_num_workers(num_workers)
+        self.timeout = check_timeout(timeout)
 
     def forward(
         self,
@@ -197,7 +206,8 @@ class IdentityMatching(SolverLayer):
             projection=self.projection, noise=self.noise,
             training=self.training, backward=self.backward_mode,
             lambda_=self.lambda_, noise_position=self.noise_position,
-            diagnostics=self.diagnostics, num_workers=self.num_workers)
+            diagnostics=self.diagnostics, num_workers=self.num_workers,
+            timeout=self.timeout)
 
     def __repr__(self) -> str:
         return (f'{self.__class__.__name__}(similarity={self.similarity!r}, '

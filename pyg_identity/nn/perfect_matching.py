@@ -5,7 +5,7 @@ from torch_geometric.typing import OptTensor
 
 from pyg_identity.nn._base import SolverLayer
 from pyg_identity.nn.functional.perfect_matching import perfect_matching
-from pyg_identity.solvers._dispatch import check_num_workers
+from pyg_identity.solvers._dispatch import check_num_workers, check_timeout
 
 
 class IdentityPerfectMatching(SolverLayer):
@@ -66,6 +66,13 @@ class IdentityPerfectMatching(SolverLayer):
             (default: :obj:`"before"`)
         num_workers (int, optional): Solve the graphs in this many processes
             if :obj:`> 1`. (default: :obj:`0`)
+        timeout (float, optional): Seconds a solver call (the whole batch)
+            may take before its worker processes are terminated and a
+            :class:`TimeoutError` is raised. With a timeout, even
+            :obj:`num_workers=0` solves in a worker process (the only way to
+            stop a solver stuck in C code), so scripts need the
+            :obj:`if __name__ == '__main__':` guard of :obj:`spawn`.
+            (default: :obj:`None`)
         diagnostics (bool, optional): If set, :obj:`layer.diagnostics` records
             the cost norm and gradient cosine of the last call.
             (default: :obj:`False`)
@@ -88,11 +95,13 @@ class IdentityPerfectMatching(SolverLayer):
         lambda_: float = 20.0,
         noise_position: str = 'before',
         num_workers: int = 0,
+        timeout: Optional[float] = None,
         diagnostics: bool = False,
     ) -> None:
         super().__init__(projection, noise, backward, lambda_, noise_position,
                          diagnostics)
         self.num_workers = check_num_workers(num_workers)
+        self.timeout = check_timeout(timeout)
 
     def forward(
         self,
@@ -119,7 +128,8 @@ class IdentityPerfectMatching(SolverLayer):
             projection=self.projection, noise=self.noise,
             training=self.training, backward=self.backward_mode,
             lambda_=self.lambda_, noise_position=self.noise_position,
-            num_workers=self.num_workers, diagnostics=self.diagnostics)
+            num_workers=self.num_workers, timeout=self.timeout,
+            diagnostics=self.diagnostics)
 
     def __repr__(self) -> str:
         return f'{self.__class__.__name__}({self.extra_repr()})'

@@ -5,7 +5,7 @@ from torch_geometric.typing import OptTensor
 
 from pyg_identity.nn._base import SolverLayer
 from pyg_identity.nn.functional.tsp import tsp
-from pyg_identity.solvers._dispatch import check_num_workers
+from pyg_identity.solvers._dispatch import check_num_workers, check_timeout
 from pyg_identity.solvers.tsp import check_backend
 
 
@@ -39,8 +39,10 @@ class IdentityTSP(SolverLayer):
 
     The default solver is LKH-3 via the :obj:`elkai` package
     (:obj:`pip install pyg_identity[tsp]`), a heuristic that is optimal in
-    practice for the graph sizes of the paper; costs are scaled to integers
-    in :math:`[0, 2^{22}]` for it. LKH-3 (by Keld Helsgaun) is free for
+    practice for the graph sizes of the paper; costs are capped just above the
+    length of a feasible tour (no edge of an optimal tour costs more) and
+    scaled to integers in :math:`[0, 2^{22}]` for it (see
+    :mod:`pyg_identity.solvers.tsp`). LKH-3 (by Keld Helsgaun) is free for
     academic and non-commercial use only. :obj:`solver="exact"` is the
     Held--Karp dynamic programme (:math:`n \leq 12`), :obj:`solver="lkh"`
     runs your own LKH-3 executable through the :obj:`lkh` package.
@@ -60,6 +62,13 @@ class IdentityTSP(SolverLayer):
         num_workers (int, optional): Processes solving graphs in parallel
             (LKH holds the GIL, so threads would not help); :obj:`0` or
             :obj:`1` solves in this process. (default: :obj:`0`)
+        timeout (float, optional): Seconds a solver call (the whole batch)
+            may take before its worker processes are terminated and a
+            :class:`TimeoutError` is raised. With a timeout, even
+            :obj:`num_workers=0` solves in a worker process (the only way to
+            stop a solver stuck in C code), so scripts need the
+            :obj:`if __name__ == '__main__':` guard of :obj:`spawn`.
+            (default: :obj:`None`)
         lkh_executable (str, optional): The path of the LKH-3 executable for
             :obj:`solver="lkh"`. (default: :obj:`"LKH"`)
         projection (str, optional): :obj:`None`, :obj:`"mean"`,
@@ -94,6 +103,7 @@ class IdentityTSP(SolverLayer):
         solver: str = 'elkai',
         runs: int = 10,
         num_workers: int = 0,
+        timeout: Optional[float] = None,
         lkh_executable: str = 'LKH',
         projection: Optional[str] = 'std',
         noise: float = 0.0,
@@ -108,6 +118,7 @@ class IdentityTSP(SolverLayer):
         self.solver = solver
         self.runs = int(runs)
         self.num_workers = check_num_workers(num_workers)
+        self.timeout = check_timeout(timeout)
         self.lkh_executable = lkh_executable
 
     def forward(
@@ -133,7 +144,7 @@ class IdentityTSP(SolverLayer):
         return tsp(edge_cost, edge_index, batch, num_nodes=num_nodes,
                    num_graphs=num_graphs, solver=self.solver, runs=self.runs,
                    num_workers=self.num_workers,
-                   lkh_executable=self.lkh_executable,
+                   lkh_executable=self.lkh_executable, timeout=self.timeout,
                    projection=self.projection, noise=self.noise,
                    training=self.training, backward=self.backward_mode,
                    lambda_=self.lambda_, noise_position=self.noise_position,
@@ -143,6 +154,8 @@ class IdentityTSP(SolverLayer):
         out = f'solver={self.solver!r}, runs={self.runs}'
         if self.num_workers > 1:
             out += f', num_workers={self.num_workers}'
+        if self.timeout is not None:
+            out += f', timeout={self.timeout:g}'
         return f'{out}, {super().extra_repr()}'
 
     def __repr__(self) -> str:

@@ -21,11 +21,16 @@ Dense per-pair blocks are solved with
 large sparse candidate sets with
 :func:`scipy.sparse.csgraph.min_weight_full_bipartite_matching`.
 """
+import time
 from typing import Any, List, NamedTuple, Optional, Sequence, Tuple
 
 import numpy as np
 
-from pyg_identity.solvers._dispatch import check_num_workers, map_graphs
+from pyg_identity.solvers._dispatch import (
+    check_num_workers,
+    check_timeout,
+    map_graphs,
+)
 
 METHODS = ('auto', 'dense', 'sparse')
 
@@ -181,14 +186,43 @@ def sparse_linear_assignment(
     return np.sort(order[pos])
 
 
+def _positive_weights(data: np.ndarray) -> np.ndarray:
+    # scipy needs non-zero weights: scale by a power of two (exact) into
+    # (-1, 1), then shift into [s, 2 s] with s the spread, so that the
+    # differences keep the precision of the costs (a shift by 1 would round
+    # costs of ~1e-9 to 7 digits). Only used where every full matching has
+    # the same number of edges, so the shift keeps the argmin.
+    a = float(np.abs(data).max()) if data.size else 0.0
+    if a > 0:
+        data = np.ldexp(data, -int(np.frexp(a)[1]))
+    lo = data.min() if data.size else 0.0
+    span = float(data.max() - lo) if data.size else 0.0
+    return data - lo + (span if span > 0 else 1.0)
+
+
+def _full_matching(data: np.ndarray, indices: np.ndarray, indptr: np.ndarray,
+                   n_rows: int, n_cols: int) -> Tuple[np.ndarray, np.ndarray]:
+    # LAPJVsp on a CSR graph; raises a ValueError if no full matching exists.
+    from scipy.sparse import csr_array
+    from scipy.sparse.csgraph import min_weight_full_bipartite_matching
+
+    # On a square graph scipy's LAPJVsp starts with the augmenting row
+    # reduction of Jonker & Volgenant, which loops forever (holding the GIL,
+    # deaf to Ctrl-C) when a dual update is absorbed by floating-point
+    # rounding (near-ties, e.g. costs of ~1e-9 beside an unmatch cost). A
+    # column without edges makes the graph rectangular: every full matching
+    # is the same, but scipy then runs only the shortest augmenting paths,
+    # which scan each column at most once per row and always terminate.
+    pad = int(n_rows == n_cols)
+    graph = csr_array((data, indices, indptr), shape=(n_rows, n_cols + pad))
+    return min_weight_full_bipartite_matching(graph)
+
+
 def _sparse_pair(indptr: np.ndarray, col: np.ndarray, cost: np.ndarray,
                  n_s: int, n_t: int,
                  unmatch_cost: Optional[float]) -> Optional[np.ndarray]:
     # CSR input (edges sorted by source node); returns matched positions
     # into `col`, or None if infeasible. Module-level for `map_graphs`.
-    from scipy.sparse import csr_array
-    from scipy.sparse.csgraph import min_weight_full_bipartite_matching
-
     num_edges = col.size
     if n_s == 0 or n_t == 0:
         return np.zeros(0, dtype=np.int64)
@@ -198,10 +232,9 @@ def _sparse_pair(indptr: np.ndarray, col: np.ndarray, cost: np.ndarray,
     if unmatch_cost is None:
         # All full matchings have min(n_s, n_t) pairs, so a constant shift
         # keeps the argmin and makes every weight non-zero (scipy needs it).
-        data = cost - cost.min() + 1.0
-        graph = csr_array((data, col, indptr), shape=(n_s, n_t))
         try:
-            r, c = min_weight_full_bipartite_matching(graph)
+            r, c = _full_matching(_positive_weights(cost), col, indptr, n_s,
+                                  n_t)
         except ValueError:
             return None
     else:
@@ -209,17 +242,19 @@ def _sparse_pair(indptr: np.ndarray, col: np.ndarray, cost: np.ndarray,
         # sources then target dummies j', columns targets then source
         # dummies i'. Edges: (i, j) at c_ij, (i, i') and (j', j) at u, and
         # (j', i') at 0 for every candidate (i, j), so that matched pairs'
-        # dummies can pair up.
+        # dummies can pair up. Every perfect matching has n_s + n_t edges.
         u = unmatch_cost
         ar_s, ar_t = np.arange(n_s), np.arange(n_t)
         rows = np.concatenate([row, ar_s, n_s + ar_t, n_s + col])
         cols = np.concatenate([col, n_t + ar_s, ar_t, n_t + row])
         data = np.concatenate([cost, np.full(n_s + n_t, u),
                                np.zeros(num_edges)])
-        data = data - min(data.min(), 0.0) + 1.0
         n = n_s + n_t
-        graph = csr_array((data, (rows, cols)), shape=(n, n))
-        r, c = min_weight_full_bipartite_matching(graph)
+        order = np.lexsort((cols, rows))
+        indptr_aug = np.zeros(n + 1, dtype=np.int64)
+        np.cumsum(np.bincount(rows, minlength=n), out=indptr_aug[1:])
+        r, c = _full_matching(_positive_weights(data[order]), cols[order],
+                              indptr_aug, n, n)
         keep = (r < n_s) & (c < n_t)
         r, c = r[keep], c[keep]
     # Matched (r, c) back to positions in the CSR order.
@@ -400,10 +435,10 @@ def _infeasible(pair: int, n_s: int, n_t: int) -> InfeasibleMatchingError:
         f"its smaller side; add candidates or set 'unmatch_cost'")
 
 
-def _map(fn: Any, tasks: Sequence[Sequence[Any]],
-         num_workers: int) -> List[Any]:
-    if num_workers > 1:
-        return map_graphs(fn, tasks, num_workers)
+def _map(fn: Any, tasks: Sequence[Sequence[Any]], num_workers: int,
+         timeout: Optional[float]) -> List[Any]:
+    if num_workers > 1 or timeout is not None:
+        return map_graphs(fn, tasks, num_workers, timeout)
     return [fn(*task) for task in tasks]
 
 
@@ -438,6 +473,7 @@ def solve_assignment(
     plan: AssignmentPlan,
     unmatch_cost: Optional[float] = None,
     num_workers: int = 0,
+    timeout: Optional[float] = None,
 ) -> np.ndarray:
     r"""Solves every pair of a batch and returns the 0/1 indicator of the
     matched candidate pairs, in the layout and dtype of :obj:`cost`.
@@ -451,6 +487,12 @@ def solve_assignment(
             a node unmatched. (default: :obj:`None`)
         num_workers (int, optional): Solve in a pool of this many processes
             if :obj:`> 1`. (default: :obj:`0`)
+        timeout (float, optional): Seconds the call (dense and sparse pairs
+            together) may take; past it the worker processes are terminated
+            and a :class:`TimeoutError` is raised. With a timeout the pairs
+            are solved in worker processes even for :obj:`num_workers=0`
+            (see :func:`pyg_identity.solvers.map_graphs`).
+            (default: :obj:`None`)
 
     Raises:
         InfeasibleMatchingError: If a pair has no full matching and no
@@ -458,6 +500,8 @@ def solve_assignment(
     """
     u = _check_unmatch_cost(unmatch_cost)
     check_num_workers(num_workers)
+    timeout = check_timeout(timeout)
+    deadline = None if timeout is None else time.monotonic() + timeout
     cost = np.asarray(cost)
     if cost.shape != (plan.num_edges, ):
         raise ValueError(f"'cost' must have shape [{plan.num_edges}] (got "
@@ -471,12 +515,13 @@ def solve_assignment(
         else:
             buf = np.full(plan.dense_size, np.inf, dtype=dtype)
             buf[plan.dense_flat] = cost[plan.dense_edges]
-        if u is None and num_workers <= 1:
+        if u is None and num_workers <= 1 and timeout is None:
             flat = _solve_dense_hot(buf, plan)
         else:
             blocks = [buf[o:o + a * b].reshape(a, b) for o, a, b in zip(
                 plan.dense_offset, plan.dense_n_s, plan.dense_n_t)]
-            sols = _map(_dense_pair, [(c, u) for c in blocks], num_workers)
+            sols = _map(_dense_pair, [(c, u) for c in blocks], num_workers,
+                        timeout)
             _raise_infeasible(sols, plan)
             rows = np.concatenate([s[0] for s in sols])
             cols = np.concatenate([s[1] for s in sols])
@@ -491,7 +536,15 @@ def solve_assignment(
     if plan.sparse:
         tasks = [(indptr, col, cost[sel].astype(np.float64), a, b, u)
                  for _, sel, indptr, col, a, b in plan.sparse]
-        sols = _map(_sparse_pair, tasks, num_workers)
+        left = None if deadline is None else max(
+            deadline - time.monotonic(), 1e-3)  # what the dense pairs left
+        try:
+            sols = _map(_sparse_pair, tasks, num_workers, left)
+        except TimeoutError as e:
+            if timeout is None:
+                raise
+            raise TimeoutError(f"The linear assignment did not finish within "
+                               f"timeout={timeout:g} s ({e})") from None
         for (pair, sel, _, _, a, b), pos in zip(plan.sparse, sols):
             if pos is None:
                 raise _infeasible(pair, a, b)

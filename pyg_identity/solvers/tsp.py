@@ -9,19 +9,34 @@ permission. :obj:`elkai` ships a copy of LKH-3 under that licence, the
 :obj:`lkh` backend runs your own LKH-3 executable. The exact solver has no
 such restriction.
 
-LKH reads integer distances; float costs are shifted to be non-negative and
-scaled to integers in :math:`[0, 2^{22}]` (the rounding error of a tour is
-at most :math:`n/2^{23}` of the cost range), which stays clear of the
-32-bit overflow inside LKH (it multiplies every distance by its internal
-precision of 100).
+LKH reads integer distances. Float costs are shifted by their minimum to be
+non-negative (every tour has :math:`n` edges, so no tour changes rank),
+capped at :math:`(1 + 1/n)` times the shifted length :math:`U` of a feasible
+tour, and scaled to integers in :math:`[0, 2^{22}]`, which stays clear of
+the 32-bit overflow inside LKH (it multiplies every distance by its internal
+precision of 100). An edge dearer than :math:`U` is in no optimal tour (the
+other edges cost :math:`\geq 0`), and a tour through a capped edge still
+costs more than :math:`U`, so the cap changes no optimal tour; it keeps one
+huge cost (*e.g.* a forbidden edge at :math:`10^9`) from coarsening the
+resolution of all the others. The feasible tour is the greedy
+nearest-neighbour one or, where the rounding may still cost precision
+(that tour closes through a huge edge, or gets stuck on a sparse graph), the
+tour of a quick LKH run. Rounding moves the length of a tour by at most
+:math:`n/2` integer steps; a :class:`UserWarning` is raised where the
+optimum may move by more than :obj:`LOSSY_EXCESS` of the tour length.
 """
 import os
 import shutil
-from typing import Any, List, Optional, Sequence, Tuple, Union
+import warnings
+from typing import Any, List, NamedTuple, Optional, Sequence, Tuple, Union
 
 import numpy as np
 
-from pyg_identity.solvers._dispatch import GraphBlocks, map_graphs
+from pyg_identity.solvers._dispatch import (
+    GraphBlocks,
+    check_timeout,
+    map_graphs,
+)
 
 SOLVERS = ('elkai', 'exact', 'lkh')
 MAX_EXACT_NODES = 12
@@ -29,6 +44,9 @@ MAX_EXACT_NODES = 12
 # sparse graph). LKH-3 multiplies distances by PRECISION = 100 and adds node
 # penalties in 32-bit integers; 2**22 * 100 * 3 < 2**31.
 MAX_INT_COST = 2**22
+# A warning is raised where the integer rounding may make LKH's tour longer
+# than optimal by more than this fraction (worst case, n rounding steps).
+LOSSY_EXCESS = 1e-2
 
 
 def _elkai() -> Any:
@@ -141,21 +159,80 @@ def held_karp(cost: np.ndarray) -> Tuple[np.ndarray, float]:
     return np.asarray(tour[::-1], dtype=np.int64), length
 
 
-def _integer_costs(cost: np.ndarray, mask: np.ndarray) -> np.ndarray:
-    # Shift and scale the costs of the existing pairs to integers in
-    # [0, top]; a missing pair costs MAX_INT_COST > n * top, so any tour
-    # using one is longer than every tour within the edges.
+def _greedy_tour(cost: np.ndarray, mask: np.ndarray) -> Optional[np.ndarray]:
+    # The nearest-neighbour tour from node 0 within the allowed pairs, or
+    # None where it gets stuck (only possible on a sparse graph).
     n = cost.shape[0]
-    v = cost[mask]  # |v| <= 1, so max - min cannot overflow
-    complete = int(mask.sum()) == n * (n - 1)
-    top = MAX_INT_COST if complete else MAX_INT_COST // (n + 1)
+    tour = np.zeros(n, dtype=np.int64)
+    free = np.ones(n, dtype=bool)
+    free[0] = False
+    for k in range(1, n):
+        row = np.where(mask[tour[k - 1]] & free, cost[tour[k - 1]], np.inf)
+        nxt = int(np.argmin(row))
+        if row[nxt] == np.inf:
+            return None
+        tour[k] = nxt
+        free[nxt] = False
+    return tour if mask[tour[-1], 0] else None
+
+
+class _IntegerCosts(NamedTuple):
+    dist: np.ndarray  # [n, n] integer distances for LKH
+    excess: float  # bound on how much longer than optimal rounding can make
+    # the optimal tour of `dist`, in shifted cost units (0: exact)
+    lower: float  # a lower bound on the optimal shifted tour length
+    upper: float  # the shifted length of the reference tour (inf: none)
+
+
+def _integer_costs(cost: np.ndarray, mask: np.ndarray,
+                   tour: Optional[np.ndarray] = None) -> _IntegerCosts:
+    # Shift the costs of the existing pairs by their minimum (every tour has
+    # n edges, so no tour changes rank) and scale them to integers in
+    # [0, top]. A missing pair costs MAX_INT_COST, more than any tour that
+    # LKH could prefer within the edges.
+    #
+    # Given a feasible `tour` of shifted length U, costs are first capped
+    # at C = U (1 + 1/n) > U: the optimal tours (shifted length <= U) use no
+    # edge above C, and a tour using a capped edge still costs at least
+    # C > U, so the optimal tours are the same; a single huge cost no longer
+    # sets the integer resolution of all the others.
+    n = cost.shape[0]
+    v = cost[mask]
     out = np.full((n, n), MAX_INT_COST, dtype=np.int64)
-    if v.size:
-        lo, span = v.min(), v.max() - v.min()
-        out[mask] = (np.rint((v - lo) / span * top).astype(np.int64)
-                     if span > 0 else 0)
     np.fill_diagonal(out, 0)
-    return out
+    if v.size:
+        v = v - v.min()
+    shifted = np.zeros((n, n))
+    shifted[mask] = v
+    # Every node has two tour edges: half the sum over the nodes of their
+    # two cheapest edges bounds every tour from below.
+    two = np.partition(np.where(mask, shifted, np.inf), 1, axis=1)[:, :2]
+    lower = 0.5 * float(two.sum())
+    upper = (float(shifted[tour, np.roll(tour, -1)].sum())
+             if tour is not None else np.inf)
+    if v.size == 0 or v.max() == 0:
+        out[mask] = 0
+        return _IntegerCosts(out, 0.0, lower, upper)
+    complete = v.size == n * (n - 1)
+    top = MAX_INT_COST if complete else MAX_INT_COST // (n + 1)
+    span = float(v.max())
+    if upper == 0:
+        # The tour has only minimum-cost edges, so it is optimal; any tour
+        # with a costlier edge is not, and it stays so with all those edges
+        # at one integer cost (exact: no rounding excess).
+        out[mask] = np.where(v > 0, top, 0)
+        return _IntegerCosts(out, 0.0, lower, upper)
+    if tour is not None:
+        span = min(span, upper * (1.0 + 1.0 / n))
+        if not complete:
+            # Then the tour's integer length is below MAX_INT_COST / 2 + n,
+            # so a missing pair (at MAX_INT_COST) is never worth it, and the
+            # resolution need not shrink with n.
+            top = max(top, int(min(1.0, span / upper) * (MAX_INT_COST // 2)))
+    out[mask] = np.rint(np.minimum(v, span) / span * top).astype(np.int64)
+    # Rounding moves every tour by at most n/2 steps, so the optimum of the
+    # rounded problem is at most n steps longer than the true optimum.
+    return _IntegerCosts(out, n * span / top, lower, upper)
 
 
 def _tsplib(dist: np.ndarray) -> str:
@@ -164,6 +241,23 @@ def _tsplib(dist: np.ndarray) -> str:
     return (f'NAME : pyg_identity\nTYPE : TSP\nDIMENSION : {n}\n'
             f'EDGE_WEIGHT_TYPE : EXPLICIT\nEDGE_WEIGHT_FORMAT : FULL_MATRIX\n'
             f'EDGE_WEIGHT_SECTION\n{rows}\nEOF\n')
+
+
+def _lkh_tour(dist: np.ndarray, solver: str, runs: int,
+              lkh_executable: str) -> np.ndarray:
+    # A tour of the integer matrix `dist`, starting at node 0.
+    n = dist.shape[0]
+    if solver == 'elkai':
+        elkai = _elkai()
+        out = elkai.DistanceMatrix(dist.tolist()).solve_tsp(runs=int(runs))
+        tour = np.asarray(out[:-1], dtype=np.int64)  # drops the return to 0
+    else:
+        lkh = _lkh()
+        problem = lkh.LKHProblem.parse(_tsplib(dist))
+        routes = lkh.solve(lkh_executable, problem=problem, runs=int(runs))
+        tour = np.asarray(routes[0], dtype=np.int64) - 1  # 1-indexed
+    assert sorted(tour.tolist()) == list(range(n)), 'LKH returned no tour'
+    return np.roll(tour, -int(np.argmax(tour == 0)))
 
 
 def tsp_tour(cost: np.ndarray, mask: Optional[np.ndarray] = None,
@@ -231,19 +325,27 @@ def tsp_tour(cost: np.ndarray, mask: Optional[np.ndarray] = None,
             raise ValueError("No Hamiltonian cycle exists within the edges "
                              "of the graph")
         return tour
-    dist = _integer_costs(c, m)
-    if solver == 'elkai':
-        elkai = _elkai()
-        out = elkai.DistanceMatrix(dist.tolist()).solve_tsp(runs=int(runs))
-        tour = np.asarray(out[:-1], dtype=np.int64)  # drops the return to 0
-    else:
-        lkh = _lkh()
-        problem = lkh.LKHProblem.parse(_tsplib(dist))
-        routes = lkh.solve(lkh_executable, problem=problem, runs=int(runs))
-        tour = np.asarray(routes[0], dtype=np.int64) - 1  # 1-indexed
-    assert sorted(tour.tolist()) == list(range(n)), 'LKH returned no tour'
-    k = int(np.argmax(tour == 0))
-    tour = np.roll(tour, -k)
+    ints = _integer_costs(c, m, _greedy_tour(c, m))
+    if ints.excess > LOSSY_EXCESS * ints.lower:
+        # The rounding may cost precision (relative to a lower bound of the
+        # optimum): a quick LKH run may find a much shorter reference tour
+        # than the greedy one (which can close through a huge edge, or get
+        # stuck on a sparse graph), and so a tighter cap.
+        ref = _lkh_tour(ints.dist, solver, 1, lkh_executable)
+        if np.all(m[ref, np.roll(ref, -1)]):
+            better = _integer_costs(c, m, ref)
+            if better.upper < ints.upper:
+                ints = better
+    scale = ints.upper if np.isfinite(ints.upper) else ints.lower
+    if ints.excess > LOSSY_EXCESS * scale:
+        by = (f'up to {ints.excess / scale:.2%} of its length'
+              if scale > 0 else 'an unknown amount')
+        warnings.warn(
+            f"LKH reads the costs of this graph ({n} nodes) as integers up to "
+            f"{int(ints.dist[m].max())}; the rounding may make its tour "
+            f"longer than optimal by {by} (costs that span many orders of "
+            f"magnitude lose their small differences)", stacklevel=2)
+    tour = _lkh_tour(ints.dist, solver, runs, lkh_executable)
     if not np.all(m[tour, np.roll(tour, -1)]):
         raise ValueError("No Hamiltonian cycle was found within the edges of "
                          "the graph (LKH found only tours that use missing "
@@ -354,7 +456,8 @@ def check_tsp_graphs(blocks: GraphBlocks, num_nodes: int,
 
 def solve_blocks(blocks: GraphBlocks, cost: np.ndarray, solver: str = 'elkai',
                  runs: int = 10, num_workers: int = 0,
-                 lkh_executable: str = 'LKH') -> np.ndarray:
+                 lkh_executable: str = 'LKH',
+                 timeout: Optional[float] = None) -> np.ndarray:
     r"""Solves the TSP of every graph of a split batch (see
     :func:`pyg_identity.solvers.graph_blocks`) and returns the tour
     indicator of shape :obj:`[E]`, aligned with the batch's edges."""
@@ -364,7 +467,8 @@ def solve_blocks(blocks: GraphBlocks, cost: np.ndarray, solver: str = 'elkai',
               solver, runs, lkh_executable)
              for g in range(blocks.num_graphs)]
     out = np.zeros(w.size, dtype=np.float64)
-    for g, y in enumerate(map_graphs(tsp_edges, tasks, num_workers)):
+    for g, y in enumerate(map_graphs(tsp_edges, tasks, num_workers,
+                                     timeout)):
         out[blocks.edges(g)] = y
     return out
 
@@ -373,7 +477,8 @@ def solve_tsp(cost: Union[np.ndarray, Any], edge_index: Any,
               batch: Any = None, num_nodes: Optional[int] = None,
               num_graphs: Optional[int] = None, solver: str = 'elkai',
               runs: int = 10, num_workers: int = 0,
-              lkh_executable: str = 'LKH') -> np.ndarray:
+              lkh_executable: str = 'LKH',
+              timeout: Optional[float] = None) -> np.ndarray:
     r"""Solves the TSP of every graph of a PyG batch given by edge costs (no
     autograd; see :class:`pyg_identity.nn.IdentityTSP` for the layer).
 
@@ -394,6 +499,11 @@ def solve_tsp(cost: Union[np.ndarray, Any], edge_index: Any,
             (default: :obj:`0`)
         lkh_executable (str, optional): The LKH-3 executable for
             :obj:`solver="lkh"`. (default: :obj:`"LKH"`)
+        timeout (float, optional): Seconds each solver call (the whole
+            batch) may take; past it the solver processes are terminated and
+            a :class:`TimeoutError` is raised. With a timeout, the graphs are
+            solved in worker processes even for :obj:`num_workers=0` (see
+            :func:`pyg_identity.solvers.map_graphs`). (default: :obj:`None`)
 
     Returns:
         The float64 indicator of the tour edges, shape :obj:`[E]`.
@@ -403,6 +513,7 @@ def solve_tsp(cost: Union[np.ndarray, Any], edge_index: Any,
     from pyg_identity.solvers._dispatch import graph_blocks
 
     check_backend(solver, runs, lkh_executable)
+    check_timeout(timeout)
     edge_index = torch.as_tensor(edge_index)
     w = np.asarray(cost.detach().cpu() if isinstance(cost, torch.Tensor)
                    else cost, dtype=np.float64).reshape(-1)
@@ -419,7 +530,8 @@ def solve_tsp(cost: Union[np.ndarray, Any], edge_index: Any,
                      int(edge_index.max()) + 1 if edge_index.numel() else 0)
     blocks = graph_blocks(batch, num_nodes, edge_index, num_graphs)
     check_tsp_graphs(blocks, num_nodes, solver)
-    return solve_blocks(blocks, w, solver, runs, num_workers, lkh_executable)
+    return solve_blocks(blocks, w, solver, runs, num_workers, lkh_executable,
+                        timeout)
 
 
 __all__ = ['held_karp', 'tsp_tour', 'tsp_edges', 'solve_tsp', 'tour_length',

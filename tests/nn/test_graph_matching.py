@@ -322,6 +322,16 @@ def test_num_workers_matches_in_process():
     assert torch.equal(y_u, w_u) and torch.equal(y_p, w_p)
 
 
+def test_timeout_matches_in_process():
+    data = make_batch(SIZES, seed=11)
+    y_u, y_p = call(data)
+    w_u, w_p = IdentityGraphMatching(timeout=60)(
+        data['unary'], data['pairwise'], data['edge_index_s'],
+        data['edge_index_t'], data['edge_index'], data['edge_pair_index'],
+        data['batch_s'], data['batch_t'])
+    assert torch.equal(y_u, w_u) and torch.equal(y_p, w_p)
+
+
 def _bad(data: Dict[str, Tensor], **changes) -> Dict[str, Tensor]:
     out = dict(data)
     out.update(changes)
@@ -373,6 +383,8 @@ BAD = [
      "'max_iter' must be a positive integer"),
     ('num_workers', lambda d: d, dict(num_workers=-1),
      "'num_workers' must be a non-negative integer"),
+    ('timeout', lambda d: d, dict(timeout=0),
+     "'timeout' must be a positive number of seconds"),
     ('projection', lambda d: d, dict(projection='l1'),
      "Invalid 'projection'"),
     ('num_nodes', lambda d: d, dict(num_nodes_s=1),
@@ -392,6 +404,7 @@ def test_bad_input(name, change, kwargs, match):
     (dict(solver='astar'), "'solver' must be one of"),
     (dict(max_iter=-3), "'max_iter' must be a positive integer"),
     (dict(num_workers=1.5), "'num_workers' must be a non-negative integer"),
+    (dict(timeout='1'), "'timeout' must be a positive number of seconds"),
     (dict(projection='max'), "Invalid 'projection'"),
     (dict(backward='ste'), "'backward' must be"),
 ])

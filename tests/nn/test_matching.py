@@ -339,6 +339,8 @@ def _bad_cases():
         (dict(costs=c, edge_index=ei, batch_s=bs, batch_t=bt,
               method='hungarian'), "'method'"),
         (dict(costs=c, edge_index=ei, batch_s=bs, batch_t=bt,
+              timeout=float('nan')), "'timeout' must be a positive"),
+        (dict(costs=c, edge_index=ei, batch_s=bs, batch_t=bt,
               projection='l2'), "'projection'"),
         (dict(costs=torch.zeros(4)), "'num_nodes_s' is required"),
     ]
@@ -357,6 +359,7 @@ def test_bad_input(kwargs, match):
     (dict(projection='l1'), "'projection'"),
     (dict(backward='bb'), "'backward'"),
     (dict(num_workers=-1), "'num_workers'"),
+    (dict(timeout=-5), "'timeout' must be a positive"),
 ])
 def test_bad_layer_arguments(kwargs, match):
     with pytest.raises(ValueError, match=match):
@@ -391,3 +394,16 @@ def test_hamming_loss_bad_form():
     y = IdentityMatching()(costs=costs, batch_s=batch_s, batch_t=batch_t)
     with pytest.raises(ValueError, match="'form' must be"):
         hamming_loss(y, y, ei, batch_s, batch_t, form='l1')
+
+
+def test_sparse_tiny_costs_beside_an_unmatch_cost_terminate():
+    # This call never returned (scipy's LAPJVsp looped, deaf to Ctrl-C); the
+    # timeout turns a regression into a failure instead of a hang.
+    c = torch.tensor([-2.1e-9, 8.3e-10, 4.9e-10, 5.2e-10, -1.1e-9, -5.1e-10],
+                     dtype=torch.float64)
+    y = IdentityMatching(unmatch_cost=3.0, method='sparse', timeout=60)(
+        costs=c, num_nodes_s=3, num_nodes_t=2)
+    dense = IdentityMatching(unmatch_cost=3.0, method='dense')(
+        costs=c, num_nodes_s=3, num_nodes_t=2)
+    assert torch.equal(y, dense)
+    assert y.tolist() == [1.0, 0.0, 0.0, 0.0, 0.0, 1.0]

@@ -234,7 +234,17 @@ def test_bad_input(args, match):
     ({'backward': 'bb'}, "'backward'"),
     ({'lambda_': 0.0}, "'lambda_'"),
     ({'num_workers': 1.5}, "'num_workers'"),
+    ({'timeout': True}, "'timeout' must be a positive"),
 ])
 def test_bad_constructor_arguments(kwargs, match):
     with pytest.raises(ValueError, match=match):
         IdentityPerfectMatching(**kwargs)
+
+
+def test_timeout_matches_in_process():
+    rng = np.random.default_rng(7)
+    edge_index, batch = random_batch(rng, SIZES)
+    c = torch.randn(edge_index.size(1))
+    assert torch.equal(IdentityPerfectMatching(timeout=60)(c, edge_index,
+                                                           batch),
+                       IdentityPerfectMatching()(c, edge_index, batch))

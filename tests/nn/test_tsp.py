@@ -147,6 +147,14 @@ def test_repr():
     assert repr(IdentityTSP()) == (
         "IdentityTSP(solver='elkai', runs=10, projection='std', "
         "backward='identity')")
+    assert 'timeout=30' in repr(IdentityTSP(timeout=30))
+
+
+def test_timeout_matches_in_process(graphs):
+    edge_index, batch, _ = graphs
+    c = torch.rand(edge_index.size(1))
+    assert torch.equal(IdentityTSP(timeout=120)(c, edge_index, batch),
+                       IdentityTSP()(c, edge_index, batch))
 
 
 def _bad_cases():
@@ -178,6 +186,7 @@ def _bad_cases():
         ((c, ei, batch), {'solver': 'concorde'}, "'solver'"),
         ((c, ei, batch), {'runs': 0}, "'runs'"),
         ((c, ei, batch), {'num_workers': -1}, "'num_workers'"),
+        ((c, ei, batch), {'timeout': -1}, "'timeout' must be a positive"),
         ((c, ei, batch), {'projection': 'l1'}, "'projection'"),
         ((c, ei, batch), {'backward': 'ste'}, "'backward'"),
         ((c, ei, batch), {'noise': -1.0}, "'noise'"),
@@ -200,6 +209,7 @@ def test_disconnected_sparse_graph():
     ({'solver': 'gurobi'}, "'solver'"),
     ({'runs': 0}, "'runs'"),
     ({'num_workers': 1.5}, "'num_workers'"),
+    ({'timeout': 0}, "'timeout' must be a positive"),
     ({'projection': 'l2'}, "'projection'"),
     ({'lambda_': 0.0}, "'lambda_'"),
 ])

@@ -1,9 +1,10 @@
 import pickle
+import sys
 from typing import List, Optional, Tuple
 
 import numpy as np
 import pytest
-from hypothesis import given, settings
+from hypothesis import Phase, given, settings
 from hypothesis import strategies as st
 from scipy.optimize import linear_sum_assignment
 
@@ -270,6 +271,94 @@ def test_every_output_is_a_feasible_matching(seed, num_pairs, density,
     check_feasible(y, ei, ptr_s, ptr_t, exact=unmatch is None)
 
 
+# Solver calls that could hang run with a timeout (in a worker process), so
+# that a regression fails instead of hanging the test session.
+TIMEOUT = 60.0
+
+
+def regime_costs(rng: np.random.Generator, regime: str, size: int,
+                 unmatch: Optional[float]) -> np.ndarray:
+    if regime == 'tiny':
+        return rng.normal(size=size) * 1e-9
+    if regime == 'mixed':  # both signs, 18 orders of magnitude
+        return rng.choice([-1.0, 1.0], size) * 10**rng.uniform(-9, 9, size)
+    if regime == 'huge':
+        return rng.normal(size=size) * 10.0**rng.choice([12, 150])
+    # Ties: few distinct values, and pairs exactly at the 2u threshold.
+    cost = rng.integers(-1, 2, size) * rng.choice([1e-9, 1.0, 1e9])
+    if unmatch is not None:
+        cost = np.where(rng.random(size) < 0.3, 2 * unmatch, cost)
+    return cost
+
+
+def test_sparse_tiny_costs_beside_unmatch_cost_do_not_hang():
+    # scipy's LAPJVsp looped forever on this pair (issue 10).
+    cost = np.array([-2.1e-9, 8.3e-10, 4.9e-10, 5.2e-10, -1.1e-9, -5.1e-10])
+    plan = assignment_plan(np.array([0, 3]), np.array([0, 2]), None,
+                           'sparse')
+    y = solve_assignment(cost, plan, 3.0, timeout=TIMEOUT)
+    ref = brute_force(cost.reshape(3, 2), np.ones((3, 2), bool), 3.0)
+    assert objective(cost.reshape(3, 2), *np.nonzero(y.reshape(3, 2)),
+                     3.0) == pytest.approx(ref, rel=0, abs=1e-20)
+    assert y.tolist() == [1, 0, 0, 0, 0, 1]
+
+
+@settings(max_examples=150, deadline=None,
+          phases=[Phase.explicit, Phase.reuse, Phase.generate])  # A hang
+# would time out once per shrinking step: report the first failure instead.
+@given(seed=st.integers(0, 2**31 - 1),
+       regime=st.sampled_from(['tiny', 'mixed', 'huge', 'tied']),
+       unmatch=st.sampled_from([None, 0.0, 1e-9, 3.0, 1e12]),
+       density=st.sampled_from([1.0, 0.6]))
+def test_sparse_solver_is_exact_and_terminates_in_every_cost_regime(
+        seed, regime, unmatch, density):
+    rng = np.random.default_rng(seed)
+    sizes = [(int(a), int(b)) for a, b in rng.integers(1, 5, (3, 2))]
+    ptr_s, ptr_t, ei = random_batch(rng, sizes, density)
+    cost = regime_costs(rng, regime, ei.shape[1], unmatch)
+    plan = assignment_plan(ptr_s, ptr_t, ei, 'sparse')
+    try:
+        y = solve_assignment(cost, plan, unmatch, timeout=TIMEOUT)
+    except InfeasibleMatchingError:
+        y = None
+    got = None if y is None else batch_objective(y, cost, ei, ptr_s, ptr_t,
+                                                 unmatch)
+    for b, (a, c) in enumerate(sizes):
+        sel = (ei[0] >= ptr_s[b]) & (ei[0] < ptr_s[b + 1])
+        block = np.zeros((a, c))
+        allowed = np.zeros((a, c), dtype=bool)
+        block[ei[0, sel] - ptr_s[b], ei[1, sel] - ptr_t[b]] = cost[sel]
+        allowed[ei[0, sel] - ptr_s[b], ei[1, sel] - ptr_t[b]] = True
+        ref = brute_force(block, allowed, unmatch)
+        if ref is None:
+            assert y is None
+            continue
+        if got is not None:
+            # Exact up to the rounding of sums at the costs' magnitude.
+            scale = max(np.abs(cost[sel]).max(initial=0), unmatch or 0.0)
+            assert got[b] == pytest.approx(ref, rel=0, abs=1e-12 * scale)
+    if y is not None:
+        check_feasible(y, ei, ptr_s, ptr_t, exact=unmatch is None)
+
+
+@pytest.mark.parametrize('unmatch_cost', [None, 0.5])
+def test_timeout_matches_in_process(unmatch_cost):
+    rng = np.random.default_rng(7)
+    sizes = [(3, 4), (5, 5), (2, 1)]
+    ptr_s, ptr_t, ei = random_batch(rng, sizes, 0.8)
+    cost = rng.normal(size=ei.shape[1])
+    for method in ('dense', 'sparse'):
+        plan = assignment_plan(ptr_s, ptr_t, ei, method)
+        np.testing.assert_array_equal(
+            solve_assignment(cost, plan, unmatch_cost, timeout=TIMEOUT),
+            solve_assignment(cost, plan, unmatch_cost))
+    plan = assignment_plan(ptr_s, ptr_t, None, 'auto')  # the hot path
+    cost = rng.normal(size=plan.num_edges)
+    np.testing.assert_array_equal(
+        solve_assignment(cost, plan, unmatch_cost, timeout=TIMEOUT),
+        solve_assignment(cost, plan, unmatch_cost))
+
+
 def test_float32_costs_give_float32_solution():
     ptr = np.array([0, 3, 5])
     plan = assignment_plan(ptr, ptr)
@@ -329,3 +418,25 @@ def test_bad_solver_input():
     plan = assignment_plan(np.array([0, 2]), np.array([0, 2]))
     with pytest.raises(ValueError, match=r"'cost' must have shape \[4\]"):
         solve_assignment(np.zeros(3), plan)
+
+
+def test_timeout_bounds_dense_and_sparse_pairs_together(monkeypatch):
+    # (the package re-exports a function under the module's name)
+    la = sys.modules['pyg_identity.solvers.linear_assignment']
+    calls = []
+
+    def fake_map(fn, tasks, num_workers, timeout):
+        calls.append(timeout)
+        if fn is la._sparse_pair:
+            raise TimeoutError('stuck')
+        return [fn(*task) for task in tasks]
+
+    monkeypatch.setattr(la, '_map', fake_map)
+    ptr_s, ptr_t = np.array([0, 2, 202]), np.array([0, 2, 202])
+    ei = np.concatenate([[[0, 0, 1, 1], [0, 1, 0, 1]],
+                         np.stack([np.arange(2, 202)] * 2)], axis=1)
+    plan = assignment_plan(ptr_s, ptr_t, ei, 'auto')
+    assert plan.dense_pairs == [0] and len(plan.sparse) == 1
+    with pytest.raises(TimeoutError, match=r'within timeout=5 s \(stuck\)'):
+        solve_assignment(np.zeros(ei.shape[1]), plan, timeout=5)
+    assert calls[0] == 5 and 0 < calls[1] <= 5

@@ -1,6 +1,7 @@
 import itertools
 import sys
 import types
+import warnings
 
 import numpy as np
 import pytest
@@ -10,7 +11,11 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from pyg_identity.solvers import map_graphs
+from pyg_identity.solvers import tsp as tsp_module
 from pyg_identity.solvers.tsp import (
+    LOSSY_EXCESS,
+    _greedy_tour,
+    _integer_costs,
     held_karp,
     solve_tsp,
     tour_length,
@@ -336,3 +341,128 @@ def test_tsp_edges_is_picklable_per_graph_task():
     import pickle
 
     assert pickle.loads(pickle.dumps(tsp_edges)) is tsp_edges
+
+
+def _points(n=100, seed=0):
+    xy = np.random.default_rng(seed).uniform(0, 1000, (n, 2))
+    return np.rint(np.linalg.norm(xy[:, None] - xy[None], axis=-1))
+
+
+def _knn_pairs(dist, k=8):
+    n = dist.shape[0]
+    nn = np.argsort(dist + np.diag(np.full(n, np.inf)), 1)[:, :k]
+    adj = np.zeros((n, n), dtype=bool)
+    adj[np.repeat(np.arange(n), k), nn.ravel()] = True
+    return adj | adj.T
+
+
+@pytest.mark.parametrize('graph', ['complete', 'sparse'])
+def test_one_huge_cost_does_not_change_the_tour(graph):
+    # A forbidden edge at 1e9 used to coarsen every other cost to ~240
+    # distance units: tours 30% (complete) / 73% (sparse) too long.
+    dist = _points()
+    adj = (~np.eye(100, dtype=bool) if graph == 'complete' else
+           _knn_pairs(dist))
+    src, dst = np.nonzero(adj)
+    edge_index = torch.from_numpy(np.stack([src, dst]))
+    big = dist.copy()
+    big[src[0], dst[0]] = big[dst[0], src[0]] = 1e9
+    with warnings.catch_warnings():
+        warnings.simplefilter('error')  # nor is the resolution lossy now
+        y = solve_tsp(dist[src, dst], edge_index, runs=10)
+        y_big = solve_tsp(big[src, dst], edge_index, runs=10)
+    length = (dist[src, dst] * y).sum() / 2
+    length_big = (dist[src, dst] * y_big).sum() / 2
+    assert not y_big[(src == src[0]) & (dst == dst[0])].any()
+    assert length_big == pytest.approx(length, rel=1e-3)
+
+
+@settings(max_examples=25, deadline=None)
+@given(seed=st.integers(0, 2**31 - 1), n=st.integers(4, 10),
+       huge=st.sampled_from([1e6, 1e9, 1e15, 1e300]),
+       num_huge=st.integers(1, 4), sparse=st.booleans(),
+       shift=st.sampled_from([0.0, -5.0]))
+def test_huge_costs_keep_the_optimum(seed, n, huge, num_huge, sparse, shift):
+    # Capping never changes the optimum, also where the graph forces a tour
+    # through a huge edge, and with negative costs.
+    rng = np.random.default_rng(seed)
+    if sparse:
+        edge_index, _ = sparse_batch([n], rng, extra=0.3)
+    else:
+        edge_index, _ = complete_batch([n], both=False)
+    ei = edge_index.numpy()
+    cost = rng.random(ei.shape[1]) + shift
+    cost[rng.choice(ei.shape[1], min(num_huge, ei.shape[1]),
+                    replace=False)] = huge
+    with warnings.catch_warnings():
+        warnings.simplefilter('error')
+        got = (cost * solve_tsp(cost, edge_index)).sum()
+    y_ex = solve_tsp(cost, edge_index, solver='exact')
+    opt = (cost * y_ex).sum()
+    if not y_ex[cost == huge].any():  # the others keep their precision
+        assert got == pytest.approx(opt, rel=0, abs=1e-4)
+    else:  # forced through huge edges: the documented relative bound
+        assert got == pytest.approx(opt, rel=LOSSY_EXCESS)
+
+
+def test_integer_costs_are_capped_at_a_feasible_tour():
+    dist = _points()
+    dist[0, 1] = dist[1, 0] = 1e9
+    mask = ~np.eye(100, dtype=bool)
+    c = dist / 1e9
+    ref = _greedy_tour(c, mask)
+    assert ref is not None and sorted(ref.tolist()) == list(range(100))
+    ints = _integer_costs(c, mask, ref)
+    shifted = c - c[mask].min()
+    assert ints.upper == pytest.approx(tour_length(shifted, ref))
+    assert ints.lower <= ints.upper
+    top = ints.dist[mask].max()
+    assert top == tsp_module.MAX_INT_COST  # the capped edge
+    np.testing.assert_array_equal(ints.dist[mask] == top,
+                                  shifted[mask] >= ints.upper * 1.01)
+    assert ints.excess < LOSSY_EXCESS * ints.lower
+    ints = _integer_costs(c, mask)  # without a tour: no cap, lossy
+    assert ints.upper == np.inf and ints.excess > LOSSY_EXCESS * ints.lower
+
+
+def test_greedy_tour_through_the_huge_edge_is_not_the_bound():
+    # On a line the greedy tour 0, 1, ..., n - 1 closes through the huge
+    # pair (n - 1, 0); an optimal tour (length 2 (n - 1)) avoids it.
+    n = 30
+    c = np.abs(np.arange(n)[:, None] - np.arange(n)[None]).astype(float)
+    c[0, n - 1] = c[n - 1, 0] = 1e9
+    assert _greedy_tour(c, ~np.eye(n, dtype=bool)).tolist() == list(range(n))
+    assert tour_length(c, tsp_tour(c)) == 2 * (n - 1)
+
+
+def test_lossy_integer_resolution_warns(monkeypatch):
+    monkeypatch.setattr(tsp_module, 'LOSSY_EXCESS', 0.0)
+    c = _points(12, seed=1)
+    with pytest.warns(UserWarning, match='LKH reads the costs of this graph '
+                      r'\(12 nodes\) as integers'):
+        tour = tsp_tour(c)
+    assert tour_length(c, tour) == pytest.approx(held_karp(c)[1])
+
+
+def test_greedy_tour_on_a_sparse_graph_may_get_stuck():
+    # A cycle 0-1-2-3-4-5-0 with the chord 0-2 cheapest: the greedy tour
+    # goes 0, 2, 1 and is stuck.
+    mask = np.zeros((6, 6), dtype=bool)
+    for a, b in [(0, 1), (1, 2), (2, 3), (3, 4), (4, 5), (5, 0), (0, 2)]:
+        mask[a, b] = mask[b, a] = True
+    c = np.where(mask, 1.0, 0.0)
+    c[0, 2] = c[2, 0] = 0.1
+    assert _greedy_tour(c, mask) is None
+    assert _greedy_tour(np.ones((6, 6)), ~np.eye(6, dtype=bool)) is not None
+    assert sorted(tsp_tour(c, mask).tolist()) == list(range(6))
+
+
+def test_timeout_matches_in_process():
+    rng = np.random.default_rng(10)
+    edge_index, batch = complete_batch([5, 7, 9])
+    cost = rng.random(edge_index.size(1))
+    np.testing.assert_array_equal(
+        solve_tsp(cost, edge_index, batch, timeout=120),
+        solve_tsp(cost, edge_index, batch))
+    with pytest.raises(ValueError, match="'timeout' must be a positive"):
+        solve_tsp(cost, edge_index, batch, timeout=-1)

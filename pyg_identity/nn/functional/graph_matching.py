@@ -12,6 +12,7 @@ from pyg_identity.nn.functional.identity_solver import (
 )
 from pyg_identity.solvers._dispatch import (
     check_num_workers,
+    check_timeout,
     graph_blocks,
     map_graphs,
     to_numpy,
@@ -236,6 +237,7 @@ def graph_matching(
     solver: str = 'rrwm',
     max_iter: int = 50,
     num_workers: int = 0,
+    timeout: Optional[float] = None,
     projection: Optional[str] = None,
     noise: float = 0.0,
     training: bool = False,
@@ -283,6 +285,12 @@ def graph_matching(
             (default: :obj:`50`)
         num_workers (int, optional): Worker processes for the graph pairs
             (:obj:`0` or :obj:`1`: in this process). (default: :obj:`0`)
+        timeout (float, optional): Seconds each solver call (the whole
+            batch) may take; past it the solver processes are terminated and
+            a :class:`TimeoutError` is raised. With a timeout, the graph
+            pairs are solved in worker processes even for
+            :obj:`num_workers=0` (see
+            :func:`pyg_identity.solvers.map_graphs`). (default: :obj:`None`)
         projection (str, optional): The per-graph-pair projection, applied
             to each cost tensor separately. (default: :obj:`None`)
         noise (float, optional): The noise margin :math:`\alpha`.
@@ -315,6 +323,7 @@ def graph_matching(
         raise ValueError(f"'max_iter' must be a positive integer (got "
                          f"{max_iter!r})")
     check_num_workers(num_workers)
+    check_timeout(timeout)
     _check_index(edge_index_s, 'edge_index_s')
     _check_index(edge_index_t, 'edge_index_t')
     _check_index(edge_index, 'edge_index')
@@ -391,7 +400,8 @@ def graph_matching(
         tasks = [([(pairs_g[g], u[sel_u[g]], quad_g[g], p[sel_p[g]],
                     int(ptr_s[g + 1] - ptr_s[g]), int(ptr_t[g + 1] - ptr_t[g]))
                    for g in chunk], solver, max_iter) for chunk in chunks]
-        results = map_graphs(quadratic_assignment_batch, tasks, num_workers)
+        results = map_graphs(quadratic_assignment_batch, tasks, num_workers,
+                             timeout)
         y_u, y_p = np.zeros(P), np.zeros(Q)
         for chunk, res in zip(chunks, results):
             for g, (yu, yp) in zip(chunk, res):

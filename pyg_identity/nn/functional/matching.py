@@ -23,7 +23,11 @@ from pyg_identity.nn.functional.identity_solver import (
     SolverDiagnostics,
     identity_solver,
 )
-from pyg_identity.solvers._dispatch import check_num_workers, graph_blocks
+from pyg_identity.solvers._dispatch import (
+    check_num_workers,
+    check_timeout,
+    graph_blocks,
+)
 from pyg_identity.solvers.linear_assignment import (
     METHODS,
     _check_unmatch_cost,
@@ -329,6 +333,7 @@ def matching(
     generator: Optional[torch.Generator] = None,
     diagnostics: Optional[SolverDiagnostics] = None,
     num_workers: int = 0,
+    timeout: Optional[float] = None,
 ) -> Tensor:
     r"""Differentiable linear assignment on a batch of graph pairs, see
     :class:`pyg_identity.nn.matching.IdentityMatching`.
@@ -381,6 +386,11 @@ def matching(
             gradient cosines. (default: :obj:`None`)
         num_workers (int, optional): Solve pairs in a pool of this many
             processes if :obj:`> 1`. (default: :obj:`0`)
+        timeout (float, optional): Seconds each solver call (the whole
+            batch) may take; past it the solver processes are terminated and
+            a :class:`TimeoutError` is raised. With a timeout, the pairs are
+            solved in worker processes even for :obj:`num_workers=0` (see
+            :func:`pyg_identity.solvers.map_graphs`). (default: :obj:`None`)
     """
     if not isinstance(costs, Tensor) or not costs.is_floating_point():
         raise ValueError(f"'costs' must be a floating point tensor (got "
@@ -393,6 +403,7 @@ def matching(
                          f"{method!r})")
     u = _check_unmatch_cost(unmatch_cost)
     check_num_workers(num_workers)
+    check_timeout(timeout)
     ptr_s, ptr_t, num_graphs = _pair_ptr(batch_s, batch_t, num_nodes_s,
                                          num_nodes_t, num_graphs, edge_index)
     if edge_index is None:
@@ -414,7 +425,7 @@ def matching(
     def solver(c: Tensor) -> Tensor:
         if c.dtype not in (torch.float32, torch.float64):
             c = c.double()
-        y = solve_assignment(c.cpu().numpy(), plan, u, num_workers)
+        y = solve_assignment(c.cpu().numpy(), plan, u, num_workers, timeout)
         return torch.from_numpy(y)
 
     index: OptTensor = None

@@ -19,6 +19,7 @@ from pyg_identity.nn.functional.identity_solver import (
 from pyg_identity.projection import edge_batch
 from pyg_identity.solvers._dispatch import (
     check_num_workers,
+    check_timeout,
     graph_blocks,
     map_graphs,
     to_numpy,
@@ -42,6 +43,7 @@ def perfect_matching(
     lambda_: float = 20.0,
     noise_position: str = 'before',
     num_workers: int = 0,
+    timeout: Optional[float] = None,
     generator: Optional[torch.Generator] = None,
     diagnostics: Optional[SolverDiagnostics] = None,
 ) -> Tensor:
@@ -78,6 +80,11 @@ def perfect_matching(
             (default: :obj:`"before"`)
         num_workers (int, optional): Solve the graphs in this many processes
             if :obj:`> 1`. (default: :obj:`0`)
+        timeout (float, optional): Seconds each solver call (the whole
+            batch) may take; past it the solver processes are terminated and
+            a :class:`TimeoutError` is raised. With a timeout, the graphs are
+            solved in worker processes even for :obj:`num_workers=0` (see
+            :func:`pyg_identity.solvers.map_graphs`). (default: :obj:`None`)
         generator (torch.Generator, optional): The generator for the noise.
             (default: :obj:`None`)
         diagnostics (SolverDiagnostics, optional): Records cost norms and
@@ -86,6 +93,7 @@ def perfect_matching(
     _check_cost(edge_cost, 'edge_cost')
     _check_edge_index(edge_index)
     check_num_workers(num_workers)
+    check_timeout(timeout)
     n = _infer_num_nodes(edge_index, batch, num_nodes)
     if edge_cost.numel() != edge_index.size(1):
         raise ValueError(f"'edge_cost' must have num_edges = "
@@ -106,7 +114,7 @@ def perfect_matching(
         c = to_numpy(cost)
         tasks = [(blocks.edge_index(g), c[blocks.edges(g)],
                   blocks.num_nodes(g)) for g in range(blocks.num_graphs)]
-        sols = map_graphs(_perfect_matching, tasks, num_workers)
+        sols = map_graphs(_perfect_matching, tasks, num_workers, timeout)
         out = np.zeros(c.size, dtype=np.float64)
         for g, y in enumerate(sols):
             if y is None:

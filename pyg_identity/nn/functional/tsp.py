@@ -10,6 +10,7 @@ from pyg_identity.nn.functional.identity_solver import (
 )
 from pyg_identity.solvers._dispatch import (
     check_num_workers,
+    check_timeout,
     graph_blocks,
     to_numpy,
 )
@@ -30,6 +31,7 @@ def tsp(
     runs: int = 10,
     num_workers: int = 0,
     lkh_executable: str = 'LKH',
+    timeout: Optional[float] = None,
     projection: Optional[str] = 'std',
     noise: float = 0.0,
     training: bool = False,
@@ -63,6 +65,11 @@ def tsp(
             (default: :obj:`0`)
         lkh_executable (str, optional): The LKH-3 executable for
             :obj:`solver="lkh"`. (default: :obj:`"LKH"`)
+        timeout (float, optional): Seconds each solver call (the whole
+            batch) may take; past it the solver processes are terminated and
+            a :class:`TimeoutError` is raised. With a timeout, the graphs are
+            solved in worker processes even for :obj:`num_workers=0` (see
+            :func:`pyg_identity.solvers.map_graphs`). (default: :obj:`None`)
         projection (str, optional): :obj:`None`, :obj:`"mean"`,
             :obj:`"norm"` or :obj:`"std"`. (default: :obj:`"std"`)
         noise (float, optional): The noise margin :math:`\alpha`.
@@ -84,6 +91,7 @@ def tsp(
     """
     check_backend(solver, runs, lkh_executable)
     check_num_workers(num_workers)
+    check_timeout(timeout)
     if not isinstance(edge_cost, Tensor) or not edge_cost.is_floating_point():
         raise ValueError(f"'edge_cost' must be a floating point tensor (got "
                          f"{getattr(edge_cost, 'dtype', type(edge_cost))})")
@@ -115,7 +123,7 @@ def tsp(
 
     def solve(c: Tensor) -> Tensor:
         y = solve_blocks(blocks, to_numpy(c), solver, runs, num_workers,
-                         lkh_executable)
+                         lkh_executable, timeout)
         return torch.from_numpy(y).view(c.shape)
 
     return identity_solver(
