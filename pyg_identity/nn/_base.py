@@ -35,21 +35,70 @@ class SolverLayer(torch.nn.Module):
         diagnostics: bool = False,
     ) -> None:
         super().__init__()
-        self.projection = validate_mode(projection, 'projection')
-        noise = check_noise(noise)
-        if backward not in BACKWARDS:
-            raise ValueError(f"'backward' must be 'identity' or 'blackbox' "
-                             f"(got {backward!r})")
-        lambda_ = check_lambda(lambda_)
-        if noise_position not in NOISE_POSITIONS:
-            raise ValueError(f"'noise_position' must be 'after' or 'before' "
-                             f"(got {noise_position!r})")
+        # Each setter validates, at construction and at run time alike
+        # (e.g. `layer.noise = -1` raises).
+        self.projection = projection
         self.noise = noise
         self.backward_mode = backward
         self.lambda_ = lambda_
         self.noise_position = noise_position
         self.diagnostics: Optional[SolverDiagnostics] = (
             SolverDiagnostics() if diagnostics else None)
+
+    @property
+    def projection(self) -> Optional[str]:
+        r"""The projection: :obj:`None`, :obj:`"mean"`, :obj:`"norm"` or
+        :obj:`"std"` (assignable, validated)."""
+        return self._projection
+
+    @projection.setter
+    def projection(self, value: Optional[str]) -> None:
+        self._projection = validate_mode(value, 'projection')
+
+    @property
+    def noise(self) -> float:
+        r"""The noise margin :math:`\alpha \geq 0` (assignable, validated;
+        applied in training mode only)."""
+        return self._noise
+
+    @noise.setter
+    def noise(self, value: float) -> None:
+        self._noise = check_noise(value)
+
+    @property
+    def backward_mode(self) -> str:
+        r"""The backward: :obj:`"identity"` or :obj:`"blackbox"`
+        (assignable, validated)."""
+        return self._backward_mode
+
+    @backward_mode.setter
+    def backward_mode(self, value: str) -> None:
+        if value not in BACKWARDS:
+            raise ValueError(f"'backward' must be 'identity' or 'blackbox' "
+                             f"(got {value!r})")
+        self._backward_mode = value
+
+    @property
+    def lambda_(self) -> float:
+        r"""The Blackbox :math:`\lambda > 0` (assignable, validated)."""
+        return self._lambda
+
+    @lambda_.setter
+    def lambda_(self, value: float) -> None:
+        self._lambda = check_lambda(value)
+
+    @property
+    def noise_position(self) -> str:
+        r"""Where the margin goes: :obj:`"before"` or :obj:`"after"` the
+        projection (assignable, validated)."""
+        return self._noise_position
+
+    @noise_position.setter
+    def noise_position(self, value: str) -> None:
+        if value not in NOISE_POSITIONS:
+            raise ValueError(f"'noise_position' must be 'after' or 'before' "
+                             f"(got {value!r})")
+        self._noise_position = value
 
     def solve(
         self,

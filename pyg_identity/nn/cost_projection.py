@@ -18,8 +18,9 @@ class CostProjection(torch.nn.Module):
     Args:
         mode (str, optional): :obj:`None`, :obj:`"mean"`, :obj:`"norm"` or
             :obj:`"std"`. (default: :obj:`"std"`)
-        eps (float, optional): The lower clamp of the squared norm.
-            (default: :obj:`1e-12`)
+        eps (float, optional): Deprecated and without effect (the
+            projection scales each group before squaring; see
+            :func:`pyg_identity.project`). (default: :obj:`1e-12`)
 
     Shapes:
         - **input:** costs :math:`(N, *)`, index :math:`(N)` (optional)

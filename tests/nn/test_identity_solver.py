@@ -303,11 +303,20 @@ def test_non_finite_hyperparameters(kwargs, match):
         identity_solver(torch.randn(3), lambda c: c * 0, **kwargs)
 
 
-def test_noise_assigned_at_run_time_is_checked():
+@pytest.mark.parametrize('name,value,match', [
+    ('noise', float('inf'), "'noise' must be non-negative"),
+    ('noise', -1, "'noise' must be non-negative"),
+    ('lambda_', 0.0, "'lambda_' must be positive"),
+    ('projection', 'l2', "'projection'"),
+    ('backward_mode', 'sgd', "'backward'"),
+    ('noise_position', 'middle', "'noise_position'"),
+])
+def test_invalid_value_assigned_at_run_time_raises(name, value, match):
     lay = IdentitySolver(lambda c: c * 0, noise=0.1).train()
-    lay.noise = float('inf')
-    with pytest.raises(ValueError, match="'noise' must be non-negative"):
-        lay(torch.randn(3))
+    with pytest.raises(ValueError, match=match):
+        setattr(lay, name, value)
+    lay.noise = 0.0  # valid assignments still work
+    assert lay.noise == 0.0
 
 
 def test_symmetric_noise_rejects_infinite_alpha():
