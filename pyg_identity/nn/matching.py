@@ -7,6 +7,7 @@ from pyg_identity.nn._base import SolverLayer
 from pyg_identity.nn.functional.matching import (
     SIMILARITIES,
     _check_features,
+    _check_projection_for_partial,
     all_pairs,
     matching,
     pair_cost,
@@ -137,6 +138,7 @@ class IdentityMatching(SolverLayer):
                              f"(got {method!r})")
         self.similarity = similarity
         self.unmatch_cost = _check_unmatch_cost(unmatch_cost)
+        _check_projection_for_partial(self.projection, self.unmatch_cost)
         self.method = method
         self.num_workers = check_num_workers(num_workers)
         self.timeout = check_timeout(timeout)

@@ -407,3 +407,14 @@ def test_sparse_tiny_costs_beside_an_unmatch_cost_terminate():
         costs=c, num_nodes_s=3, num_nodes_t=2)
     assert torch.equal(y, dense)
     assert y.tolist() == [1.0, 0.0, 0.0, 0.0, 0.0, 1.0]
+
+
+@pytest.mark.parametrize('projection', ['mean', 'std'])
+def test_shift_projection_with_unmatch_cost_raises(projection):
+    with pytest.raises(ValueError, match=f"'projection' '{projection}' "
+                       "changes the solution of a partial matching"):
+        IdentityMatching(projection=projection, unmatch_cost=0.5)
+    layer = IdentityMatching(projection='norm', unmatch_cost=0.5)
+    layer.projection = projection  # assigned later: refused at call time
+    with pytest.raises(ValueError, match="'unmatch_cost' = 0.5"):
+        layer(costs=torch.randn(6), num_nodes_s=3, num_nodes_t=2)

@@ -314,6 +314,17 @@ def pair_cost(
 
 # The solver #################################################################
 
+def _check_projection_for_partial(projection: Optional[str],
+                                  unmatch_cost: Optional[float]) -> None:
+    # A shift of all costs by the per-pair mean changes which partial
+    # matching is cheapest (their sizes differ); only scaling keeps it.
+    if unmatch_cost is not None and projection in ('mean', 'std'):
+        raise ValueError(f"'projection' {projection!r} changes the solution "
+                         f"of a partial matching ('unmatch_cost' = "
+                         f"{unmatch_cost}: matchings differ in size); use "
+                         f"projection=None or 'norm'")
+
+
 def matching(
     costs: Tensor,
     edge_index: OptTensor = None,
@@ -402,6 +413,7 @@ def matching(
         raise ValueError(f"'method' must be 'auto', 'dense' or 'sparse' (got "
                          f"{method!r})")
     u = _check_unmatch_cost(unmatch_cost)
+    _check_projection_for_partial(projection, u)
     check_num_workers(num_workers)
     check_timeout(timeout)
     ptr_s, ptr_t, num_graphs = _pair_ptr(batch_s, batch_t, num_nodes_s,
