@@ -30,6 +30,9 @@ BENCHES = [
                                  '--sizes', '20,50', '--effort-graphs',
                                  '2']),
     ('training', 'bench_training.py', [], ['--reps', '2']),
+    # The full reliability run (10,000 instances per family) is run by hand.
+    ('reliability', 'bench_reliability.py', ['--quick'],
+     ['--quick', '--instances', '120']),
 ]
 
 
@@ -89,6 +92,15 @@ def table(results: dict) -> str:
             f"share {100 * r['solver_share_identity']:.0f}% / "
             f"{100 * r['solver_share_blackbox']:.0f}%; peak RSS "
             f"{r['peak_mb']:.0f} MB")
+    for name, r in (results.get('reliability') or {}).get(
+            'families', {}).items():
+        bad = sum(r[k] for k in ('infeasible', 'suboptimal', 'errors',
+                                 'hangs'))
+        add('reliability', f'{name}: failures / instances',
+            f"{bad} / {r['instances']}",
+            f"checked {r['checked']}, refused {r['refused']}, infeasible "
+            f"{r['infeasible']}, suboptimal {r['suboptimal']}, errors "
+            f"{r['errors']}, hangs {r['hangs']}")
     head = ('| group | figure | value | context |\n'
             '|---|---|---|---|\n')
     return head + '\n'.join(rows) + '\n'

@@ -25,3 +25,19 @@ def test_collapse_monitor_warns_once_below_fraction():
 def test_collapse_monitor_bad_fraction(fraction):
     with pytest.raises(ValueError, match="'fraction'"):
         CollapseMonitor(fraction)
+
+
+def test_collapse_monitor_reference_catches_costs_that_never_grow():
+    # The alpha = 0 Globe TSP runs: raw costs start small and stay small.
+    monitor = CollapseMonitor(fraction=0.25, reference=12.9)
+    with warnings.catch_warnings():
+        warnings.simplefilter('error')
+        assert not monitor.update(1, 4.9)
+    with pytest.warns(RuntimeWarning, match="of the true costs' norm"):
+        assert monitor.update(5, 3.1)
+    assert monitor.warned
+
+
+def test_collapse_monitor_bad_reference():
+    with pytest.raises(ValueError, match="'reference'"):
+        CollapseMonitor(reference=0.0)
