@@ -22,9 +22,10 @@ class CollapseMonitor:
 
     Where the raw costs are on the scale of known true costs (*e.g.* the
     great-circle distances of the Globe TSP, not costs that are only defined
-    up to scale), pass the true costs' norm as :obj:`reference`: the monitor then also warns when the
-    raw costs stay below :obj:`fraction` of it, which catches costs that
-    never grow from a small initialisation as well as costs that shrink.
+    up to scale), pass the true costs' norm as :obj:`reference`: the
+    monitor then also warns when the raw costs stay below :obj:`fraction` of
+    it, which catches costs that never grow from a small initialisation as
+    well as costs that shrink.
 
     Args:
         fraction (float, optional): The threshold relative to the first
