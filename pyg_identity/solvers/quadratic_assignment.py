@@ -134,10 +134,14 @@ class _Problem:
         # (2) Every feasible matching has the same size m, so adding one
         # constant to all compatible entries adds the same m^2 to each
         # objective: the same problem, non-negative.
+        # If all compatible entries are equal, every matching scores the
+        # same and the linear solution is already optimal (nothing to add;
+        # dividing by a zero maximum made RRWM/IPFP fail on NaN).
         low = float(K[compat].min())
         if low < 0:
             shifted = np.where(compat, K - low, 0.0)
-            self.Ks.append(shifted / shifted.max())
+            if shifted.max() > 0:
+                self.Ks.append(shifted / shifted.max())
 
     def objective(self, x: np.ndarray) -> float:
         return float(self.unary @ x[self.pairs[:, 0], self.pairs[:, 1]] +

@@ -3,6 +3,7 @@ from typing import List, Optional, Tuple
 
 import numpy as np
 import pytest
+import torch
 from scipy.optimize import linear_sum_assignment
 
 from pyg_identity.solvers.quadratic_assignment import (
@@ -207,3 +208,21 @@ def test_mismatched_cost_sizes():
         quadratic_assignment(pairs, unary[1:], quad, pairwise, n1, n2)
     with pytest.raises(ValueError, match="'pairwise' must have one entry"):
         quadratic_assignment(pairs, unary, quad, pairwise[1:], n1, n2)
+
+
+@pytest.mark.parametrize('solver', ['rrwm', 'ipfp', 'sm'])
+@pytest.mark.parametrize('value', [0.5, -0.5, 0.0])
+def test_all_equal_costs_give_a_feasible_matching(solver, value):
+    # Found by benchmarks/bench_reliability.py: all-equal costs on complete
+    # digraphs made RRWM / IPFP divide by a zero maximum (NaN).
+    from pyg_identity.nn import IdentityGraphMatching
+    n = 3
+    ei = torch.tensor([[i, j] for i in range(n) for j in range(n)
+                       if i != j]).t()
+    unary = torch.full((n * n, ), value, dtype=torch.float64)
+    pairwise = torch.full((ei.size(1)**2, ), value, dtype=torch.float64)
+    y, _ = IdentityGraphMatching(solver=solver)(unary, pairwise, ei, ei,
+                                                num_nodes_s=n, num_nodes_t=n)
+    x = y.view(n, n)
+    assert torch.equal(x.sum(0), torch.ones(n, dtype=x.dtype))
+    assert torch.equal(x.sum(1), torch.ones(n, dtype=x.dtype))
