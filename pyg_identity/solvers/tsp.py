@@ -184,6 +184,17 @@ class _IntegerCosts(NamedTuple):
     upper: float  # the shifted length of the reference tour (inf: none)
 
 
+def _cost_spread(v: np.ndarray) -> float:
+    # A robust scale of the differences between costs: the interquartile
+    # range, or the mean absolute deviation where most costs tie.
+    if v.size < 2:
+        return 0.0
+    q1, q3 = np.percentile(v, [25, 75])
+    if q3 > q1:
+        return float(q3 - q1)
+    return float(np.mean(np.abs(v - v.mean())))
+
+
 def _integer_costs(cost: np.ndarray, mask: np.ndarray,
                    tour: Optional[np.ndarray] = None) -> _IntegerCosts:
     # Shift the costs of the existing pairs by their minimum (every tour has
@@ -337,7 +348,28 @@ def tsp_tour(cost: np.ndarray, mask: Optional[np.ndarray] = None,
             if better.upper < ints.upper:
                 ints = better
     scale = ints.upper if np.isfinite(ints.upper) else ints.lower
-    if ints.excess > LOSSY_EXCESS * scale:
+    # The integer step must also resolve the typical difference between two
+    # costs, not only stay small against the tour length: one hugely
+    # negative cost among O(1) ones makes every tour long in shifted units
+    # while the O(1) differences, which decide the tour, round away.
+    coarse = ints.excess / n > LOSSY_EXCESS * _cost_spread(c[m])
+    if (coarse or ints.excess > LOSSY_EXCESS * scale) and (
+            n <= MAX_EXACT_NODES):
+        # Small graphs are then solved exactly in floating point instead.
+        tour, length = held_karp(np.where(m, c, np.inf))
+        if not np.isfinite(length):
+            raise ValueError("No Hamiltonian cycle exists within the edges "
+                             "of the graph")
+        return tour
+    if coarse and not ints.excess > LOSSY_EXCESS * scale:
+        warnings.warn(
+            f"LKH reads the costs of this graph ({n} nodes) as integers up to "
+            f"{int(ints.dist[m].max())}; one integer step is more than "
+            f"{LOSSY_EXCESS:.0%} of the typical difference between its "
+            f"costs (costs that span many orders of magnitude lose their "
+            f"small differences), so the tour may not be optimal",
+            stacklevel=2)
+    elif ints.excess > LOSSY_EXCESS * scale:
         by = (f'up to {ints.excess / scale:.2%} of its length'
               if scale > 0 else 'an unknown amount')
         warnings.warn(

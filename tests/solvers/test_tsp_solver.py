@@ -437,9 +437,15 @@ def test_greedy_tour_through_the_huge_edge_is_not_the_bound():
 
 def test_lossy_integer_resolution_warns(monkeypatch):
     monkeypatch.setattr(tsp_module, 'LOSSY_EXCESS', 0.0)
-    c = _points(12, seed=1)
+    c = _points(14, seed=1)
     with pytest.warns(UserWarning, match='LKH reads the costs of this graph '
-                      r'\(12 nodes\) as integers'):
+                      r'\(14 nodes\) as integers'):
+        tour = tsp_tour(c)
+    assert sorted(tour.tolist()) == list(range(14))
+    # Up to MAX_EXACT_NODES a lossy graph is solved exactly instead.
+    c = _points(12, seed=1)
+    with warnings.catch_warnings():
+        warnings.simplefilter('error')
         tour = tsp_tour(c)
     assert tour_length(c, tour) == pytest.approx(held_karp(c)[1])
 
@@ -466,3 +472,28 @@ def test_timeout_matches_in_process():
         solve_tsp(cost, edge_index, batch))
     with pytest.raises(ValueError, match="'timeout' must be a positive"):
         solve_tsp(cost, edge_index, batch, timeout=-1)
+
+
+def test_one_hugely_negative_cost_keeps_the_optimum():
+    # Found by benchmarks/bench_reliability.py: after the shift by the
+    # minimum, one cost of -1e9 among O(1) ones made every other cost round
+    # to the same integer; small graphs are now solved exactly instead, and
+    # the LKH tour equals Held-Karp's.
+    rng = np.random.default_rng(3)
+    for n in (5, 8, 12):
+        cost = rng.uniform(-1, 1, (n, n))
+        cost = 0.5 * (cost + cost.T)
+        cost[0, 2] = cost[2, 0] = -1e9
+        ref = tour_length(cost, held_karp(cost)[0])
+        tour = tsp_tour(cost, solver='elkai', runs=1)
+        assert tour_length(cost, tour) == pytest.approx(ref, abs=1e-6)
+
+
+def test_coarse_integer_step_warns_on_large_graphs():
+    rng = np.random.default_rng(0)
+    n = 30
+    cost = rng.uniform(0, 1, (n, n))
+    cost = 0.5 * (cost + cost.T)
+    cost[0, 1] = cost[1, 0] = -1e12
+    with pytest.warns(UserWarning, match='integer step'):
+        tsp_tour(cost, solver='elkai', runs=1)
