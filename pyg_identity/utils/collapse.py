@@ -62,10 +62,13 @@ class CollapseMonitor:
         low = low_start or low_ref
         if low and not self.warned:
             self.warned = True
-            what = (f'{cost_norm / self.start:.1%} of its first value '
-                    f'{self.start:.4g}' if low_start else
-                    f'{cost_norm / self.reference:.1%} of the true costs\' '
-                    f'norm {self.reference:.4g}')
+            if low_start:
+                what = (f'{cost_norm / self.start:.1%} of its first value '
+                        f'{self.start:.4g}')
+            else:
+                ref = float(self.reference or 1.0)
+                what = (f'{cost_norm / ref:.1%} of the true costs\' norm '
+                        f'{ref:.4g}')
             warnings.warn(
                 f'The raw cost norm is {cost_norm:.4g} in epoch {epoch} '
                 f'({what}): the costs are collapsing. A noise margin on the '
