@@ -51,9 +51,14 @@ def demo(argv: Optional[List[str]] = None) -> dict:
         'runs', 'demo-' + time.strftime('%Y%m%d-%H%M%S'))
     os.makedirs(out, exist_ok=True)
     ckpt = os.path.join(out, 'model.pt')
+    # The checkpoint's recipe, margin after P included: on this task (edge
+    # scores of a GNN, no natural scale) the margin on the raw costs makes
+    # them grow while it is on; measured at these settings: test gap 0.04%
+    # with the margin after P vs 0.29% before it.
     train_argv = ['--nodes', str(args.nodes), '--num-train',
                   str(args.num_train), '--num-test', '200', '--epochs',
-                  str(args.epochs), '--noise', '0.1', '--backward',
+                  str(args.epochs), '--noise', '0.1', '--noise-position',
+                  'after', '--backward',
                   args.backward, '--seed', str(args.seed), '--data-seed',
                   str(args.data_seed), '--save', ckpt, '--out', out,
                   '--threads', '1']
@@ -61,7 +66,8 @@ def demo(argv: Optional[List[str]] = None) -> dict:
         train_argv += ['--tiny']
     print(f'== Training TSPEdgeGNN -> IdentityTSP on {args.num_train} fresh '
           f'random TSP({args.nodes}) graphs ({args.backward} backward, '
-          f'P_std, noise 0.1 for the first half) ==', flush=True)
+          f'P_std, noise 0.1 after P for the first half: the '
+          f'checkpoint\'s recipe) ==', flush=True)
     result = random_tsp.main(train_argv)
 
     name = f'tsp{args.nodes}_gnn'
