@@ -12,6 +12,18 @@ from torch_geometric.utils import scatter, segment
 PROJECTION_MODES = (None, 'mean', 'norm', 'std')
 
 
+def check_num_graphs(num_graphs: Any) -> Optional[int]:
+    r"""Returns :obj:`num_graphs` as an :obj:`int` (or :obj:`None`), or
+    raises a :class:`ValueError` unless it is a non-negative integer."""
+    if num_graphs is None:
+        return None
+    if (isinstance(num_graphs, bool)
+            or not isinstance(num_graphs, numbers.Integral) or num_graphs < 0):
+        raise ValueError(f"'num_graphs' must be a non-negative integer "
+                         f"(got {num_graphs!r})")
+    return int(num_graphs)
+
+
 def validate_mode(mode: Optional[str], name: str = 'mode') -> Optional[str]:
     r"""Returns :obj:`mode` if it is a valid projection mode, else raises a
     :class:`ValueError` naming the argument :obj:`name`."""
@@ -246,13 +258,7 @@ def project(
                          f"{src.dim() - 1} (got {dim})")
     if not eps > 0:
         raise ValueError(f"'eps' must be positive (got {eps})")
-    if num_graphs is not None:
-        if (isinstance(num_graphs, bool)
-                or not isinstance(num_graphs, numbers.Integral)
-                or num_graphs < 0):
-            raise ValueError(f"'num_graphs' must be a non-negative integer "
-                             f"(got {num_graphs!r})")
-        num_graphs = int(num_graphs)
+    num_graphs = check_num_graphs(num_graphs)
     if mode is None:
         return src
 

@@ -7,7 +7,7 @@ from torch import Tensor
 
 from pyg_identity._autograd import GradProbe, SolverFunction
 from pyg_identity.nn.functional.noise import symmetric_noise
-from pyg_identity.projection import project, validate_mode
+from pyg_identity.projection import check_num_graphs, project, validate_mode
 
 SENSES = ('min', 'max')
 BACKWARDS = ('identity', 'blackbox')
@@ -126,13 +126,7 @@ def check_lambda(lambda_: Any) -> float:
 def _check_indices(seq: Sequence[Tensor], index: Indices,
                    num_graphs: Optional[int],
                    check_range: bool) -> Tuple[List[Optional[Tensor]], int]:
-    if num_graphs is not None:
-        if (isinstance(num_graphs, bool)
-                or not isinstance(num_graphs, numbers.Integral)
-                or num_graphs < 0):
-            raise ValueError(f"'num_graphs' must be a non-negative integer "
-                             f"(got {num_graphs!r})")
-        num_graphs = int(num_graphs)
+    num_graphs = check_num_graphs(num_graphs)
     if index is None or isinstance(index, Tensor):
         indices: List[Optional[Tensor]] = [index] * len(seq)
     else:
