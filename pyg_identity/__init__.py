@@ -4,11 +4,13 @@ https://arxiv.org/abs/2205.15213)."""
 import pyg_identity.nn  # noqa: F401
 import pyg_identity.solvers  # noqa: F401
 import pyg_identity.utils  # noqa: F401
+from pyg_identity.nn.functional.settings import GradientSettings
 from pyg_identity.projection import edge_batch, group_norm, project
 
 __version__ = '0.1.0'
 
 __all__ = [
+    'GradientSettings',
     'project',
     'edge_batch',
     'group_norm',

@@ -171,7 +171,7 @@ def project(
     ptr: OptTensor = None,
     num_graphs: Optional[int] = None,
     dim: int = 0,
-    mode: Optional[str] = 'std',
+    mode: Optional[str] = 'norm',
     eps: float = 1e-12,
 ) -> Tensor:
     r"""Projects solver costs per graph onto the sets the solver is invariant
@@ -235,7 +235,8 @@ def project(
         dim (int, optional): The dimension along which entries are grouped.
             (default: :obj:`0`)
         mode (str, optional): :obj:`None` (identity), :obj:`"mean"`,
-            :obj:`"norm"` or :obj:`"std"`. (default: :obj:`"std"`)
+            :obj:`"norm"` or :obj:`"std"`; :obj:`"norm"` is valid for every
+            linear solver. (default: :obj:`"norm"`)
         eps (float, optional): Deprecated and without effect, kept for
             backward compatibility (it used to clamp the squared norm,
             which the scaled statistics no longer need). It must still be

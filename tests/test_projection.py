@@ -114,7 +114,7 @@ def test_project_multi_column_is_per_column():
     index = torch.tensor([0, 0, 1, 1, 1])
     out = project(src, index, mode='std')
     for c in range(2):
-        assert torch.allclose(out[:, c], project(src[:, c], index))
+        assert torch.allclose(out[:, c], project(src[:, c], index, mode='std'))
 
 
 def test_project_edge_level_costs():

@@ -2,6 +2,7 @@ r"""The layers users put after a GNN, and the cost heads before them."""
 from pyg_identity.nn._base import SolverLayer
 from pyg_identity.nn.cost_projection import CostProjection
 from pyg_identity.nn.edge_cost import EdgeCost
+from pyg_identity.nn.functional.settings import GradientSettings
 from pyg_identity.nn.graph_matching import IdentityGraphMatching
 from pyg_identity.nn.identity_solver import IdentitySolver
 from pyg_identity.nn.matching import IdentityMatching
@@ -14,6 +15,7 @@ from pyg_identity.nn.topk import IdentityTopK
 from pyg_identity.nn.tsp import IdentityTSP
 
 __all__ = [
+    'GradientSettings',
     'SolverLayer',
     'IdentitySolver',
     'IdentityMatching',

@@ -1,121 +1,123 @@
-from typing import Any, Callable, Optional, Sequence, Union
+from typing import Any, Optional
 
 import torch
-from torch import Tensor
 
-from pyg_identity.nn.functional.identity_solver import (
-    BACKWARDS,
-    NOISE_POSITIONS,
+from pyg_identity.nn.functional.settings import (
+    GradientSettings,
     SolverDiagnostics,
-    check_lambda,
-    check_noise,
-    identity_solver,
 )
-from pyg_identity.projection import validate_mode
 
 
 class SolverLayer(torch.nn.Module):
-    r"""Base class of every solver layer: holds the hyperparameters of the
-    one gradient mechanism (projection, noise margin, backward mode) and
-    calls :func:`pyg_identity.nn.functional.identity_solver`.
+    r"""Base class of every solver layer: owns the
+    :class:`~pyg_identity.nn.functional.GradientSettings` of the one
+    gradient mechanism (projection, noise margin, backward, ...) in
+    :obj:`layer.settings`, and passes them with :obj:`training` to its
+    functional, which calls
+    :func:`~pyg_identity.nn.functional.identity_solver`.
 
-    Subclasses define :obj:`sense` and call :meth:`solve`.
-    The noise margin is applied only in training mode and can be switched at
-    run time by assigning :obj:`layer.noise`.
+    Args:
+        settings (GradientSettings, optional): The gradient settings; if not
+            given, those of :class:`GradientSettings` with the layer's
+            default projection :obj:`default_projection`.
+            (default: :obj:`None`)
+        **kwargs: Fields of :class:`GradientSettings` overriding
+            :obj:`settings` (*e.g.* :obj:`projection="std", noise=0.1`;
+            :obj:`diagnostics=True` creates a :class:`SolverDiagnostics`).
+
+    Each field is also an attribute that can be assigned at run time and is
+    validated (*e.g.* :obj:`layer.noise = 0.0` switches the margin off;
+    :obj:`layer.noise = -1` raises); :obj:`backward` is read and written as
+    :obj:`layer.backward_mode`. The noise margin is applied in training mode
+    only.
     """
-    sense: str = 'min'
+    default_projection: Optional[str] = 'norm'
 
-    def __init__(
-        self,
-        projection: Optional[str] = None,
-        noise: float = 0.0,
-        backward: str = 'identity',
-        lambda_: float = 20.0,
-        noise_position: str = 'before',
-        diagnostics: bool = False,
-    ) -> None:
+    def __init__(self, settings: Optional[GradientSettings] = None,
+                 **kwargs: Any) -> None:
         super().__init__()
-        # Each setter validates, at construction and at run time alike
-        # (e.g. `layer.noise = -1` raises).
-        self.projection = projection
-        self.noise = noise
-        self.backward_mode = backward
-        self.lambda_ = lambda_
-        self.noise_position = noise_position
-        self.diagnostics: Optional[SolverDiagnostics] = (
-            SolverDiagnostics() if diagnostics else None)
+        self.settings = GradientSettings.resolve(
+            settings, kwargs, projection=type(self).default_projection)
+
+    @property
+    def settings(self) -> GradientSettings:
+        r"""The gradient settings (assignable)."""
+        return self._settings
+
+    @settings.setter
+    def settings(self, value: GradientSettings) -> None:
+        if not isinstance(value, GradientSettings):
+            raise ValueError(f"'settings' must be a GradientSettings (got "
+                             f"{type(value).__name__})")
+        self._settings = value
+
+    def _set(self, **change: Any) -> None:
+        self._settings = self._settings.replace(**change)
 
     @property
     def projection(self) -> Optional[str]:
         r"""The projection: :obj:`None`, :obj:`"mean"`, :obj:`"norm"` or
-        :obj:`"std"` (assignable, validated)."""
-        return self._projection
+        :obj:`"std"`."""
+        return self._settings.projection
 
     @projection.setter
     def projection(self, value: Optional[str]) -> None:
-        self._projection = validate_mode(value, 'projection')
+        self._set(projection=value)
 
     @property
     def noise(self) -> float:
-        r"""The noise margin :math:`\alpha \geq 0` (assignable, validated;
-        applied in training mode only)."""
-        return self._noise
+        r"""The noise margin :math:`\alpha \geq 0` (training mode only)."""
+        return self._settings.noise
 
     @noise.setter
     def noise(self, value: float) -> None:
-        self._noise = check_noise(value)
-
-    @property
-    def backward_mode(self) -> str:
-        r"""The backward: :obj:`"identity"` or :obj:`"blackbox"`
-        (assignable, validated)."""
-        return self._backward_mode
-
-    @backward_mode.setter
-    def backward_mode(self, value: str) -> None:
-        if value not in BACKWARDS:
-            raise ValueError(f"'backward' must be 'identity' or 'blackbox' "
-                             f"(got {value!r})")
-        self._backward_mode = value
-
-    @property
-    def lambda_(self) -> float:
-        r"""The Blackbox :math:`\lambda > 0` (assignable, validated)."""
-        return self._lambda
-
-    @lambda_.setter
-    def lambda_(self, value: float) -> None:
-        self._lambda = check_lambda(value)
+        self._set(noise=value)
 
     @property
     def noise_position(self) -> str:
-        r"""Where the margin goes: :obj:`"before"` or :obj:`"after"` the
-        projection (assignable, validated)."""
-        return self._noise_position
+        r""":obj:`"before"` or :obj:`"after"` the projection."""
+        return self._settings.noise_position
 
     @noise_position.setter
     def noise_position(self, value: str) -> None:
-        if value not in NOISE_POSITIONS:
-            raise ValueError(f"'noise_position' must be 'after' or 'before' "
-                             f"(got {value!r})")
-        self._noise_position = value
+        self._set(noise_position=value)
 
-    def solve(
-        self,
-        costs: Union[Tensor, Sequence[Tensor]],
-        solver: Callable[..., Any],
-        index: Any = None,
-        num_graphs: Optional[int] = None,
-        sense: Optional[str] = None,
-    ) -> Any:
-        r"""Runs :obj:`solver` through the gradient mechanism with this
-        layer's hyperparameters."""
-        return identity_solver(
-            costs, solver, sense=sense or self.sense,
-            projection=self.projection, index=index, num_graphs=num_graphs,
-            noise=self.noise, training=self.training,
-            backward=self.backward_mode, lambda_=self.lambda_,
-            noise_position=self.noise_position, diagnostics=self.diagnostics)
+    @property
+    def backward_mode(self) -> str:
+        r""":obj:`"identity"` or :obj:`"blackbox"`."""
+        return self._settings.backward
+
+    @backward_mode.setter
+    def backward_mode(self, value: str) -> None:
+        self._set(backward=value)
+
+    @property
+    def lambda_(self) -> float:
+        r"""The Blackbox :math:`\lambda > 0`."""
+        return self._settings.lambda_
+
+    @lambda_.setter
+    def lambda_(self, value: float) -> None:
+        self._set(lambda_=value)
+
+    @property
+    def generator(self) -> Optional[torch.Generator]:
+        r"""The generator of the noise margin."""
+        return self._settings.generator
+
+    @generator.setter
+    def generator(self, value: Optional[torch.Generator]) -> None:
+        self._set(generator=value)
+
+    @property
+    def diagnostics(self) -> Optional[SolverDiagnostics]:
+        r"""The :class:`SolverDiagnostics` of the last call, or :obj:`None`
+        (assign :obj:`True` to start recording)."""
+        return self._settings.diagnostics
+
+    @diagnostics.setter
+    def diagnostics(self, value: Any) -> None:
+        self._set(diagnostics=value)
 
     def extra_repr(self) -> str:
         out = (f'projection={self.projection!r}, '
@@ -124,4 +126,6 @@ class SolverLayer(torch.nn.Module):
             out += f', lambda_={self.lambda_}'
         if self.noise > 0:
             out += f', noise={self.noise}'
+            if self.noise_position != 'before':
+                out += f', noise_position={self.noise_position!r}'
         return out

@@ -17,7 +17,7 @@ class CostProjection(torch.nn.Module):
 
     Args:
         mode (str, optional): :obj:`None`, :obj:`"mean"`, :obj:`"norm"` or
-            :obj:`"std"`. (default: :obj:`"std"`)
+            :obj:`"std"`. (default: :obj:`"norm"`)
         eps (float, optional): Deprecated and without effect (the
             projection scales each group before squaring; see
             :func:`pyg_identity.project`). (default: :obj:`1e-12`)
@@ -26,7 +26,7 @@ class CostProjection(torch.nn.Module):
         - **input:** costs :math:`(N, *)`, index :math:`(N)` (optional)
         - **output:** :math:`(N, *)`
     """
-    def __init__(self, mode: Optional[str] = 'std', eps: float = 1e-12):
+    def __init__(self, mode: Optional[str] = 'norm', eps: float = 1e-12):
         super().__init__()
         self.mode = validate_mode(mode)
         if eps <= 0:

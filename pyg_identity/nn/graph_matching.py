@@ -108,8 +108,9 @@ class IdentityGraphMatching(SolverLayer):
         noise_position: str = 'before',
         diagnostics: bool = False,
     ) -> None:
-        super().__init__(projection, noise, backward, lambda_, noise_position,
-                         diagnostics)
+        super().__init__(projection=projection, noise=noise, backward=backward,
+                         lambda_=lambda_, noise_position=noise_position,
+                         diagnostics=diagnostics)
         if solver not in QAP_SOLVERS:
             raise ValueError(f"'solver' must be one of {QAP_SOLVERS} (got "
                              f"{solver!r})")

@@ -3,7 +3,8 @@ from typing import Any, Callable, Optional, Sequence, Union
 from torch import Tensor
 
 from pyg_identity.nn._base import SolverLayer
-from pyg_identity.nn.functional.identity_solver import SENSES
+from pyg_identity.nn.functional.identity_solver import identity_solver
+from pyg_identity.nn.functional.settings import SENSES, GradientSettings
 
 
 class IdentitySolver(SolverLayer):
@@ -29,24 +30,15 @@ class IdentitySolver(SolverLayer):
             given to :meth:`forward`) to solutions of the same shape.
         sense (str, optional): :obj:`"min"` or :obj:`"max"`.
             (default: :obj:`"min"`)
-        projection (str, optional): :obj:`None`, :obj:`"mean"`,
-            :obj:`"norm"` or :obj:`"std"`, per graph. The default
-            :obj:`"norm"` is valid for every linear solver; use
-            :obj:`"std"` when all solutions have the same size.
-            (default: :obj:`"norm"`)
-        noise (float, optional): The noise margin :math:`\alpha`.
-            (default: :obj:`0.0`)
-        backward (str, optional): :obj:`"identity"` or :obj:`"blackbox"`.
-            (default: :obj:`"identity"`)
-        lambda_ (float, optional): The Blackbox :math:`\lambda`.
-            (default: :obj:`20.0`)
-        noise_position (str, optional): :obj:`"before"` adds the margin
-            to the raw costs, before the projection (it keeps them from
-            collapsing); :obj:`"after"` to the projected costs.
-            (default: :obj:`"before"`)
-        diagnostics (bool, optional): If set, :obj:`layer.diagnostics` records
-            the cost norm and gradient cosine of the last call.
-            (default: :obj:`False`)
+        settings (GradientSettings, optional): The gradient settings
+            (projection, noise margin, backward, generator, diagnostics;
+            see :class:`~pyg_identity.nn.functional.GradientSettings`). The
+            default projection :obj:`"norm"` is valid for every linear
+            solver; use :obj:`"std"` when all solutions have the same size.
+            (default: :obj:`None`)
+        **kwargs: Fields of
+            :class:`~pyg_identity.nn.functional.GradientSettings`
+            overriding :obj:`settings`.
 
     Shapes:
         - **input:** costs :math:`(N, *)`, index :math:`(N)` (optional)
@@ -57,15 +49,11 @@ class IdentitySolver(SolverLayer):
         self,
         solve_fn: Callable[..., Any],
         sense: str = 'min',
-        projection: Optional[str] = 'norm',
-        noise: float = 0.0,
-        backward: str = 'identity',
-        lambda_: float = 20.0,
-        noise_position: str = 'before',
-        diagnostics: bool = False,
+        *,
+        settings: Optional[GradientSettings] = None,
+        **kwargs: Any,
     ) -> None:
-        super().__init__(projection, noise, backward, lambda_, noise_position,
-                         diagnostics)
+        super().__init__(settings, **kwargs)
         if not callable(solve_fn):
             raise ValueError(f"'solve_fn' must be callable (got "
                              f"{type(solve_fn)})")
@@ -90,7 +78,9 @@ class IdentitySolver(SolverLayer):
         """
         fn = self.solve_fn
         solver = (lambda *c: fn(*c, **kwargs)) if kwargs else fn
-        return self.solve(costs, solver, index, num_graphs)
+        return identity_solver(costs, solver, index, num_graphs,
+                               sense=self.sense, settings=self.settings,
+                               training=self.training)
 
     def __repr__(self) -> str:
         name = getattr(self.solve_fn, '__name__', type(self.solve_fn).__name__)

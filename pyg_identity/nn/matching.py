@@ -128,8 +128,9 @@ class IdentityMatching(SolverLayer):
         noise_position: str = 'before',
         diagnostics: bool = False,
     ) -> None:
-        super().__init__(projection, noise, backward, lambda_, noise_position,
-                         diagnostics)
+        super().__init__(projection=projection, noise=noise, backward=backward,
+                         lambda_=lambda_, noise_position=noise_position,
+                         diagnostics=diagnostics)
         if similarity not in SIMILARITIES:
             raise ValueError(f"'similarity' must be 'dot' or 'cosine' (got "
                              f"{similarity!r})")

@@ -98,8 +98,9 @@ class IdentityPerfectMatching(SolverLayer):
         timeout: Optional[float] = None,
         diagnostics: bool = False,
     ) -> None:
-        super().__init__(projection, noise, backward, lambda_, noise_position,
-                         diagnostics)
+        super().__init__(projection=projection, noise=noise, backward=backward,
+                         lambda_=lambda_, noise_position=noise_position,
+                         diagnostics=diagnostics)
         self.num_workers = check_num_workers(num_workers)
         self.timeout = check_timeout(timeout)
 

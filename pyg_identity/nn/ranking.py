@@ -82,8 +82,9 @@ class IdentityRanking(SolverLayer):
         noise_position: str = 'before',
         diagnostics: bool = False,
     ) -> None:
-        super().__init__(projection, noise, backward, lambda_, noise_position,
-                         diagnostics)
+        super().__init__(projection=projection, noise=noise, backward=backward,
+                         lambda_=lambda_, noise_position=noise_position,
+                         diagnostics=diagnostics)
         if not isinstance(normalize, bool):
             raise ValueError(f"'normalize' must be a bool (got "
                              f"{normalize!r})")
@@ -169,8 +170,9 @@ class RecallLoss(SolverLayer):
         noise_position: str = 'before',
         diagnostics: bool = False,
     ) -> None:
-        super().__init__(projection, noise, backward, lambda_, noise_position,
-                         diagnostics)
+        super().__init__(projection=projection, noise=noise, backward=backward,
+                         lambda_=lambda_, noise_position=noise_position,
+                         diagnostics=diagnostics)
 
     def forward(self, scores: Tensor, relevant: Tensor,
                 index: OptTensor = None,

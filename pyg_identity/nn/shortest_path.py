@@ -133,8 +133,9 @@ class IdentityShortestPath(SolverLayer):
         num_workers: int = 0,
         diagnostics: bool = False,
     ) -> None:
-        super().__init__(projection, noise, backward, lambda_, noise_position,
-                         diagnostics)
+        super().__init__(projection=projection, noise=noise, backward=backward,
+                         lambda_=lambda_, noise_position=noise_position,
+                         diagnostics=diagnostics)
         if not isinstance(directed, bool):
             raise ValueError(f"'directed' must be a bool (got {directed!r})")
         if not isinstance(vertex_costs, bool):

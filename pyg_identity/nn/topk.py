@@ -77,8 +77,9 @@ class IdentityTopK(SolverLayer):
         noise_position: str = 'before',
         diagnostics: bool = False,
     ) -> None:
-        super().__init__(projection, noise, backward, lambda_, noise_position,
-                         diagnostics)
+        super().__init__(projection=projection, noise=noise, backward=backward,
+                         lambda_=lambda_, noise_position=noise_position,
+                         diagnostics=diagnostics)
         if not isinstance(k, Integral) or isinstance(k, bool) or k < 0:
             raise ValueError(f"'k' must be a non-negative integer (got "
                              f"{k!r})")

@@ -112,8 +112,9 @@ class IdentityTSP(SolverLayer):
         noise_position: str = 'before',
         diagnostics: bool = False,
     ) -> None:
-        super().__init__(projection, noise, backward, lambda_, noise_position,
-                         diagnostics)
+        super().__init__(projection=projection, noise=noise, backward=backward,
+                         lambda_=lambda_, noise_position=noise_position,
+                         diagnostics=diagnostics)
         check_backend(solver, runs, lkh_executable)
         self.solver = solver
         self.runs = int(runs)

@@ -7,10 +7,7 @@ from pyg_identity.nn.functional.graph_matching import (
     all_node_pairs,
     graph_matching,
 )
-from pyg_identity.nn.functional.identity_solver import (
-    SolverDiagnostics,
-    identity_solver,
-)
+from pyg_identity.nn.functional.identity_solver import identity_solver
 from pyg_identity.nn.functional.matching import (
     all_pairs,
     hamming_loss,
@@ -30,6 +27,10 @@ from pyg_identity.nn.functional.ranking import (
     recall_at_k,
     recall_loss,
 )
+from pyg_identity.nn.functional.settings import (
+    GradientSettings,
+    SolverDiagnostics,
+)
 from pyg_identity.nn.functional.shortest_path import (
     shortest_path,
     vertex_shortest_path,
@@ -39,6 +40,7 @@ from pyg_identity.nn.functional.tsp import tsp
 
 __all__ = [
     'identity_solver',
+    'GradientSettings',
     'symmetric_noise',
     'SolverDiagnostics',
     'matching',

@@ -1,5 +1,3 @@
-import math
-import numbers
 from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple, Union
 
 import torch
@@ -7,43 +5,15 @@ from torch import Tensor
 
 from pyg_identity._autograd import GradProbe, SolverFunction
 from pyg_identity.nn.functional.noise import symmetric_noise
-from pyg_identity.projection import check_num_graphs, project, validate_mode
-
-SENSES = ('min', 'max')
-BACKWARDS = ('identity', 'blackbox')
-NOISE_POSITIONS = ('after', 'before')
+from pyg_identity.nn.functional.settings import (
+    SENSES,
+    GradientSettings,
+    SolverDiagnostics,
+)
+from pyg_identity.projection import check_num_graphs, project
 
 Costs = Union[Tensor, Sequence[Tensor]]
 Indices = Union[None, Tensor, Sequence[Optional[Tensor]]]
-
-
-class SolverDiagnostics:
-    r"""Records, for the last call of a layer, the mean per-graph L2 norm of
-    the raw costs (before projection, to watch cost collapse, paper Fig. 4c)
-    and, after :meth:`backward`, the mean per-graph cosine similarity between
-    the plain Identity update (:math:`-\partial\ell/\partial y` for argmin,
-    :math:`+\partial\ell/\partial y` for argmax) and the gradient that
-    actually reached the raw costs (paper Fig. 7).
-
-    Values are detached 0-dim tensors (no host synchronisation); they are
-    :obj:`None` until available.
-    """
-    def __init__(self) -> None:
-        self.cost_norm: Optional[Tensor] = None
-        self.grad_cosine: Optional[Tensor] = None
-        self._dl_dy: List[Optional[Tensor]] = []
-
-    def reset(self) -> None:
-        self.cost_norm = None
-        self.grad_cosine = None
-        self._dl_dy = []
-
-    def __repr__(self) -> str:
-        def fmt(x: Optional[Tensor]) -> str:
-            return 'None' if x is None else f'{float(x):.4g}'
-
-        return (f'{self.__class__.__name__}(cost_norm={fmt(self.cost_norm)}, '
-                f'grad_cosine={fmt(self.grad_cosine)})')
 
 
 def _flat_group_stats(tensors: Sequence[Tensor], indices: Sequence[
@@ -94,35 +64,6 @@ def _check_finite(seq: Sequence[Tensor]) -> None:
             raise ValueError("'costs' must be finite (got NaN or inf)")
 
 
-def _finite(value: Any) -> Optional[float]:
-    # `value` as a float if it is a finite real number (not a bool).
-    if isinstance(value, bool) or not isinstance(value, numbers.Real):
-        return None
-    out = float(value)
-    return out if math.isfinite(out) else None
-
-
-def check_noise(noise: Any, name: str = 'noise') -> float:
-    r"""Returns :obj:`noise` as a :obj:`float` if it is a finite,
-    non-negative number, else raises a :class:`ValueError` naming
-    :obj:`name`."""
-    out = _finite(noise)
-    if out is None or out < 0:
-        raise ValueError(f"'{name}' must be non-negative and finite (got "
-                         f"{noise!r})")
-    return out
-
-
-def check_lambda(lambda_: Any) -> float:
-    r"""Returns :obj:`lambda_` as a :obj:`float` if it is a finite, positive
-    number, else raises a :class:`ValueError`."""
-    out = _finite(lambda_)
-    if out is None or not out > 0:
-        raise ValueError(f"'lambda_' must be positive and finite (got "
-                         f"{lambda_!r})")
-    return out
-
-
 def _check_indices(seq: Sequence[Tensor], index: Indices,
                    num_graphs: Optional[int],
                    check_range: bool) -> Tuple[List[Optional[Tensor]], int]:
@@ -171,24 +112,21 @@ def _check_indices(seq: Sequence[Tensor], index: Indices,
 def identity_solver(
     costs: Costs,
     solver: Callable[..., Any],
-    sense: str = 'min',
-    projection: Optional[str] = None,
     index: Indices = None,
     num_graphs: Optional[int] = None,
-    noise: float = 0.0,
+    *,
+    sense: str = 'min',
+    settings: Optional[GradientSettings] = None,
     training: bool = False,
-    backward: str = 'identity',
-    lambda_: float = 20.0,
-    noise_position: str = 'before',
-    generator: Optional[torch.Generator] = None,
-    diagnostics: Optional[SolverDiagnostics] = None,
+    **kwargs: Any,
 ) -> Any:
     r"""Runs :obj:`solver` on (noised, projected) costs with a gradient
     replacement on the backward pass: :math:`\tilde\omega = P(\omega +
     \xi)`, :math:`y = \mathrm{solver}(\tilde\omega)`, and on the backward pass
     :math:`\partial\ell/\partial\tilde\omega = \mp\partial\ell/\partial y`
     (Identity) or the Blackbox update, differentiated through :math:`P` by
-    autograd.
+    autograd. The one path from every layer and functional into the
+    mechanism.
 
     Args:
         costs (torch.Tensor or sequence of torch.Tensor): The costs
@@ -197,55 +135,35 @@ def identity_solver(
         solver (callable): Maps detached costs (one positional tensor per cost
             tensor) to solutions of the same shapes (one tensor, or a tuple).
             It must be deterministic for the Blackbox backward.
-        sense (str, optional): :obj:`"min"` if the solver computes
-            :math:`\arg\min_y\langle\omega, y\rangle`, :obj:`"max"` for
-            :math:`\arg\max`. (default: :obj:`"min"`)
-        projection (str, optional): :obj:`None`, :obj:`"mean"`,
-            :obj:`"norm"` or :obj:`"std"`, computed per graph (see
-            :func:`pyg_identity.project`). (default: :obj:`None`)
         index (torch.Tensor or sequence, optional): The graph of every cost
             entry along the first dimension, one per cost tensor.
             :obj:`None` means a single graph. (default: :obj:`None`)
         num_graphs (int, optional): The number of graphs. (default:
             :obj:`None`)
-        noise (float, optional): The noise margin :math:`\alpha`: in training,
-            :math:`\xi \sim \mathrm{Unif}\{-\alpha/2, +\alpha/2\}` is added
-            per entry; finite and non-negative. (default: :obj:`0.0`)
-        training (bool, optional): Whether noise is applied.
+        sense (str, optional): :obj:`"min"` if the solver computes
+            :math:`\arg\min_y\langle\omega, y\rangle`, :obj:`"max"` for
+            :math:`\arg\max`. (default: :obj:`"min"`)
+        settings (GradientSettings, optional): The gradient settings
+            (projection, noise margin, backward, ...); the defaults of
+            :class:`GradientSettings` if not given. (default: :obj:`None`)
+        training (bool, optional): Whether the noise margin is applied.
             (default: :obj:`False`)
-        backward (str, optional): :obj:`"identity"` or :obj:`"blackbox"`.
-            (default: :obj:`"identity"`)
-        lambda_ (float, optional): The Blackbox interpolation strength
-            :math:`\lambda > 0`, finite; checked whatever the
-            :obj:`backward`. (default: :obj:`20.0`)
-        noise_position (str, optional): :obj:`"before"` adds the noise to
-            the raw costs :math:`\omega`, before the projection:
-            :math:`\tilde\omega = P(\omega + \xi)`. Then the margin is
-            large relative to small raw costs, so shrinking them costs
-            loss, which is what keeps them from collapsing to zero (paper
-            Sec. 3.6). :obj:`"after"` gives :math:`P(\omega) + \xi`, a
-            scale-free margin that cannot penalise collapse (Globe TSP(5),
-            5,000 samples, 30 epochs: 55.8% full-tour accuracy vs 90.4%
-            with :obj:`"before"`). (default: :obj:`"before"`)
-        generator (torch.Generator, optional): The generator for the noise.
-            (default: :obj:`None`)
-        diagnostics (SolverDiagnostics, optional): If given, records cost
-            norms and gradient cosines of this call. (default: :obj:`None`)
+        **kwargs: Fields of :class:`GradientSettings` overriding
+            :obj:`settings` (*e.g.* :obj:`projection="std"`).
     """
+    settings = GradientSettings.resolve(settings, kwargs)
+    projection = settings.projection
+    noise = settings.noise
+    noise_position = settings.noise_position
+    backward = settings.backward
+    lambda_ = settings.lambda_
+    generator = settings.generator
+    diagnostics = settings.diagnostics
     seq, single = _check_costs(costs)
     if not callable(solver):
         raise ValueError(f"'solver' must be callable (got {type(solver)})")
     if sense not in SENSES:
         raise ValueError(f"'sense' must be 'min' or 'max' (got {sense!r})")
-    if backward not in BACKWARDS:
-        raise ValueError(f"'backward' must be 'identity' or 'blackbox' (got "
-                         f"{backward!r})")
-    lambda_ = check_lambda(lambda_)
-    noise = check_noise(noise)
-    if noise_position not in NOISE_POSITIONS:
-        raise ValueError(f"'noise_position' must be 'after' or 'before' (got "
-                         f"{noise_position!r})")
-    projection = validate_mode(projection, 'projection')
     indices, num_graphs = _check_indices(
         seq, index, num_graphs,
         check_range=diagnostics is not None)
