@@ -59,9 +59,9 @@ from pyg_identity.models.keypoint_matcher import (
 from pyg_identity.nn.functional.graph_matching import all_edge_pairs
 from pyg_identity.nn.functional.matching import (
     all_pairs,
-    hamming_loss,
     matching_accuracy,
     matching_f1,
+    matching_hamming_loss,
 )
 
 NAME = 'graph_matching'
@@ -238,7 +238,8 @@ def loss_of(out: Any, batch: Any, args: argparse.Namespace) -> Tensor:
     pairs = all_pairs(bs, bt, n_s, n_t)
     y_star = candidate_truth(batch.y, pairs, n_t, y.dtype)
     if args.loss == 'hamming-bbgm':  # The library's loss (same value).
-        loss = hamming_loss(y, batch.y, batch_s=bs, batch_t=bt, form='bbgm')
+        loss = matching_hamming_loss(y, batch.y, batch_s=bs, batch_t=bt,
+                                     form='bbgm')
     else:
         loss = hamming(y, y_star, batch.num_graphs)
     if isinstance(out, tuple) and args.pairwise_loss > 0:

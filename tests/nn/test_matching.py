@@ -4,12 +4,12 @@ import torch
 
 from pyg_identity.nn.functional.matching import (
     all_pairs,
-    hamming_loss,
     knn_candidates,
     matched_pairs,
     matching,
     matching_accuracy,
     matching_f1,
+    matching_hamming_loss,
     pair_cost,
     to_dense_matching,
 )
@@ -243,7 +243,7 @@ def test_hamming_loss_matches_bb_gm_value_and_form_gradient(form):
     c = costs.clone().requires_grad_()
     y = IdentityMatching()(costs=c, batch_s=batch_s, batch_t=batch_t)
     y_star = reference(-costs, batch_s, batch_t)  # Some other matching.
-    loss = hamming_loss(y, y_star, ei, batch_s, batch_t, form=form)
+    loss = matching_hamming_loss(y, y_star, ei, batch_s, batch_t, form=form)
     pair = batch_s[ei[0]]
     per_pair = torch.zeros(5, dtype=y.dtype).index_add_(
         0, pair, (y * (1 - y_star) + (1 - y) * y_star).detach())
@@ -255,9 +255,10 @@ def test_hamming_loss_matches_bb_gm_value_and_form_gradient(form):
     # Same loss from true pairs [2, K] and without edge_index (all pairs).
     true = matched_pairs(y_star, ei)
     torch.testing.assert_close(
-        hamming_loss(y.detach(), true, batch_s=batch_s, batch_t=batch_t),
+        matching_hamming_loss(y.detach(), true, batch_s=batch_s,
+                              batch_t=batch_t),
         loss.detach())
-    assert hamming_loss(y_star, y_star, ei, batch_s, batch_t) == 0
+    assert matching_hamming_loss(y_star, y_star, ei, batch_s, batch_t) == 0
 
 
 def test_true_pairs_outside_candidates_count_as_missed():
@@ -265,7 +266,7 @@ def test_true_pairs_outside_candidates_count_as_missed():
     ei = torch.tensor([[0, 1], [0, 1]])
     y = torch.tensor([1.0, 1.0])
     true = torch.tensor([[0, 1], [1, 0]])  # Neither is a candidate.
-    assert hamming_loss(y, true, ei, batch, batch) == 4
+    assert matching_hamming_loss(y, true, ei, batch, batch) == 4
     assert matching_accuracy(y, true, ei, batch, batch) == 0
     p, r, f1 = matching_f1(y, torch.tensor([[0, 1], [0, 0]]), ei, batch,
                            batch)
@@ -380,7 +381,7 @@ def test_bad_layer_inputs():
     with pytest.raises(ValueError, match='floating point'):
         layer(x_s.long(), batch_s, x_t, batch_t)
     with pytest.raises(ValueError, match="'y_true'"):
-        hamming_loss(torch.zeros(3), torch.zeros(2, 2), num_nodes_s=1,
+        matching_hamming_loss(torch.zeros(3), torch.zeros(2, 2), num_nodes_s=1,
                      num_nodes_t=3)
     with pytest.raises(ValueError, match="'reduction'"):
         matching_f1(torch.zeros(1), torch.zeros(1), num_nodes_s=1,
@@ -393,7 +394,7 @@ def test_hamming_loss_bad_form():
     costs, batch_s, batch_t, ei = _costs()
     y = IdentityMatching()(costs=costs, batch_s=batch_s, batch_t=batch_t)
     with pytest.raises(ValueError, match="'form' must be"):
-        hamming_loss(y, y, ei, batch_s, batch_t, form='l1')
+        matching_hamming_loss(y, y, ei, batch_s, batch_t, form='l1')
 
 
 def test_sparse_tiny_costs_beside_an_unmatch_cost_terminate():

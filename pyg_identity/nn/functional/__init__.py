@@ -8,14 +8,15 @@ from pyg_identity.nn.functional.graph_matching import (
     graph_matching,
 )
 from pyg_identity.nn.functional.identity_solver import identity_solver
+from pyg_identity.nn.functional.losses import hamming_loss
 from pyg_identity.nn.functional.matching import (
     all_pairs,
-    hamming_loss,
     knn_candidates,
     matched_pairs,
     matching,
     matching_accuracy,
     matching_f1,
+    matching_hamming_loss,
     pair_cost,
     to_dense_matching,
 )
@@ -59,6 +60,7 @@ __all__ = [
     'matched_pairs',
     'to_dense_matching',
     'hamming_loss',
+    'matching_hamming_loss',
     'matching_accuracy',
     'matching_f1',
     'recall_loss',

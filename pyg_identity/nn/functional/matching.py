@@ -639,7 +639,7 @@ def _check_reduction(reduction: str) -> None:
                          f"{reduction!r})")
 
 
-def hamming_loss(
+def matching_hamming_loss(
     y: Tensor,
     y_true: Tensor,
     edge_index: OptTensor = None,
@@ -742,7 +742,7 @@ def matching_accuracy(
     r"""The matching accuracy of BB-GM: the fraction of true pairs that are
     matched (the recall), per graph pair, averaged over graph pairs. A graph
     pair without true pairs has accuracy 1. Takes the arguments of
-    :func:`hamming_loss`; the result is detached.
+    :func:`matching_hamming_loss`; the result is detached.
     """
     _check_reduction(reduction)
     tp, _, n_true = _counts(y, y_true, edge_index, batch_s, batch_t,
@@ -766,7 +766,7 @@ def matching_f1(
     matching :math:`M` against the true pairs :math:`M^*`, per graph pair,
     each averaged over graph pairs. :math:`0/0` counts as 1 in precision and
     recall, and F1 is 0 where :math:`P + R = 0`. Takes the arguments of
-    :func:`hamming_loss`; the results are detached.
+    :func:`matching_hamming_loss`; the results are detached.
     """
     _check_reduction(reduction)
     tp, n_pred, n_true = _counts(y, y_true, edge_index, batch_s, batch_t,
@@ -785,7 +785,7 @@ __all__ = [
     'knn_candidates',
     'matched_pairs',
     'to_dense_matching',
-    'hamming_loss',
+    'matching_hamming_loss',
     'matching_accuracy',
     'matching_f1',
 ]
