@@ -64,6 +64,12 @@ CONFIGS: Dict[str, tuple] = {
        for a in ('0', '0.1')},
     'paper_globe10_bb_a0.1': ('globe_tsp', PAPER_GLOBE + [
         '--k', '10', '--noise', '0.1', '--backward', 'blackbox']),
+    # Fig. 4c proper: TSP(20) with gradient noise sigma = 0.25 on dl/dy,
+    # Identity vs BB, the margin in the first 50 epochs.
+    **{f'paper_globe20_{b}_a0.1_s0.25': ('globe_tsp', PAPER_GLOBE + [
+        '--k', '20', '--noise', '0.1', '--grad-noise', '0.25'] + (
+            ['--backward', 'blackbox'] if b == 'bb' else []))
+       for b in ('id', 'bb')},
     # A stated deviation from the paper's schedule: lr 1e-3 with step decays
     # (the paper's constant 1e-4 leaves the test accuracy oscillating).
     **{f'paper_globe{k}_id_a{a}_decay': ('globe_tsp', PAPER_GLOBE + [
@@ -218,25 +224,32 @@ def plots(results: Dict[str, List[dict]]) -> List[str]:
     os.makedirs(PLOTS, exist_ok=True)
     made = []
     # Fig. 4c: raw cost norm per epoch, Identity vs BB, margin off after 50.
-    fig, ax = plt.subplots(figsize=(5.5, 3.4))
-    true_norm = None
-    for config, label, color in (
-            ('paper_globe10_id_a0.1', 'Identity, α = 0.1', 'C0'),
-            ('paper_globe10_bb_a0.1', 'BB, α = 0.1', 'C1'),
-            ('paper_globe10_id_a0', 'Identity, α = 0', 'C2')):
-        for i, r in enumerate(results.get(config, [])):
-            pts = [(h['epoch'], h['cost_norm']) for h in r['history']]
-            ax.plot(*zip(*pts), color=color, alpha=0.85,
-                    label=label if i == 0 else None)
-            true_norm = r['final'].get('true_cost_norm', true_norm)
-    if true_norm is not None:
-        ax.axhline(true_norm, color='k', ls=':', lw=1,
-                   label='true distances')
-    ax.axvline(50.5, color='gray', ls='--', lw=1)
-    ax.set_xlabel('epoch (margin off after the dashed line)')
-    ax.set_ylabel('mean raw cost norm per graph')
-    ax.set_title('Globe TSP(10), paper scale (cf. Fig. 4c)')
-    ax.legend(fontsize=8)
+    panels = [('Globe TSP(10), σ = 0, paper scale', (
+        ('paper_globe10_id_a0.1', 'Identity, α = 0.1', 'C0'),
+        ('paper_globe10_bb_a0.1', 'BB, α = 0.1', 'C1'),
+        ('paper_globe10_id_a0', 'Identity, α = 0', 'C2')))]
+    if any(results.get(f'paper_globe20_{b}_a0.1_s0.25') for b in ('id', 'bb')):
+        panels.append(('Globe TSP(20), σ = 0.25 (Fig. 4c setting)', (
+            ('paper_globe20_id_a0.1_s0.25', 'Identity, α = 0.1', 'C0'),
+            ('paper_globe20_bb_a0.1_s0.25', 'BB, α = 0.1', 'C1'))))
+    fig, axes = plt.subplots(1, len(panels), figsize=(5.5 * len(panels), 3.4),
+                             squeeze=False)
+    for ax, (title, curves) in zip(axes[0], panels):
+        true_norm = None
+        for config, label, color in curves:
+            for i, r in enumerate(results.get(config, [])):
+                pts = [(h['epoch'], h['cost_norm']) for h in r['history']]
+                ax.plot(*zip(*pts), color=color, alpha=0.85,
+                        label=label if i == 0 else None)
+                true_norm = r['final'].get('true_cost_norm', true_norm)
+        if true_norm is not None:
+            ax.axhline(true_norm, color='k', ls=':', lw=1,
+                       label='true distances')
+        ax.axvline(50.5, color='gray', ls='--', lw=1)
+        ax.set_xlabel('epoch (margin off after the dashed line)')
+        ax.set_ylabel('mean raw cost norm per graph')
+        ax.set_title(f'{title} (cf. Fig. 4c)', fontsize=9)
+        ax.legend(fontsize=8)
     fig.tight_layout()
     path = os.path.join(PLOTS, 'cost_norm.png')
     fig.savefig(path, dpi=110)
@@ -356,7 +369,42 @@ def globe_table(results: Dict[str, List[dict]]) -> str:
             f"({stat(results, config, 'true_cost_norm')}) | "
             f"{_wall(results, config)} | not reproduced (a different "
             f"schedule, stated; it shows what the constant lr costs) |")
-    return head + '\n'.join(rows) + '\n' + _globe_curves(results)
+    return (head + '\n'.join(rows) + '\n' + _globe_curves(results) +
+            _globe_precision())
+
+
+def _globe_precision() -> str:
+    # benchmarks/globe_precision.py: the accuracy a location error buys.
+    path = os.path.join(REPO, 'docs', 'reproduction', 'globe_precision.json')
+    if not os.path.exists(path):
+        return ''
+    with open(path) as f:
+        data = json.load(f)
+    kms = [row['km'] for row in next(iter(data['accuracy'].values()))]
+    head = ('| k | ' + ' | '.join(f'{km:g} km' for km in kms) + ' |\n|---|'
+            + '---|' * len(kms) + '\n')
+    rows = ''.join(
+        f'| {k} | ' + ' | '.join(f"{row['acc']:.1f}" for row in rows) + ' |\n'
+        for k, rows in data['accuracy'].items())
+    nn = data['nearest_neighbour_km']
+    return (
+        '\nWhat a location error buys on our 100 capitals '
+        '(`python benchmarks/globe_precision.py`): every true capital moved '
+        'by an independent random offset of the given median length, the '
+        f"optimal tours of {data['args']['num_subsets']} random k-subsets "
+        'through the moved points compared with the true ones (full-tour '
+        f"accuracy %, mean of {data['args']['draws']} noise draws; nearest "
+        f"capitals {nn['min']:.0f} km apart, median nearest neighbour "
+        f"{nn['median']:.0f} km):\n\n" + head + rows +
+        '\nIndependent errors are a pessimistic model (learned errors are '
+        'correlated: our decay run at 17 km reaches 99.4% at k = 10, where '
+        'independent 17 km errors give less), but the table bounds what the '
+        "paper's numbers need: 99.7% at k = 10 or 20 on these capitals "
+        'requires errors of a few km, far below the BB paper\'s reported '
+        '69 ± 11 km. Our capitals (`CAPITALS` in '
+        '`pyg_identity/datasets/globe_tsp.py`) are our own choice; the '
+        "papers' 100 countries are not published with the text, so a "
+        'denser or sparser set changes what a given error costs.\n')
 
 
 def _globe_curves(results: Dict[str, List[dict]]) -> str:
