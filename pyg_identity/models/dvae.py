@@ -2,13 +2,14 @@ r"""The discrete variational auto-encoder of the paper's Sec. 4.1 (MNIST), with
 a latent of :math:`k`-hot blocks sampled by a differentiable top-:math:`k`
 on Sum-of-Gamma perturbed logits."""
 import math
-from typing import List, Optional, Sequence, Tuple
+from typing import Any, List, Optional, Sequence, Tuple
 
 import torch
 import torch.nn.functional as F
 from torch import Tensor
 from torch_geometric.nn import MLP
 
+from pyg_identity.nn.functional.settings import GradientSettings
 from pyg_identity.nn.topk import IdentityTopK
 
 
@@ -117,24 +118,19 @@ class DVAE(torch.nn.Module):
             (default: :obj:`10.0`)
         s (int, optional): The number of Sum-of-Gamma terms :math:`s`.
             (default: :obj:`10`)
-        projection (str, optional): :obj:`None`, :obj:`"mean"`,
-            :obj:`"norm"` or :obj:`"std"`, per block.
-            (default: :obj:`"std"`)
-        noise (float, optional): The noise margin :math:`\alpha` of the
-            top-:math:`k` layer (training only). (default: :obj:`0.0`)
-        noise_position (str, optional): :obj:`"before"` adds the margin
-            to the raw costs, before the projection (it keeps them from
-            collapsing); :obj:`"after"` to the projected costs.
-            (default: :obj:`"before"`)
-        backward (str, optional): :obj:`"identity"` or :obj:`"blackbox"`.
-            (default: :obj:`"identity"`)
-        lambda_ (float, optional): The Blackbox :math:`\lambda > 0`.
-            (default: :obj:`10.0`)
-        diagnostics (bool, optional): If set, :obj:`model.topk.diagnostics`
-            records the cost norm and, after :meth:`backward`, the cosine
+        settings (GradientSettings, optional): The gradient settings of the
+            top-:math:`k` layer :obj:`model.topk` (see
+            :class:`~pyg_identity.nn.functional.GradientSettings`); default
+            projection :obj:`"std"` and :obj:`lambda_=10.0`. Its noise
+            margin is a training-only perturbation besides the Sum-of-Gamma
+            noise. (default: :obj:`None`)
+        **kwargs: Fields of
+            :class:`~pyg_identity.nn.functional.GradientSettings`
+            overriding :obj:`settings` (*e.g.* :obj:`backward="blackbox"`;
+            :obj:`diagnostics=True` makes :obj:`model.topk.diagnostics`
+            record the cost norm and, after :meth:`backward`, the cosine
             between :math:`\partial\ell/\partial z` and the gradient that
-            reached the perturbed logits (paper Fig. 7).
-            (default: :obj:`False`)
+            reached the perturbed logits, paper Fig. 7).
 
     Shapes:
         - **input:** images :math:`(B, \text{in\_channels})` or
@@ -153,12 +149,9 @@ class DVAE(torch.nn.Module):
         decoder_channels: Sequence[int] = (256, 512),
         tau: float = 10.0,
         s: int = 10,
-        projection: Optional[str] = 'std',
-        noise: float = 0.0,
-        noise_position: str = 'before',
-        backward: str = 'identity',
-        lambda_: float = 10.0,
-        diagnostics: bool = False,
+        *,
+        settings: Optional[GradientSettings] = None,
+        **kwargs: Any,
     ) -> None:
         super().__init__()
         for name, value in (('in_channels', in_channels),
@@ -186,10 +179,8 @@ class DVAE(torch.nn.Module):
         latent = num_blocks * block_size
         self.encoder = MLP([in_channels] + self.encoder_channels + [latent],
                            act='relu', norm=None)
-        self.topk = IdentityTopK(k, projection=projection, noise=noise,
-                                 noise_position=noise_position,
-                                 backward=backward, lambda_=lambda_,
-                                 diagnostics=diagnostics)
+        self.topk = IdentityTopK(k, settings=GradientSettings.resolve(
+            settings, kwargs, projection='std', lambda_=10.0))
         self.decoder = MLP([latent] + self.decoder_channels + [in_channels],
                            act='relu', norm=None)
         self.reset_parameters()

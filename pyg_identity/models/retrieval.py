@@ -1,13 +1,14 @@
 r"""The image-retrieval model of the paper's Sec. 4.3: an embedding network
 trained through differentiable rankings of in-batch similarities by the
 recall loss."""
-from typing import Optional, Tuple
+from typing import Any, Optional, Tuple
 
 import torch
 import torch.nn.functional as F
 from torch import Tensor
 from torch_geometric.nn import MLP
 
+from pyg_identity.nn.functional.settings import GradientSettings
 from pyg_identity.nn.ranking import RecallLoss
 
 
@@ -47,22 +48,16 @@ class RetrievalNet(torch.nn.Module):
             (default: :obj:`512`)
         out_channels (int, optional): The embedding size.
             (default: :obj:`64`)
-        projection (str, optional): :obj:`None`, :obj:`"mean"`,
-            :obj:`"norm"` or :obj:`"std"`, per query.
-            (default: :obj:`"std"`)
-        noise (float, optional): The noise margin :math:`\alpha`
-            (training only). (default: :obj:`0.0`)
-        backward (str, optional): :obj:`"identity"` or :obj:`"blackbox"`.
-            (default: :obj:`"identity"`)
-        lambda_ (float, optional): The Blackbox :math:`\lambda > 0`.
-            (default: :obj:`0.2`)
-        noise_position (str, optional): :obj:`"before"` adds the margin
-            to the raw costs, before the projection (it keeps them from
-            collapsing); :obj:`"after"` to the projected costs.
-            (default: :obj:`"before"`)
-        diagnostics (bool, optional): If set, the loss layer records the raw
-            score norm of the last call in :obj:`model.criterion.diagnostics`.
-            (default: :obj:`False`)
+        settings (GradientSettings, optional): The gradient settings of the
+            loss layer :obj:`model.criterion` (see
+            :class:`~pyg_identity.nn.functional.GradientSettings`); default
+            projection :obj:`"std"` and :obj:`lambda_=0.2`.
+            (default: :obj:`None`)
+        **kwargs: Fields of
+            :class:`~pyg_identity.nn.functional.GradientSettings`
+            overriding :obj:`settings` (*e.g.* :obj:`backward="blackbox"`;
+            :obj:`diagnostics=True` records the raw score norm of the last
+            call in :obj:`model.criterion.diagnostics`).
 
     Shapes:
         - **input:** images :math:`(B, \text{in\_channels})` or
@@ -75,12 +70,9 @@ class RetrievalNet(torch.nn.Module):
         in_channels: int = 784,
         hidden_channels: int = 512,
         out_channels: int = 64,
-        projection: Optional[str] = 'std',
-        noise: float = 0.0,
-        backward: str = 'identity',
-        lambda_: float = 0.2,
-        noise_position: str = 'before',
-        diagnostics: bool = False,
+        *,
+        settings: Optional[GradientSettings] = None,
+        **kwargs: Any,
     ) -> None:
         super().__init__()
         for name, value in (('in_channels', in_channels),
@@ -95,10 +87,8 @@ class RetrievalNet(torch.nn.Module):
         self.out_channels = out_channels
         self.mlp = MLP([in_channels, hidden_channels, out_channels],
                        act='relu', norm=None)
-        self.criterion = RecallLoss(projection=projection, noise=noise,
-                                    backward=backward, lambda_=lambda_,
-                                    noise_position=noise_position,
-                                    diagnostics=diagnostics)
+        self.criterion = RecallLoss(settings=GradientSettings.resolve(
+            settings, kwargs, projection='std', lambda_=0.2))
         self.reset_parameters()
 
     def reset_parameters(self) -> None:

@@ -1,4 +1,4 @@
-from typing import Optional
+from typing import Any, Optional
 
 from torch import Tensor
 from torch_geometric.typing import OptTensor
@@ -8,6 +8,7 @@ from pyg_identity.nn.functional.ranking import (
     identity_recall_loss,
     ranking,
 )
+from pyg_identity.nn.functional.settings import GradientSettings
 
 
 class IdentityRanking(SolverLayer):
@@ -37,7 +38,7 @@ class IdentityRanking(SolverLayer):
     scaling; :math:`P_{\text{mean}}` also removes the
     :math:`\omega = \lambda\mathbf{1}` singularity of ranking.
 
-    Groups are given either by a group vector :obj:`index` over a 1-D score
+    Groups are given either by a batch vector :obj:`batch` over a 1-D score
     vector (groups of different sizes) or by the rows of a 2-D score matrix
     (*e.g.* one query per row). Runs on the scores' device, without a loop
     over groups. See :class:`RecallLoss` for the paper's recall loss.
@@ -46,68 +47,61 @@ class IdentityRanking(SolverLayer):
         normalize (bool, optional): If set, returns :math:`\mathrm{rk}/n_g
             \in (0, 1]` (the normalised ranks of Blackbox ranking).
             (default: :obj:`False`)
-        projection (str, optional): :obj:`None`, :obj:`"mean"`,
-            :obj:`"norm"` or :obj:`"std"`, per group.
-            (default: :obj:`"std"`)
-        noise (float, optional): The noise margin :math:`\alpha`: in
-            training, :math:`\xi \sim \mathrm{Unif}\{-\alpha/2, +\alpha/2\}`
-            per entry. (default: :obj:`0.0`)
-        backward (str, optional): :obj:`"identity"` or :obj:`"blackbox"`.
-            (default: :obj:`"identity"`)
-        lambda_ (float, optional): The Blackbox :math:`\lambda > 0`.
-            (default: :obj:`20.0`)
-        noise_position (str, optional): :obj:`"before"` adds the margin
-            to the raw costs, before the projection (it keeps them from
-            collapsing); :obj:`"after"` to the projected costs.
-            (default: :obj:`"before"`)
-        diagnostics (bool, optional): If set, :obj:`layer.diagnostics` records
-            the cost norm and gradient cosine of the last call.
-            (default: :obj:`False`)
+        settings (GradientSettings, optional): The gradient settings
+            (projection, noise margin, backward, generator, diagnostics; see
+            :class:`~pyg_identity.nn.functional.GradientSettings`); default
+            projection :obj:`"std"`. (default: :obj:`None`)
+        **kwargs: Fields of
+            :class:`~pyg_identity.nn.functional.GradientSettings`
+            overriding :obj:`settings` (*e.g.* :obj:`noise=0.1`).
 
     Shapes:
-        - **input:** scores :math:`(N)` with index :math:`(N)` (optional),
-          or :math:`(B, n)` with one group per row
-        - **output:** ranks of the shape of the scores, in their dtype and
+        - **input:** cost (scores) :math:`(N)` with batch :math:`(N)`
+          (optional), or :math:`(B, n)` with one group per row
+        - **output:** ranks of the shape of the cost, in its dtype and
           device
     """
-    sense = 'min'
+    default_projection = 'std'
 
     def __init__(
         self,
         normalize: bool = False,
-        projection: Optional[str] = 'std',
-        noise: float = 0.0,
-        backward: str = 'identity',
-        lambda_: float = 20.0,
-        noise_position: str = 'before',
-        diagnostics: bool = False,
+        *,
+        settings: Optional[GradientSettings] = None,
+        **kwargs: Any,
     ) -> None:
-        super().__init__(projection=projection, noise=noise, backward=backward,
-                         lambda_=lambda_, noise_position=noise_position,
-                         diagnostics=diagnostics)
-        if not isinstance(normalize, bool):
-            raise ValueError(f"'normalize' must be a bool (got "
-                             f"{normalize!r})")
+        super().__init__(settings, **kwargs)
+        self._normalize: bool = False
         self.normalize = normalize
 
-    def forward(self, scores: Tensor, index: OptTensor = None,
+    @property
+    def normalize(self) -> bool:
+        r"""Whether the ranks are divided by the group size (assignable)."""
+        return self._normalize
+
+    @normalize.setter
+    def normalize(self, value: bool) -> None:
+        if not isinstance(value, bool):
+            raise ValueError(f"'normalize' must be a bool (got {value!r})")
+        self._normalize = value
+
+    def forward(self, cost: Tensor, batch: OptTensor = None,
                 num_graphs: Optional[int] = None) -> Tensor:
         r"""Forward pass.
 
         Args:
-            scores (torch.Tensor): The scores, a vector grouped by
-                :obj:`index` or a matrix with one group per row.
-            index (torch.Tensor, optional): The group of every entry of a
-                1-D :obj:`scores`. (default: :obj:`None`)
+            cost (torch.Tensor): The scores (the solver minimises
+                :math:`\langle \mathrm{cost}, y \rangle` over the rank
+                vectors, so rank :math:`1` goes to the highest score), a
+                vector grouped by :obj:`batch` or a matrix with one group per
+                row.
+            batch (torch.Tensor, optional): The group of every entry of a
+                1-D :obj:`cost`. (default: :obj:`None`)
             num_graphs (int, optional): The number of groups.
                 (default: :obj:`None`)
         """
-        return ranking(
-            scores, index, num_graphs, normalize=self.normalize,
-            projection=self.projection, noise=self.noise,
-            training=self.training, backward=self.backward_mode,
-            lambda_=self.lambda_, noise_position=self.noise_position,
-            diagnostics=self.diagnostics)
+        return ranking(cost, batch, num_graphs, normalize=self.normalize,
+                       settings=self.settings, training=self.training)
 
     def __repr__(self) -> str:
         out = f'{self.__class__.__name__}('
@@ -136,64 +130,50 @@ class RecallLoss(SolverLayer):
     relevant items and the loss cannot be trained.
 
     Args:
-        projection (str, optional): :obj:`None`, :obj:`"mean"`,
-            :obj:`"norm"` or :obj:`"std"`, per group.
-            (default: :obj:`"std"`)
-        noise (float, optional): The noise margin :math:`\alpha`, in
-            training. (default: :obj:`0.0`)
-        backward (str, optional): :obj:`"identity"` or :obj:`"blackbox"`.
-            (default: :obj:`"identity"`)
-        lambda_ (float, optional): The Blackbox :math:`\lambda > 0`.
-            (default: :obj:`20.0`)
-        noise_position (str, optional): :obj:`"before"` adds the margin
-            to the raw costs, before the projection (it keeps them from
-            collapsing); :obj:`"after"` to the projected costs.
-            (default: :obj:`"before"`)
-        diagnostics (bool, optional): If set, :obj:`layer.diagnostics` records
-            the raw score norm and gradient cosine of the ranking of all
-            items. (default: :obj:`False`)
+        settings (GradientSettings, optional): The gradient settings
+            (projection, noise margin, backward, generator, diagnostics; see
+            :class:`~pyg_identity.nn.functional.GradientSettings`); default
+            projection :obj:`"std"`; used by both rankings, diagnostics
+            record the ranking of all items. (default: :obj:`None`)
+        **kwargs: Fields of
+            :class:`~pyg_identity.nn.functional.GradientSettings`
+            overriding :obj:`settings` (*e.g.* :obj:`noise=0.1`).
 
     Shapes:
-        - **input:** scores :math:`(N)` with index :math:`(N)` (optional),
-          or :math:`(B, n)` with one query per row; boolean relevance labels
-          of the same shape
+        - **input:** cost (scores) :math:`(N)` with batch :math:`(N)`
+          (optional), or :math:`(B, n)` with one query per row; boolean
+          relevance labels of the same shape
         - **output:** scalar
     """
-    sense = 'min'
+    default_projection = 'std'
 
     def __init__(
         self,
-        projection: Optional[str] = 'std',
-        noise: float = 0.0,
-        backward: str = 'identity',
-        lambda_: float = 20.0,
-        noise_position: str = 'before',
-        diagnostics: bool = False,
+        *,
+        settings: Optional[GradientSettings] = None,
+        **kwargs: Any,
     ) -> None:
-        super().__init__(projection=projection, noise=noise, backward=backward,
-                         lambda_=lambda_, noise_position=noise_position,
-                         diagnostics=diagnostics)
+        super().__init__(settings, **kwargs)
 
-    def forward(self, scores: Tensor, relevant: Tensor,
-                index: OptTensor = None,
+    def forward(self, cost: Tensor, relevant: Tensor,
+                batch: OptTensor = None,
                 num_graphs: Optional[int] = None) -> Tensor:
         r"""Forward pass.
 
         Args:
-            scores (torch.Tensor): The scores, a vector grouped by
-                :obj:`index` or a matrix with one query per row.
+            cost (torch.Tensor): The scores (ranked as in
+                :class:`IdentityRanking`), a vector grouped by :obj:`batch`
+                or a matrix with one query per row.
             relevant (torch.Tensor): Boolean relevance labels of the shape
-                of :obj:`scores`.
-            index (torch.Tensor, optional): The group of every entry of a
-                1-D :obj:`scores`. (default: :obj:`None`)
+                of :obj:`cost`.
+            batch (torch.Tensor, optional): The group of every entry of a
+                1-D :obj:`cost`. (default: :obj:`None`)
             num_graphs (int, optional): The number of groups.
                 (default: :obj:`None`)
         """
-        return identity_recall_loss(
-            scores, relevant, index, num_graphs, projection=self.projection,
-            noise=self.noise, training=self.training,
-            backward=self.backward_mode, lambda_=self.lambda_,
-            noise_position=self.noise_position, diagnostics=self.diagnostics)
+        return identity_recall_loss(cost, relevant, batch, num_graphs,
+                                    settings=self.settings,
+                                    training=self.training)
 
     def __repr__(self) -> str:
         return f'{self.__class__.__name__}({self.extra_repr()})'

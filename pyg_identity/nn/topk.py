@@ -1,10 +1,11 @@
 from numbers import Integral
-from typing import Optional, Union
+from typing import Any, Optional, Union
 
 from torch import Tensor
 from torch_geometric.typing import OptTensor
 
 from pyg_identity.nn._base import SolverLayer
+from pyg_identity.nn.functional.settings import GradientSettings
 from pyg_identity.nn.functional.topk import topk
 
 
@@ -32,7 +33,7 @@ class IdentityTopK(SolverLayer):
     has exactly :math:`k` ones (fixed size), so top-:math:`k` is invariant
     to subtracting the group mean and to positive scaling.
 
-    Groups are given either by a group vector :obj:`index` over a 1-D score
+    Groups are given either by a batch vector :obj:`batch` over a 1-D score
     vector (groups of different sizes, *e.g.* the nodes of a PyG batch) or
     by the rows of a 2-D score matrix (*e.g.* the 20 blocks of 20 logits of
     the discrete VAE). Runs on the scores' device, without a loop over
@@ -40,73 +41,67 @@ class IdentityTopK(SolverLayer):
 
     Args:
         k (int): The number of selected entries per group, :math:`0 \leq k
-            \leq n_g`; a per-group tensor can be passed to :meth:`forward`.
-        projection (str, optional): :obj:`None`, :obj:`"mean"`,
-            :obj:`"norm"` or :obj:`"std"`, per group.
-            (default: :obj:`"std"`)
-        noise (float, optional): The noise margin :math:`\alpha`: in
-            training, :math:`\xi \sim \mathrm{Unif}\{-\alpha/2, +\alpha/2\}`
-            per entry. (default: :obj:`0.0`)
-        backward (str, optional): :obj:`"identity"` or :obj:`"blackbox"`.
-            (default: :obj:`"identity"`)
-        lambda_ (float, optional): The Blackbox :math:`\lambda > 0`.
-            (default: :obj:`20.0`)
-        noise_position (str, optional): :obj:`"before"` adds the margin
-            to the raw costs, before the projection (it keeps them from
-            collapsing); :obj:`"after"` to the projected costs.
-            (default: :obj:`"before"`)
-        diagnostics (bool, optional): If set, :obj:`layer.diagnostics` records
-            the cost norm and gradient cosine of the last call.
-            (default: :obj:`False`)
+            \leq n_g` (assignable, validated); a per-group tensor can be
+            passed to :meth:`forward`.
+        settings (GradientSettings, optional): The gradient settings
+            (projection, noise margin, backward, generator, diagnostics; see
+            :class:`~pyg_identity.nn.functional.GradientSettings`); default
+            projection :obj:`"std"`. (default: :obj:`None`)
+        **kwargs: Fields of
+            :class:`~pyg_identity.nn.functional.GradientSettings`
+            overriding :obj:`settings` (*e.g.* :obj:`noise=0.1`).
 
     Shapes:
-        - **input:** scores :math:`(N)` with index :math:`(N)` (optional),
-          or :math:`(B, n)` with one group per row
-        - **output:** :math:`k`-hot indicator of the shape of the scores,
-          in their dtype and device
+        - **input:** cost (scores) :math:`(N)` with batch :math:`(N)`
+          (optional), or :math:`(B, n)` with one group per row
+        - **output:** :math:`k`-hot indicator of the shape of the cost,
+          in its dtype and device
     """
-    sense = 'max'
+    default_projection = 'std'
 
     def __init__(
         self,
         k: int,
-        projection: Optional[str] = 'std',
-        noise: float = 0.0,
-        backward: str = 'identity',
-        lambda_: float = 20.0,
-        noise_position: str = 'before',
-        diagnostics: bool = False,
+        *,
+        settings: Optional[GradientSettings] = None,
+        **kwargs: Any,
     ) -> None:
-        super().__init__(projection=projection, noise=noise, backward=backward,
-                         lambda_=lambda_, noise_position=noise_position,
-                         diagnostics=diagnostics)
-        if not isinstance(k, Integral) or isinstance(k, bool) or k < 0:
-            raise ValueError(f"'k' must be a non-negative integer (got "
-                             f"{k!r})")
-        self.k: int = int(k)
+        super().__init__(settings, **kwargs)
+        self._k: int = 0
+        self.k = k
 
-    def forward(self, scores: Tensor, index: OptTensor = None,
-                num_graphs: Optional[int] = None,
+    @property
+    def k(self) -> int:
+        r"""The number of selected entries per group (assignable)."""
+        return self._k
+
+    @k.setter
+    def k(self, value: int) -> None:
+        if not isinstance(value, Integral) or isinstance(value, bool) or (
+                value < 0):
+            raise ValueError(f"'k' must be a non-negative integer (got "
+                             f"{value!r})")
+        self._k = int(value)
+
+    def forward(self, cost: Tensor, batch: OptTensor = None,
+                num_graphs: Optional[int] = None, *,
                 k: Optional[Union[int, Tensor]] = None) -> Tensor:
         r"""Forward pass.
 
         Args:
-            scores (torch.Tensor): The scores, a vector grouped by
-                :obj:`index` or a matrix with one group per row.
-            index (torch.Tensor, optional): The group of every entry of a
-                1-D :obj:`scores`. (default: :obj:`None`)
+            cost (torch.Tensor): The scores (the solver maximises
+                :math:`\langle \mathrm{cost}, y \rangle`), a vector grouped
+                by :obj:`batch` or a matrix with one group per row.
+            batch (torch.Tensor, optional): The group of every entry of a
+                1-D :obj:`cost`. (default: :obj:`None`)
             num_graphs (int, optional): The number of groups.
                 (default: :obj:`None`)
             k (int or torch.Tensor, optional): Overrides :obj:`self.k`, for
                 all groups or one per group (integer tensor of shape
                 :obj:`[num_graphs]`). (default: :obj:`None`)
         """
-        return topk(
-            scores, self.k if k is None else k, index, num_graphs,
-            projection=self.projection, noise=self.noise,
-            training=self.training, backward=self.backward_mode,
-            lambda_=self.lambda_, noise_position=self.noise_position,
-            diagnostics=self.diagnostics)
+        return topk(cost, batch, num_graphs, k=self.k if k is None else k,
+                    settings=self.settings, training=self.training)
 
     def __repr__(self) -> str:
         return f'{self.__class__.__name__}(k={self.k}, {self.extra_repr()})'

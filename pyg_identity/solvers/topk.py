@@ -1,24 +1,19 @@
 r"""Per-group top-:math:`k` selection computed by sorting on the scores'
 device: the solver behind :class:`pyg_identity.nn.topk.IdentityTopK`.
 
-Groups are given either by a group vector :obj:`index` over a 1-D score
+Groups are given either by a batch vector :obj:`batch` over a 1-D score
 vector (groups of different sizes, in any order) or by the rows of a dense
 2-D score matrix, as the 20 blocks of 20 logits of the discrete VAE.
 There is no Python loop over groups.
 """
 from numbers import Integral
-from typing import Optional, Union
+from typing import Callable, Optional, Tuple, Union
 
 import torch
 from torch import Tensor
 from torch_geometric.typing import OptTensor
 
-from pyg_identity.solvers.ranking import (
-    _rank,
-    check_index,
-    check_scores,
-    group_sizes,
-)
+from pyg_identity.solvers.ranking import Groups, groups
 
 
 def check_k(k: Union[int, Tensor], sizes: Tensor) -> Tensor:
@@ -57,46 +52,56 @@ def check_k(k: Union[int, Tensor], sizes: Tensor) -> Tensor:
     return kt
 
 
-def _topk(scores: Tensor, k: Tensor, index: OptTensor,
-          num_graphs: int) -> Tensor:
-    # Unchecked: `k` is a validated long tensor of shape [num_graphs].
-    rank = _rank(scores, index, num_graphs)
-    if scores.dim() == 2:
-        return rank <= k.view(-1, 1)
-    if index is None:
-        return rank <= k
-    return rank <= k.index_select(0, index)
+def _topk_solver(
+    cost: Tensor,
+    batch: OptTensor = None,
+    num_graphs: Optional[int] = None,
+    *,
+    k: Union[int, Tensor],
+) -> Tuple[Callable[[Tensor], Tensor], Groups]:
+    # Validates once; returns the closure that selects the top k of a
+    # flattened cost (of the shape of `cost.reshape(-1)`) as 0/1 in its
+    # dtype, run again by the Blackbox backward, and the grouping of the
+    # flattened cost.
+    grp = groups(cost, batch, num_graphs)
+    kt = check_k(k, grp.sizes(cost))
+    k_entry = kt if grp.index is None else kt.index_select(0, grp.index)
+
+    def solver(flat: Tensor) -> Tensor:
+        return (grp.rank(flat) <= k_entry).to(flat.dtype)
+
+    return solver, grp
 
 
 @torch.no_grad()
-def solve_topk(scores: Tensor, k: Union[int, Tensor], index: OptTensor = None,
-               num_graphs: Optional[int] = None) -> Tensor:
+def solve_topk(cost: Tensor, batch: OptTensor = None,
+               num_graphs: Optional[int] = None, *,
+               k: Union[int, Tensor]) -> Tensor:
     r"""Selects the :math:`k` highest scores per group,
     :math:`y = \arg\max_{y \in \{0, 1\}^n, \mathbf{1}^\top y = k}
-    \langle \omega, y \rangle` for every group. Ties are broken
+    \langle \omega, y \rangle` for every group: the solver maximises
+    :math:`\langle \mathrm{cost}, y \rangle`. Ties are broken
     deterministically: of two equal scores, the one at the lower position
     is selected.
 
     Args:
-        scores (torch.Tensor): The scores :math:`\omega`, either a vector
-            grouped by :obj:`index` or a matrix with one group per row.
+        cost (torch.Tensor): The scores :math:`\omega`, either a vector
+            grouped by :obj:`batch` or a matrix with one group per row.
+        batch (torch.Tensor, optional): The group of every entry of a 1-D
+            :obj:`cost` (any order). :obj:`None` means one group (or one
+            group per row of a 2-D :obj:`cost`). (default: :obj:`None`)
+        num_graphs (int, optional): The number of groups (groups may be
+            empty). (default: :obj:`None`)
         k (int or torch.Tensor): The number of selected entries, for all
             groups or one per group (an integer tensor of shape
             :obj:`[num_graphs]`); :math:`0 \leq k \leq n_g`.
-        index (torch.Tensor, optional): The group of every entry of a 1-D
-            :obj:`scores` (any order). :obj:`None` means one group (or one
-            group per row of a 2-D :obj:`scores`). (default: :obj:`None`)
-        num_graphs (int, optional): The number of groups (groups may be
-            empty). (default: :obj:`None`)
 
     Returns:
-        A :obj:`torch.bool` tensor of the shape and device of
-        :obj:`scores` with exactly :math:`k` entries set per group.
+        A tensor of the shape, dtype and device of :obj:`cost` with values
+        :math:`0` and :math:`1`, exactly :math:`k` ones per group.
     """
-    check_scores(scores)
-    index, num_graphs = check_index(scores, index, num_graphs)
-    kt = check_k(k, group_sizes(scores, index, num_graphs))
-    return _topk(scores, kt, index, num_graphs)
+    solver, _ = _topk_solver(cost, batch, num_graphs, k=k)
+    return solver(cost.reshape(-1)).view_as(cost)
 
 
 __all__ = ['solve_topk']

@@ -191,3 +191,26 @@ def test_bad_arguments(kwargs, match):
 def test_wrong_image_size():
     with pytest.raises(ValueError, match="'x' must have 16 pixels"):
         small()(torch.rand(2, 15))
+
+
+def test_gradient_settings_are_keyword_only_and_accept_a_settings_object():
+    from pyg_identity.nn.functional import GradientSettings
+    with pytest.raises(TypeError):
+        DVAE(16, 3, 6, 2, (8, ), (8, ), 10.0, 10, 'std')
+    model = small()
+    assert model.topk.lambda_ == 10.0 and model.topk.projection == 'std'
+    settings = GradientSettings(projection=None, noise=0.5)
+    model = small(settings=settings, noise_position='after')
+    assert model.topk.projection is None and model.topk.noise == 0.5
+    assert model.topk.noise_position == 'after'
+    with pytest.raises(ValueError, match='unknown gradient setting'):
+        small(sample=True)
+
+
+def test_state_dict_keys():
+    assert list(small().state_dict()) == [
+        'encoder.lins.0.weight', 'encoder.lins.0.bias',
+        'encoder.lins.1.weight', 'encoder.lins.1.bias',
+        'decoder.lins.0.weight', 'decoder.lins.0.bias',
+        'decoder.lins.1.weight', 'decoder.lins.1.bias'
+    ]

@@ -141,3 +141,25 @@ def test_bad_inputs():
         model.scores(emb, y, emb[:2], y[:2])
     with pytest.raises(ValueError, match="must be given together"):
         model.loss(emb, y, emb)
+
+
+def test_gradient_settings_are_keyword_only_and_accept_a_settings_object():
+    from pyg_identity.nn.functional import GradientSettings
+    with pytest.raises(TypeError):
+        RetrievalNet(12, 16, 4, 'std')
+    settings = GradientSettings(projection='mean', backward='blackbox')
+    model = small(settings=settings)
+    assert model.criterion.settings is settings
+    assert model.criterion.lambda_ == 20.0  # the object's, not the default
+    model = small(settings=settings, lambda_=3.0)
+    assert model.criterion.lambda_ == 3.0
+    assert model.criterion.projection == 'mean'
+    with pytest.raises(ValueError, match='unknown gradient setting'):
+        small(normalize=True)
+
+
+def test_state_dict_keys():
+    assert list(small().state_dict()) == [
+        'mlp.lins.0.weight', 'mlp.lins.0.bias', 'mlp.lins.1.weight',
+        'mlp.lins.1.bias'
+    ]

@@ -4,6 +4,7 @@ import pytest
 import torch
 
 from pyg_identity import project
+from pyg_identity.nn.functional import GradientSettings, SolverDiagnostics
 from pyg_identity.nn.functional.ranking import (
     identity_recall_loss,
     ranking,
@@ -136,10 +137,10 @@ def test_repr():
     (torch.tensor([1.0, float('inf')]), None, 'finite'),
     (torch.tensor([1, 2]), None, 'floating point'),
     (torch.zeros(2, 2, 2), None, 'dimensional'),
-    (torch.zeros(3), torch.tensor([0, 1]), "'index' must be one-dim"),
-    (torch.zeros(3), torch.tensor([0.0, 0.0, 1.0]), "'index' must be an int"),
-    (torch.zeros(3), torch.tensor([0, -2, 1]), "'index' must be non-neg"),
-    (torch.zeros(2, 3), torch.tensor([0, 1]), "'index' must be None"),
+    (torch.zeros(3), torch.tensor([0, 1]), "'batch' must be one-dim"),
+    (torch.zeros(3), torch.tensor([0.0, 0.0, 1.0]), "'batch' must be an int"),
+    (torch.zeros(3), torch.tensor([0, -2, 1]), "'batch' must be non-neg"),
+    (torch.zeros(2, 3), torch.tensor([0, 1]), "'batch' must be None"),
 ])
 def test_bad_inputs_raise(c, index, match):
     with pytest.raises(ValueError, match=match):
@@ -295,3 +296,94 @@ def test_recall_bad_inputs_raise(fn, args, match):
         return
     with pytest.raises(ValueError, match=match):
         fn(*args)
+
+
+def test_options_are_keyword_only():
+    c = costs()
+    rel = torch.rand(c.shape) < 0.5
+    with pytest.raises(TypeError):
+        ranking(c, INDEX, B, True)
+    with pytest.raises(TypeError):
+        IdentityRanking()(c, INDEX, B, True)
+    with pytest.raises(TypeError):
+        IdentityRanking(True, 'std')
+    with pytest.raises(TypeError):
+        RecallLoss('std')
+    with pytest.raises(TypeError):
+        identity_recall_loss(c, rel, INDEX, B, 'std')
+    with pytest.raises(TypeError):
+        recall_at_k(c, rel, INDEX, B, 1)
+    with pytest.raises(TypeError, match="keyword-only"):
+        ranking(c, True)
+
+
+def test_misplaced_integer_tensor_says_what_it_looks_like():
+    c = costs()
+    rel = torch.rand(c.shape) < 0.5
+    with pytest.raises(ValueError, match="'cost' must be a floating point "
+                       "tensor .*looks like a batch vector.*the order is "
+                       "cost, batch, num_graphs"):
+        IdentityRanking()(INDEX, c)
+    with pytest.raises(ValueError, match="'relevant' must be a boolean "
+                       "tensor .*looks like a batch vector.*the order is "
+                       "cost, relevant, batch, num_graphs"):
+        RecallLoss()(c, INDEX, rel)
+    with pytest.raises(ValueError, match="'batch' must be an integer tensor "
+                       ".*looks like boolean labels"):
+        recall_at_k(c, rel, rel)
+    with pytest.raises(ValueError, match="'cost' must be a floating point "
+                       "tensor .*looks like boolean labels"):
+        identity_recall_loss(rel, c)
+
+
+def test_invalid_assignment_raises():
+    layer = IdentityRanking(noise=0.5)
+    with pytest.raises(ValueError, match="'noise' must be non-negative"):
+        layer.noise = -1
+    with pytest.raises(ValueError, match="'normalize' must be a bool"):
+        layer.normalize = 1
+    assert layer.noise == 0.5 and layer.normalize is False
+    layer.normalize = True
+    assert torch.allclose(layer(costs(shape=(2, 4))).detach().sum(1),
+                          torch.full((2, ), 2.5, dtype=torch.float64))
+    loss = RecallLoss()
+    with pytest.raises(ValueError, match="'noise' must be non-negative"):
+        loss.noise = -1
+
+
+def test_generator_makes_the_margin_reproducible():
+    c = costs().detach()
+    rel = torch.rand(c.shape, generator=torch.Generator().manual_seed(1))
+    rel = rel < 0.5
+    out = []
+    for _ in range(2):
+        gen = torch.Generator().manual_seed(0)
+        layer = IdentityRanking(noise=100.0, generator=gen).train()
+        loss = RecallLoss(noise=100.0, generator=gen).train()
+        out.append((torch.stack([layer(c, INDEX, B) for _ in range(4)]),
+                    torch.stack([loss(c, rel, INDEX, B) for _ in range(4)])))
+    assert torch.equal(out[0][0], out[1][0])
+    assert torch.equal(out[0][1], out[1][1])
+    ref = IdentityRanking()(c, INDEX, B)
+    assert any(not torch.equal(y, ref) for y in out[0][0])
+
+
+def test_settings_object_and_recall_diagnostics():
+    scores = torch.randn(4, 6, dtype=torch.float64, requires_grad=True)
+    relevant = torch.rand(4, 6) < 0.4
+    relevant[:, 0] = True
+    diag = SolverDiagnostics()
+    settings = GradientSettings(projection='mean', diagnostics=diag)
+    loss_fn = RecallLoss(settings=settings)
+    assert loss_fn.settings is settings and not hasattr(loss_fn, 'sense')
+    loss = loss_fn(scores, relevant)
+    loss.backward()
+    # The diagnostics record the ranking of all items (the 4 x 6 scores).
+    ref = scores.detach().norm(dim=1).mean()
+    assert torch.allclose(diag.cost_norm, ref)
+    assert diag.grad_cosine is not None
+    s2 = scores.detach().clone().requires_grad_()
+    identity_recall_loss(s2, relevant, projection='mean').backward()
+    assert torch.allclose(scores.grad, s2.grad)
+    layer = IdentityRanking(settings=settings, projection=None)
+    assert layer.projection is None and settings.projection == 'mean'

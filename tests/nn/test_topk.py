@@ -2,6 +2,7 @@ import pytest
 import torch
 
 from pyg_identity import project
+from pyg_identity.nn.functional import GradientSettings
 from pyg_identity.nn.functional.topk import topk
 from pyg_identity.nn.topk import IdentityTopK
 from pyg_identity.solvers.topk import solve_topk
@@ -27,7 +28,7 @@ def test_forward_matches_solver_in_costs_dtype(dtype):
     c = costs(dtype)
     y = layer(c, INDEX, B, k=K)
     assert y.dtype == dtype and y.shape == c.shape
-    assert torch.equal(y, solve_topk(c.detach(), K, INDEX, B).to(dtype))
+    assert torch.equal(y, solve_topk(c.detach(), INDEX, B, k=K))
 
 
 def test_dense_rows_as_in_the_discrete_vae():
@@ -35,7 +36,7 @@ def test_dense_rows_as_in_the_discrete_vae():
     y = IdentityTopK(k=10)(c)
     assert y.shape == (20, 20)
     assert torch.equal(y.sum(1), torch.full((20, ), 10.0))
-    assert torch.equal(y, solve_topk(c.detach(), 10).float())
+    assert torch.equal(y, solve_topk(c.detach(), k=10))
 
 
 def test_surrogate_gradient_is_plus_g_without_projection():
@@ -75,7 +76,7 @@ def test_blackbox_gradient(lam):
     y = layer(c, INDEX, B, k=K)
     (y * g).sum().backward()
     # argmax: y_lam = y(w - lam * g), grad = (y - y_lam) / lam.
-    y_lam = solve_topk(c.detach() - lam * g, K, INDEX, B).double()
+    y_lam = solve_topk(c.detach() - lam * g, INDEX, B, k=K)
     assert torch.allclose(c.grad, (y.detach() - y_lam) / lam)
 
 
@@ -101,7 +102,7 @@ def test_global_k_from_the_constructor():
     index = torch.tensor([0, 0, 1, 1, 1, 2, 2])
     c = torch.randn(7, requires_grad=True)
     y = IdentityTopK(k=2)(c, index)
-    assert y.tolist() == solve_topk(c.detach(), 2, index).float().tolist()
+    assert y.tolist() == solve_topk(c.detach(), index, k=2).tolist()
     assert torch.equal(torch.zeros(3).index_add_(0, index, y),
                        torch.full((3, ), 2.0))
 
@@ -122,7 +123,7 @@ def test_noise_only_in_training():
 
 def test_functional_matches_module():
     c = costs()
-    y = topk(c, K, INDEX, B, projection='std')
+    y = topk(c, INDEX, B, k=K, projection='std')
     assert torch.equal(y, IdentityTopK(0)(c, INDEX, B, k=K))
 
 
@@ -141,18 +142,18 @@ def test_repr():
     (torch.zeros(0), dict(k=1), "'k' must not exceed"),
     (torch.zeros(3), dict(k=-1), "'k' must be non-negative"),
     (torch.zeros(3), dict(k=torch.tensor([1.0])), "'k' must be an integer"),
-    (torch.zeros(3), dict(index=torch.tensor([0, 1]), k=1),
-     "'index' must be one-dimensional"),
-    (torch.zeros(3), dict(index=torch.tensor([0.0, 0.0, 0.0]), k=1),
-     "'index' must be an integer"),
-    (torch.zeros(3), dict(index=torch.tensor([0, 0, 1]), k=torch.tensor(
+    (torch.zeros(3), dict(batch=torch.tensor([0, 1]), k=1),
+     "'batch' must be one-dimensional"),
+    (torch.zeros(3), dict(batch=torch.tensor([0.0, 0.0, 0.0]), k=1),
+     "'batch' must be an integer"),
+    (torch.zeros(3), dict(batch=torch.tensor([0, 0, 1]), k=torch.tensor(
         [1, 1, 1])), 'one entry per group'),
-    (torch.zeros(2, 3), dict(index=torch.tensor([0, 1]), k=1),
-     "'index' must be None"),
+    (torch.zeros(2, 3), dict(batch=torch.tensor([0, 1]), k=1),
+     "'batch' must be None"),
 ])
 def test_bad_inputs_raise(c, kwargs, match):
     with pytest.raises(ValueError, match=match):
-        IdentityTopK(1)(c, kwargs.get('index'), k=kwargs.get('k'))
+        IdentityTopK(1)(c, kwargs.get('batch'), k=kwargs.get('k'))
 
 
 @pytest.mark.parametrize('kwargs,match', [
@@ -187,7 +188,7 @@ def test_half_costs_get_a_gradient(dtype):
     c = (torch.randn(380) * 13).to(dtype).requires_grad_()
     y = IdentityTopK(20, projection='std')(c)
     assert y.dtype == dtype
-    assert torch.equal(y, solve_topk(c.detach().float(), 20).to(dtype))
+    assert torch.equal(y, solve_topk(c.detach().float(), k=20).to(dtype))
     g = torch.randn(380).to(dtype)
     y.backward(g)
     c64 = c.detach().double().requires_grad_()
@@ -195,3 +196,68 @@ def test_half_costs_get_a_gradient(dtype):
     assert c.grad.abs().sum() > 0
     assert torch.allclose(c.grad.double(), ref, rtol=2e-2,
                           atol=2e-2 * float(ref.abs().max()))
+
+
+def test_options_are_keyword_only():
+    c = costs()
+    with pytest.raises(TypeError):
+        topk(c, INDEX, B, K)
+    with pytest.raises(TypeError):
+        IdentityTopK(1)(c, INDEX, B, K)
+    with pytest.raises(TypeError):
+        IdentityTopK(1, None)  # projection is a keyword (a settings field)
+    with pytest.raises(TypeError, match="keyword-only"):
+        topk(c, 1, INDEX, k=1)  # the old order topk(scores, k, index)
+
+
+def test_misplaced_integer_tensor_says_what_it_looks_like():
+    c = costs()
+    with pytest.raises(ValueError, match="'cost' must be a floating point "
+                       "tensor .*looks like a batch vector.*the order is "
+                       "cost, batch, num_graphs"):
+        IdentityTopK(1)(INDEX, c)
+    with pytest.raises(ValueError, match="'batch' must be an integer tensor "
+                       ".*looks like a cost"):
+        IdentityTopK(1)(c, c.detach())
+
+
+def test_invalid_assignment_raises():
+    layer = IdentityTopK(2, noise=0.5)
+    with pytest.raises(ValueError, match="'noise' must be non-negative"):
+        layer.noise = -1
+    assert layer.noise == 0.5
+    with pytest.raises(ValueError, match="'k' must be a non-negative"):
+        layer.k = -1
+    with pytest.raises(ValueError, match="'k' must be a non-negative"):
+        layer.k = 1.5
+    assert layer.k == 2
+    layer.k = 3
+    assert layer.k == 3 and repr(layer).startswith('IdentityTopK(k=3,')
+
+
+def test_generator_makes_the_margin_reproducible():
+    c = costs().detach()
+    ys = []
+    for _ in range(2):
+        gen = torch.Generator().manual_seed(0)
+        layer = IdentityTopK(1, noise=100.0, generator=gen).train()
+        ys.append(torch.stack([layer(c, INDEX, B, k=K) for _ in range(4)]))
+    assert torch.equal(ys[0], ys[1])
+    ref = IdentityTopK(1)(c, INDEX, B, k=K)
+    assert any(not torch.equal(y, ref) for y in ys[0])
+
+
+def test_settings_object():
+    c = costs()
+    settings = GradientSettings(projection=None, backward='blackbox',
+                                lambda_=0.5)
+    layer = IdentityTopK(1, settings=settings)
+    assert layer.settings is settings and layer.projection is None
+    assert not hasattr(layer, 'sense')
+    g = torch.randn_like(c)
+    (layer(c, INDEX, B, k=K) * g).sum().backward()
+    c2 = c.detach().clone().requires_grad_()
+    (topk(c2, INDEX, B, k=K, settings=settings) * g).sum().backward()
+    assert torch.equal(c.grad, c2.grad)
+    # Keyword fields override the settings.
+    assert IdentityTopK(1, settings=settings, lambda_=2.0).lambda_ == 2.0

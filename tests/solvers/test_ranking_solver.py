@@ -32,15 +32,15 @@ def test_matches_argsort_on_ragged_batch_with_empty_groups():
     sizes = [5, 0, 1, 7, 0, 3, 12]
     x, index = ragged(sizes)
     y = solve_ranking(x, index, len(sizes))
-    assert y.dtype == torch.long and y.shape == x.shape
-    assert torch.equal(y, reference_ranks(x, index, len(sizes)))
+    assert y.dtype == x.dtype and y.shape == x.shape
+    assert torch.equal(y, reference_ranks(x, index, len(sizes)).to(x.dtype))
 
 
 def test_unsorted_index_matches_argsort():
     sizes = [4, 6, 3, 8]
     x, index = ragged(sizes, shuffle=True)
     assert torch.equal(solve_ranking(x, index),
-                       reference_ranks(x, index, 4))
+                       reference_ranks(x, index, 4).to(x.dtype))
 
 
 def test_dense_rows_match_argsort():
@@ -48,13 +48,13 @@ def test_dense_rows_match_argsort():
     y = solve_ranking(x)
     ref = torch.stack([reference_ranks(r, torch.zeros(9, dtype=torch.long),
                                        1) for r in x])
-    assert torch.equal(y, ref)
+    assert torch.equal(y, ref.to(x.dtype))
 
 
 @pytest.mark.parametrize('n', [1, 2, 3, 5])
 def test_objective_matches_brute_force(n):
     x = torch.randn(n, dtype=torch.float64)
-    y = solve_ranking(x).to(x.dtype)
+    y = solve_ranking(x)
     best = min(float((x * torch.tensor(p, dtype=x.dtype)).sum())
                for p in itertools.permutations(range(1, n + 1)))
     assert float((x * y).sum()) == pytest.approx(best, abs=1e-12)
@@ -74,7 +74,7 @@ def test_ties_in_dense_rows_go_to_lower_position():
 def test_float32_and_float64_agree():
     x, index = ragged([3, 4, 5], dtype=torch.float64)
     assert torch.equal(solve_ranking(x, index),
-                       solve_ranking(x.float(), index))
+                       solve_ranking(x.float(), index).double())
 
 
 def test_empty_input():
@@ -91,7 +91,7 @@ def test_ranks_are_a_permutation_per_group(sizes, seed, ties):
                       generator=gen)
     if ties:
         x = x.round()
-    y = solve_ranking(x, index, len(sizes))
+    y = solve_ranking(x, index, len(sizes)).long()
     for g, n in enumerate(sizes):
         m = index == g
         assert sorted(y[m].tolist()) == list(range(1, n + 1))
@@ -109,20 +109,21 @@ def test_ranks_are_a_permutation_per_group(sizes, seed, ties):
     (dict(x=[1.0, 2.0]), 'floating point'),
     (dict(x=torch.tensor(1.0)), 'dimensional'),
     (dict(x=torch.zeros(2, 2, 2)), 'dimensional'),
-    (dict(x=torch.zeros(3), index=torch.tensor([[0, 1, 1]])),
-     "'index' must be one-dimensional"),
-    (dict(x=torch.zeros(3), index=torch.tensor([0, 1])),
-     "'index' must be one-dimensional"),
-    (dict(x=torch.zeros(3), index=torch.tensor([True, False, True])),
-     "'index' must be an integer"),
-    (dict(x=torch.zeros(3), index=torch.tensor([0, -1, 1])),
-     "'index' must be non-negative"),
-    (dict(x=torch.zeros(3), index=torch.tensor([0, 1, 2]), num_graphs=2),
+    (dict(x=torch.zeros(3), batch=torch.tensor([[0, 1, 1]])),
+     "'batch' must be one-dimensional"),
+    (dict(x=torch.zeros(3), batch=torch.tensor([0, 1])),
+     "'batch' must be one-dimensional"),
+    (dict(x=torch.zeros(3), batch=torch.tensor([True, False, True])),
+     "'batch' must be an integer"),
+    (dict(x=torch.zeros(3), batch=torch.tensor([0, -1, 1])),
+     "'batch' must be non-negative"),
+    (dict(x=torch.zeros(3), batch=torch.tensor([0, 1, 2]), num_graphs=2),
      'num_graphs is 2'),
     (dict(x=torch.zeros(3), num_graphs=2), "'num_graphs' must be 1"),
     (dict(x=torch.zeros(3), num_graphs=-1), "'num_graphs' must be a non"),
-    (dict(x=torch.zeros(2, 3), index=torch.tensor([0, 1])),
-     "'index' must be None"),
+    (dict(x=torch.zeros(2, 3), batch=torch.tensor([0, 1])),
+     "'batch' must be None"),
+    (dict(x=torch.zeros(3), normalize=1), "'normalize' must be a bool"),
 ])
 def test_bad_inputs_raise(kwargs, match):
     x = kwargs.pop('x')
@@ -136,7 +137,7 @@ def test_dense_and_sorting_paths_agree_with_reference(sizes):
     index = torch.repeat_interleave(torch.arange(len(sizes)),
                                     torch.tensor(sizes))
     scores = torch.randint(0, 5, (index.numel(), )).double()  # many ties
-    ranks = solve_ranking(scores, index)
+    ranks = solve_ranking(scores, index).long()
     start = 0
     for n in sizes:
         x = scores[start:start + n]
@@ -145,3 +146,42 @@ def test_dense_and_sorting_paths_agree_with_reference(sizes):
         ref[order] = torch.arange(1, n + 1)
         assert torch.equal(ranks[start:start + n], ref)
         start += n
+
+
+def test_normalized_ranks():
+    x, index = ragged([4, 0, 2, 5])
+    y = solve_ranking(x, index, 4, normalize=True)
+    sizes = torch.tensor([4, 0, 2, 5], dtype=x.dtype)[index]
+    assert torch.equal(y, solve_ranking(x, index, 4) / sizes)
+    d = torch.randn(3, 5)
+    assert torch.equal(solve_ranking(d, normalize=True), solve_ranking(d) / 5)
+
+
+def test_options_are_keyword_only():
+    x = torch.randn(5)
+    with pytest.raises(TypeError):
+        solve_ranking(x, None, None, True)
+    with pytest.raises(TypeError, match="options .* are keyword-only"):
+        solve_ranking(x, True)
+
+
+def test_misplaced_integer_tensor_says_what_it_looks_like():
+    x, index = ragged([3, 4])
+    with pytest.raises(ValueError, match="'cost' must be a floating point "
+                       "tensor .*looks like a batch vector"):
+        solve_ranking(index, x)
+    with pytest.raises(ValueError, match="'batch' must be an integer tensor "
+                       ".*looks like a cost"):
+        solve_ranking(x, x)
+
+
+@pytest.mark.parametrize('dtype', [torch.float16, torch.bfloat16,
+                                   torch.float32, torch.float64])
+@pytest.mark.parametrize('shape', [(12, ), (3, 4)])
+def test_returns_a_tensor_in_the_costs_dtype_and_layout(dtype, shape):
+    x = torch.randn(shape).to(dtype)
+    y = solve_ranking(x)
+    assert isinstance(y, torch.Tensor)
+    assert y.dtype == dtype and y.shape == x.shape and y.device == x.device
+    assert torch.equal(y, solve_ranking(x.double()).to(dtype))
+    assert not y.requires_grad
