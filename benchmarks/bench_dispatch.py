@@ -27,8 +27,8 @@ from pyg_identity.solvers.perfect_matching import (  # noqa: E402
     perfect_matching,
 )
 from pyg_identity.solvers.shortest_path import (  # noqa: E402
-    shortest_path,
-    vertex_shortest_path,
+    _shortest_path,
+    _vertex_shortest_path,
 )
 from pyg_identity.solvers.tsp import tsp_edges  # noqa: E402
 from pyg_identity.utils import grid_edge_index  # noqa: E402
@@ -83,8 +83,10 @@ def main(argv=None) -> dict:
     sp = IdentityShortestPath(projection=None).eval()
     probs = split(batch, cost)
     cases['shortest_path (edge)'] = (
-        lambda: sp(cost, batch.edge_index, 0, target, batch.batch),
-        lambda: [shortest_path(ei, c, n, 0, n - 1) for ei, c, n in probs])
+        lambda: sp(cost, batch.edge_index, batch.batch, source=0,
+                   target=target),
+        lambda: [_shortest_path(c, ei, n, source=0, target=n - 1)
+                 for ei, c, n in probs])
 
     # Shortest path, vertex costs, 12x12 grids (Warcraft-style).
     k = 12
@@ -95,8 +97,9 @@ def main(argv=None) -> dict:
     vsp = IdentityShortestPath(vertex_costs=True, projection=None).eval()
     vprobs = split(gbatch, ncost, edge_level=False)
     cases['shortest_path (vertex, 12x12)'] = (
-        lambda: vsp(ncost, gbatch.edge_index, 0, k * k - 1, gbatch.batch),
-        lambda: [vertex_shortest_path(ei, c, n, 0, n - 1)
+        lambda: vsp(ncost, gbatch.edge_index, gbatch.batch, source=0,
+                    target=k * k - 1),
+        lambda: [_vertex_shortest_path(c, ei, n, source=0, target=n - 1)
                  for ei, c, n in vprobs])
 
     # TSP, complete graphs of 10..30 nodes, LKH runs=1.

@@ -672,8 +672,8 @@ class ShortestPath(Family):
         c = np.concatenate([i['c'] for i in insts])
         src = torch.tensor([i['s'] for i in insts])
         dst = torch.tensor([i['t'] for i in insts])
-        y = layer(tensor(c, opts['dtype']), batch.edge_index, src, dst,
-                  batch.batch, num_graphs=len(insts))
+        y = layer(tensor(c, opts['dtype']), batch.edge_index, batch.batch,
+                  num_graphs=len(insts), source=src, target=dst)
         y = output(y, c.size, opts['dtype'])
         return split(y, [i['c'].size for i in insts])
 

@@ -112,12 +112,14 @@ def main(argv=None) -> dict:
     res = {}
     for name, (layer, clamp, batch, cost, target, on_nodes) in cases.items():
         def exact(layer=layer, batch=batch, cost=cost, target=target):
-            return layer(cost, batch.edge_index, 0, target, batch.batch)
+            return layer(cost, batch.edge_index, batch.batch, source=0,
+                         target=target)
 
         def clamped(clamp=clamp, batch=batch, cost=cost, target=target):
             with warnings.catch_warnings():
                 warnings.simplefilter('ignore')
-                return clamp(cost, batch.edge_index, 0, target, batch.batch)
+                return clamp(cost, batch.edge_index, batch.batch, source=0,
+                             target=target)
 
         fns = dict(exact=exact, clamp=clamped,
                    networkx=nx_loop(batch, cost, target, on_nodes))

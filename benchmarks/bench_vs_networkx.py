@@ -61,7 +61,8 @@ def main(argv=None) -> dict:
         off += g.num_edges
 
     def ours_sp():
-        return sp(cost, batch.edge_index, 0, target, batch.batch)
+        return sp(cost, batch.edge_index, batch.batch, source=0,
+                  target=target)
 
     def nx_sp():
         return [nx.dijkstra_path(G, 0, G.number_of_nodes() - 1)

@@ -119,9 +119,10 @@ def terrain_path(cost: np.ndarray, k: int) -> np.ndarray:
     with the node costs :obj:`cost` (:obj:`[k * k]`, row-major), both ends
     included (a module-level function, so that worker processes can run
     it)."""
-    from pyg_identity.solvers.shortest_path import vertex_shortest_path
+    from pyg_identity.solvers.shortest_path import _vertex_shortest_path
 
-    return vertex_shortest_path(_grid_edges(k), cost, k * k, 0, k * k - 1)
+    return _vertex_shortest_path(cost, _grid_edges(k), k * k, source=0,
+                                 target=k * k - 1)
 
 
 # Rendering #################################################################
@@ -246,7 +247,7 @@ class TerrainShortestPath(InMemoryDataset):
     label is a shortest path from the top-left to the bottom-right cell on
     the 8-neighbourhood grid whose cost is the sum of the costs of the cells
     it visits, both ends included (Dijkstra,
-    :func:`~pyg_identity.solvers.shortest_path.vertex_shortest_path`).
+    :func:`~pyg_identity.solvers.solve_vertex_shortest_path`).
     Shortest paths are often not unique; compare paths by the cost ratio
     :math:`\langle c, \hat{y} \rangle / \langle c, y \rangle` (the paper's
     metric, :math:`\times 100`), not by the nodes.

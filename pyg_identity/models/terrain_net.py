@@ -1,10 +1,11 @@
-from typing import Optional, Tuple
+from typing import Any, Optional, Tuple
 
 import torch
 import torch.nn.functional as F
 from torch import Tensor
 from torch_geometric.typing import OptTensor
 
+from pyg_identity.nn.functional.settings import GradientSettings
 from pyg_identity.nn.shortest_path import IdentityShortestPath
 from pyg_identity.utils.grid import grid_edge_index
 
@@ -97,25 +98,18 @@ class TerrainNet(torch.nn.Module):
             has :obj:`64`). (default: :obj:`32`)
         num_blocks (int, optional): The number of residual blocks (ResNet18's
             first stage has :obj:`2`). (default: :obj:`2`)
-        projection (str, optional): :obj:`None` or :obj:`"norm"`, per map.
-            (default: :obj:`None`)
-        noise (float, optional): The noise margin :math:`\alpha` of the
-            solver layer, applied in training mode only.
-            (default: :obj:`0.0`)
-        noise_position (str, optional): :obj:`"before"` adds the margin
-            to the raw costs, before the projection (it keeps them from
-            collapsing); :obj:`"after"` to the projected costs.
-            (default: :obj:`"before"`)
-        backward (str, optional): :obj:`"identity"` or :obj:`"blackbox"`.
-            (default: :obj:`"identity"`)
-        lambda_ (float, optional): The Blackbox :math:`\lambda`.
-            (default: :obj:`20.0`)
-        diagnostics (bool, optional): If set, the solver layer records the
-            raw cost norm of the last call in
-            :obj:`model.solver.diagnostics`. (default: :obj:`False`)
         negative_costs (str, optional): :obj:`"clamp"` or :obj:`"raise"`,
             for negative costs reaching the solver (see above).
             (default: :obj:`"clamp"`)
+        settings (GradientSettings, optional): The gradient settings of the
+            solver layer :obj:`model.solver` (see
+            :class:`~pyg_identity.nn.functional.GradientSettings`); default
+            projection :obj:`None` (:obj:`"norm"` also allowed, see above).
+            (default: :obj:`None`)
+        **kwargs: Fields of :class:`GradientSettings` overriding
+            :obj:`settings` (*e.g.* :obj:`noise=0.2, backward="blackbox"`;
+            :obj:`diagnostics=True` records the raw cost norm of the last
+            call in :obj:`model.solver.diagnostics`).
 
     Shapes:
         - **input:**
@@ -133,13 +127,10 @@ class TerrainNet(torch.nn.Module):
         in_channels: int = 3,
         hidden_channels: int = 32,
         num_blocks: int = 2,
-        projection: Optional[str] = None,
-        noise: float = 0.0,
-        noise_position: str = 'before',
-        backward: str = 'identity',
-        lambda_: float = 20.0,
-        diagnostics: bool = False,
         negative_costs: str = 'clamp',
+        *,
+        settings: Optional[GradientSettings] = None,
+        **kwargs: Any,
     ) -> None:
         super().__init__()
         _check_positive(grid_size, 'grid_size')
@@ -152,10 +143,12 @@ class TerrainNet(torch.nn.Module):
                 or num_blocks < 0):
             raise ValueError(f"'num_blocks' must be a non-negative integer "
                              f"(got {num_blocks!r})")
-        if projection in ('mean', 'std'):
+        settings = GradientSettings.resolve(settings, kwargs,
+                                            projection=None)
+        if settings.projection in ('mean', 'std'):
             raise ValueError(f"'projection' must be None or 'norm' for "
                              f"shortest paths, whose solutions differ in "
-                             f"length (got {projection!r})")
+                             f"length (got {settings.projection!r})")
         self.grid_size = grid_size
         self.in_channels = in_channels
         self.hidden_channels = hidden_channels
@@ -168,14 +161,17 @@ class TerrainNet(torch.nn.Module):
             [_BasicBlock(hidden_channels) for _ in range(num_blocks)])
         self.head = torch.nn.Conv2d(hidden_channels, 1, 1)
         self.solver = IdentityShortestPath(
-            directed=True, vertex_costs=True, projection=projection,
-            noise=noise, noise_position=noise_position, backward=backward,
-            lambda_=lambda_, diagnostics=diagnostics,
-            negative_costs=negative_costs)
+            directed=True, vertex_costs=True, negative_costs=negative_costs,
+            settings=settings)
         self.register_buffer('grid_edge_index',
                              grid_edge_index(grid_size, diagonal=True),
                              persistent=False)
         self.reset_parameters()
+
+    @property
+    def settings(self) -> GradientSettings:
+        r"""The gradient settings of the solver layer."""
+        return self.solver.settings
 
     @property
     def projection(self) -> Optional[str]:
@@ -189,9 +185,7 @@ class TerrainNet(torch.nn.Module):
 
     @noise.setter
     def noise(self, value: float) -> None:
-        if value is None or not value >= 0:
-            raise ValueError(f"'noise' must be non-negative (got {value})")
-        self.solver.noise = float(value)
+        self.solver.noise = value
 
     @property
     def backward_mode(self) -> str:
@@ -278,8 +272,8 @@ class TerrainNet(torch.nn.Module):
                              f"(batch_size * grid_size**2), got "
                              f"{batch.numel()}")
         n = self.grid_size**2
-        return self.solver(cost, edge_index, 0, n - 1, batch,
-                           num_graphs=num_graphs)
+        return self.solver(cost, edge_index, batch, num_graphs=num_graphs,
+                           source=0, target=n - 1)
 
     def __repr__(self) -> str:
         return (f'{self.__class__.__name__}(grid_size={self.grid_size}, '

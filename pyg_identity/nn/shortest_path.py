@@ -1,16 +1,22 @@
-from typing import Optional
+from typing import Any, Optional
 
 from torch import Tensor
 from torch_geometric.typing import OptTensor
 
 from pyg_identity.nn._base import SolverLayer
+from pyg_identity.nn.functional.settings import GradientSettings
 from pyg_identity.nn.functional.shortest_path import (
-    Terminal,
     shortest_path,
     vertex_shortest_path,
 )
 from pyg_identity.solvers._dispatch import check_num_workers
-from pyg_identity.solvers.shortest_path import _check_negative_costs
+from pyg_identity.solvers.shortest_path import Terminal, _check_negative_costs
+
+
+def _check_bool(value: Any, name: str) -> bool:
+    if not isinstance(value, bool):
+        raise ValueError(f"'{name}' must be a bool (got {value!r})")
+    return value
 
 
 class IdentityShortestPath(SolverLayer):
@@ -88,73 +94,91 @@ class IdentityShortestPath(SolverLayer):
             sign exactly and raises if a negative cycle makes the problem
             ill-posed; :obj:`"clamp"` clamps the costs the solver sees at
             zero, with a warning. (default: :obj:`"raise"`)
-        projection (str, optional): :obj:`None`, :obj:`"mean"`,
-            :obj:`"norm"` or :obj:`"std"`, per graph (:obj:`"mean"` and
-            :obj:`"std"` only where all paths have equal length, see
-            above). (default: :obj:`"norm"`)
-        noise (float, optional): The noise margin :math:`\alpha`, applied in
-            training mode only. (default: :obj:`0.0`)
-        backward (str, optional): :obj:`"identity"` or :obj:`"blackbox"`.
-            (default: :obj:`"identity"`)
-        lambda_ (float, optional): The Blackbox :math:`\lambda`.
-            (default: :obj:`20.0`)
-        noise_position (str, optional): :obj:`"before"` adds the margin
-            to the raw costs, before the projection (it keeps them from
-            collapsing); :obj:`"after"` to the projected costs.
-            (default: :obj:`"before"`)
-        num_workers (int, optional): Solve the graphs in this many processes
-            if :obj:`> 1`. (default: :obj:`0`)
-        diagnostics (bool, optional): If set, :obj:`layer.diagnostics` records
-            the cost norm and gradient cosine of the last call.
-            (default: :obj:`False`)
+        num_workers (int, optional): see
+            :func:`~pyg_identity.solvers.map_graphs`. (default: :obj:`0`)
+        settings (GradientSettings, optional): The gradient settings (see
+            :class:`~pyg_identity.nn.functional.GradientSettings`); default
+            projection :obj:`"norm"` (:obj:`"mean"` and :obj:`"std"` only
+            where all paths have equal length, see above).
+            (default: :obj:`None`)
+        **kwargs: Fields of :class:`GradientSettings` overriding
+            :obj:`settings` (*e.g.* :obj:`noise=0.2, backward="blackbox"`).
 
     Shapes:
         - **input:**
           costs :math:`(|\mathcal{E}|)` (or :math:`(|\mathcal{V}|)` if
           :obj:`vertex_costs=True`),
           edge indices :math:`(2, |\mathcal{E}|)`,
-          source and target :math:`(B)` local node indices or integers,
-          batch vector :math:`(|\mathcal{V}|)` *(optional)*
+          batch vector :math:`(|\mathcal{V}|)` *(optional)*,
+          keyword-only source and target :math:`(B)` local node indices or
+          integers
         - **output:** path indicator of the shape, dtype and device of the
           costs
     """
-    sense = 'min'
+    default_projection = 'norm'
 
     def __init__(
         self,
         directed: bool = True,
         vertex_costs: bool = False,
         negative_costs: str = 'raise',
-        projection: Optional[str] = 'norm',
-        noise: float = 0.0,
-        backward: str = 'identity',
-        lambda_: float = 20.0,
-        noise_position: str = 'before',
         num_workers: int = 0,
-        diagnostics: bool = False,
+        *,
+        settings: Optional[GradientSettings] = None,
+        **kwargs: Any,
     ) -> None:
-        super().__init__(projection=projection, noise=noise, backward=backward,
-                         lambda_=lambda_, noise_position=noise_position,
-                         diagnostics=diagnostics)
-        if not isinstance(directed, bool):
-            raise ValueError(f"'directed' must be a bool (got {directed!r})")
-        if not isinstance(vertex_costs, bool):
-            raise ValueError(f"'vertex_costs' must be a bool (got "
-                             f"{vertex_costs!r})")
+        super().__init__(settings, **kwargs)
         self.directed = directed
         self.vertex_costs = vertex_costs
-        self.negative_costs = _check_negative_costs(negative_costs)
-        self.num_workers = check_num_workers(num_workers)
+        self.negative_costs = negative_costs
+        self.num_workers = num_workers
+
+    @property
+    def directed(self) -> bool:
+        r"""Whether edges are one-way (assignable, validated)."""
+        return self._directed
+
+    @directed.setter
+    def directed(self, value: bool) -> None:
+        self._directed = _check_bool(value, 'directed')
+
+    @property
+    def vertex_costs(self) -> bool:
+        r"""Whether costs live on the nodes (assignable, validated)."""
+        return self._vertex_costs
+
+    @vertex_costs.setter
+    def vertex_costs(self, value: bool) -> None:
+        self._vertex_costs = _check_bool(value, 'vertex_costs')
+
+    @property
+    def negative_costs(self) -> str:
+        r""":obj:`"raise"` or :obj:`"clamp"` (assignable, validated)."""
+        return self._negative_costs
+
+    @negative_costs.setter
+    def negative_costs(self, value: str) -> None:
+        self._negative_costs = _check_negative_costs(value)
+
+    @property
+    def num_workers(self) -> int:
+        r"""The number of solver processes (assignable, validated)."""
+        return self._num_workers
+
+    @num_workers.setter
+    def num_workers(self, value: int) -> None:
+        self._num_workers = check_num_workers(value)
 
     def forward(
         self,
         cost: Tensor,
         edge_index: Tensor,
-        source: Terminal,
-        target: Terminal,
         batch: OptTensor = None,
         num_nodes: Optional[int] = None,
         num_graphs: Optional[int] = None,
+        *,
+        source: Terminal,
+        target: Terminal,
     ) -> Tensor:
         r"""Forward pass.
 
@@ -162,6 +186,12 @@ class IdentityShortestPath(SolverLayer):
             cost (torch.Tensor): The edge costs (node costs if
                 :obj:`vertex_costs=True`).
             edge_index (torch.Tensor): The edge indices.
+            batch (torch.Tensor, optional): The batch vector.
+                (default: :obj:`None`)
+            num_nodes (int, optional): The number of nodes if :obj:`batch`
+                is not given. (default: :obj:`None`)
+            num_graphs (int, optional): The number of graphs.
+                (default: :obj:`None`)
             source (int or torch.Tensor): The start node of every graph as a
                 *local* index (:obj:`0` is each graph's first node): one
                 integer for all graphs or a tensor of shape
@@ -170,32 +200,13 @@ class IdentityShortestPath(SolverLayer):
                 (attribute names containing :obj:`"index"` would be
                 incremented, *i.e.* made global).
             target (int or torch.Tensor): The end node, like :obj:`source`.
-            batch (torch.Tensor, optional): The batch vector.
-                (default: :obj:`None`)
-            num_nodes (int, optional): The number of nodes if :obj:`batch`
-                is not given (edge costs only). (default: :obj:`None`)
-            num_graphs (int, optional): The number of graphs.
-                (default: :obj:`None`)
         """
-        if self.vertex_costs:
-            if num_nodes is not None and (not isinstance(cost, Tensor)
-                                          or num_nodes != cost.numel()):
-                raise ValueError(f"'num_nodes' ({num_nodes}) does not match "
-                                 f"the number of node costs")
-            return vertex_shortest_path(
-                cost, edge_index, source, target, batch, num_graphs,
-                self.directed, negative_costs=self.negative_costs,
-                projection=self.projection, noise=self.noise,
-                training=self.training, backward=self.backward_mode,
-                lambda_=self.lambda_, noise_position=self.noise_position,
-                num_workers=self.num_workers, diagnostics=self.diagnostics)
-        return shortest_path(
-            cost, edge_index, source, target, batch, num_nodes, num_graphs,
-            self.directed, negative_costs=self.negative_costs,
-            projection=self.projection, noise=self.noise,
-            training=self.training, backward=self.backward_mode,
-            lambda_=self.lambda_, noise_position=self.noise_position,
-            num_workers=self.num_workers, diagnostics=self.diagnostics)
+        fn = vertex_shortest_path if self.vertex_costs else shortest_path
+        return fn(cost, edge_index, batch, num_nodes, num_graphs,
+                  source=source, target=target, directed=self.directed,
+                  negative_costs=self.negative_costs,
+                  num_workers=self.num_workers, settings=self.settings,
+                  training=self.training)
 
     def __repr__(self) -> str:
         extra = ('' if self.negative_costs == 'raise' else

@@ -19,10 +19,8 @@ from pyg_identity.solvers.quadratic_assignment import (
 )
 from pyg_identity.solvers.ranking import solve_ranking
 from pyg_identity.solvers.shortest_path import (
-    shortest_path as solve_shortest_path,
-)
-from pyg_identity.solvers.shortest_path import (
-    vertex_shortest_path as solve_vertex_shortest_path,
+    solve_shortest_path,
+    solve_vertex_shortest_path,
 )
 from pyg_identity.solvers.topk import solve_topk
 from pyg_identity.solvers.tsp import held_karp, solve_tsp, tour_length

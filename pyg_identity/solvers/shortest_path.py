@@ -4,18 +4,38 @@ nodes, for one graph or a batch of disjoint graphs: Dijkstra's algorithm
 batched Bellman-Ford restricted to the nodes that lie on
 :math:`s`-:math:`t` walks, which finds the exact :math:`\arg\min` whenever
 no cycle of negative cost lies on such a walk and reports the graphs where
-one does (the problem is then ill-posed)."""
+one does (the problem is then ill-posed).
+
+:func:`solve_shortest_path` and :func:`solve_vertex_shortest_path` take a
+PyG batch as torch tensors (costs, :obj:`edge_index`, batch vector, sizes)
+and return the path indicators in the costs' layout; the differentiable
+functionals of :mod:`pyg_identity.nn.functional` run the same per-batch
+solver (built once per call by :func:`_shortest_path_solver`) inside the
+gradient mechanism."""
 import warnings
-from typing import List, Optional, Tuple
+from typing import Callable, List, Optional, Tuple, Union
 
 import numpy as np
+import torch
+from torch import Tensor
+from torch_geometric.typing import OptTensor
+
+from pyg_identity.projection import edge_batch, validate_mode
+from pyg_identity.solvers._dispatch import (
+    GraphBlocks,
+    check_num_workers,
+    graph_blocks,
+    map_graphs,
+    to_numpy,
+)
 
 NEGATIVE_COSTS = ('raise', 'clamp')
 
 # The status of every graph of a batched solve.
 OK, UNREACHABLE, NEGATIVE_CYCLE = 0, 1, 2
 
-_CLAMP_WARNING = ("'{name}' has negative entries, which negative_costs="
+_CLAMP_WARNING = ("'cost' (the {what} costs) has negative entries, which "
+                  "negative_costs="
                   "'clamp' clamps at zero: the path returned is shortest for "
                   "the clamped costs, not for the given ones (the default "
                   "negative_costs='raise' solves the given costs exactly)")
@@ -31,30 +51,32 @@ def _check_negative_costs(negative_costs: str) -> str:
     return negative_costs
 
 
-def _clamp_negative_costs(cost: np.ndarray, name: str) -> np.ndarray:
+def _clamp_negative_costs(cost: np.ndarray, what: str) -> np.ndarray:
     r"""Returns :obj:`cost` clamped at zero, with a :class:`UserWarning` if
     an entry was negative (the message is constant, so Python's default
     warning filter shows it once)."""
     if cost.size and cost.min() < 0:
-        warnings.warn(_CLAMP_WARNING.format(name=name), UserWarning,
+        warnings.warn(_CLAMP_WARNING.format(what=what), UserWarning,
                       stacklevel=2)
         return np.clip(cost, 0.0, None)
     return cost
 
 
-def _check_graph(edge_index: np.ndarray, cost: np.ndarray, num_nodes: int,
-                 source: int, target: int, cost_size: int,
-                 cost_name: str) -> Tuple[np.ndarray, np.ndarray]:
+def _check_graph(cost: np.ndarray, edge_index: np.ndarray, num_nodes: int,
+                 source: int, target: int,
+                 on_nodes: bool) -> Tuple[np.ndarray, np.ndarray]:
     edge_index = np.asarray(edge_index, dtype=np.int64)
     cost = np.asarray(cost, dtype=np.float64)
     if edge_index.ndim != 2 or edge_index.shape[0] != 2:
         raise ValueError(f"'edge_index' must have shape [2, num_edges] (got "
                          f"{list(edge_index.shape)})")
-    if cost.shape != (cost_size, ):
-        raise ValueError(f"'{cost_name}' must have shape [{cost_size}] (got "
+    size = num_nodes if on_nodes else edge_index.shape[1]
+    if cost.shape != (size, ):
+        raise ValueError(f"'cost' must have shape [{size}] (one entry per "
+                         f"{'node' if on_nodes else 'edge'}; got "
                          f"{list(cost.shape)})")
     if not np.all(np.isfinite(cost)):
-        raise ValueError(f"'{cost_name}' must be finite (got NaN or inf)")
+        raise ValueError("'cost' must be finite (got NaN or inf)")
     if edge_index.size and (edge_index.min() < 0
                             or edge_index.max() >= num_nodes):
         raise ValueError(f"'edge_index' refers to nodes outside [0, "
@@ -276,7 +298,7 @@ def _negative_cycle(source: int, target: int, two_way: bool,
     walk = (f"a walk from 'source' (node {source}) to 'target' (node "
             f"{target}){where}")
     if two_way:
-        what = (f"'edge_cost' has a negative entry on {walk}; with "
+        what = (f"'cost' has a negative entry on {walk}; with "
                 f"directed=False its edge can be traversed both ways, a "
                 f"cycle of negative cost")
     else:
@@ -287,12 +309,14 @@ def _negative_cycle(source: int, target: int, two_way: bool,
                       f"negative costs at zero instead")
 
 
-def _solve_one(edge_index: np.ndarray, cost: np.ndarray, num_nodes: int,
+def _solve_one(cost: np.ndarray, edge_index: np.ndarray, num_nodes: int,
                source: int, target: int, directed: bool, on_nodes: bool,
-               negative_costs: str, cost_name: str) -> np.ndarray:
+               negative_costs: str) -> np.ndarray:
     _check_negative_costs(negative_costs)
+    edge_index, cost = _check_graph(cost, edge_index, num_nodes, source,
+                                    target, on_nodes)
     if negative_costs == 'clamp':
-        cost = _clamp_negative_costs(cost, cost_name)
+        cost = _clamp_negative_costs(cost, 'node' if on_nodes else 'edge')
     y, status = _solve_batch(edge_index, cost, num_nodes, np.array([source]),
                              np.array([target]), directed, on_nodes)
     if status[0] == UNREACHABLE:
@@ -302,10 +326,11 @@ def _solve_one(edge_index: np.ndarray, cost: np.ndarray, num_nodes: int,
     return y
 
 
-def shortest_path(
+def _shortest_path(
+    cost: np.ndarray,
     edge_index: np.ndarray,
-    edge_cost: np.ndarray,
     num_nodes: int,
+    *,
     source: int,
     target: int,
     directed: bool = True,
@@ -313,7 +338,8 @@ def shortest_path(
 ) -> np.ndarray:
     r"""Returns the edge indicator :math:`y \in \{0, 1\}^E` of a shortest
     :obj:`source`-:obj:`target` path of one graph, :math:`\arg\min_y
-    \langle c, y \rangle` over all :math:`s`-:math:`t` paths.
+    \langle c, y \rangle` over all :math:`s`-:math:`t` paths (the per-graph
+    numpy kernel of :func:`solve_shortest_path`).
 
     With :obj:`directed=True`, edge :math:`(u, v)` can only be traversed
     from :math:`u` to :math:`v`; with :obj:`directed=False`, every listed
@@ -331,9 +357,9 @@ def shortest_path(
     :class:`ValueError` is raised, unless :obj:`negative_costs="clamp"`.
 
     Args:
+        cost (numpy.ndarray): The edge costs :obj:`[E]`.
         edge_index (numpy.ndarray): The edges :obj:`[2, E]`, local node
             indices.
-        edge_cost (numpy.ndarray): The edge costs :obj:`[E]`.
         num_nodes (int): The number of nodes.
         source (int): The start node.
         target (int): The end node.
@@ -350,17 +376,15 @@ def shortest_path(
             lies on a :obj:`source`-:obj:`target` walk, or on invalid input
             (NaN or inf costs, out-of-range nodes).
     """
-    edge_index, cost = _check_graph(edge_index, edge_cost, num_nodes, source,
-                                    target, np.shape(edge_index)[-1],
-                                    'edge_cost')
-    return _solve_one(edge_index, cost, num_nodes, source, target, directed,
-                      False, negative_costs, 'edge_cost')
+    return _solve_one(cost, edge_index, num_nodes, source, target, directed,
+                      False, negative_costs)
 
 
-def vertex_shortest_path(
+def _vertex_shortest_path(
+    cost: np.ndarray,
     edge_index: np.ndarray,
-    node_cost: np.ndarray,
     num_nodes: int,
+    *,
     source: int,
     target: int,
     directed: bool = True,
@@ -370,37 +394,36 @@ def vertex_shortest_path(
     :obj:`source`-:obj:`target` path of one graph with costs on the nodes,
     :math:`\arg\min_y \langle c, y \rangle`: the cost of a path is the sum of
     the costs of the nodes it visits, :obj:`source` and :obj:`target`
-    included (as in the Warcraft maps of Vlastelica et al., 2020).
+    included (as in the Warcraft maps of Vlastelica et al., 2020; the
+    per-graph numpy kernel of :func:`solve_vertex_shortest_path`).
 
     It weights arc :math:`(u, v)` by :math:`c_v`, so a path costs
     :math:`c_s` plus its arc weights, and solves that with Dijkstra's
     algorithm if no cost is negative, else exactly with Bellman-Ford unless
     a cycle of negative cost (*e.g.* two adjacent nodes :math:`u, v` with
     :math:`c_u + c_v < 0` joined both ways) lies on a
-    :obj:`source`-:obj:`target` walk (see :func:`shortest_path`).
+    :obj:`source`-:obj:`target` walk (see :func:`_shortest_path`).
     Zero costs are exact; ties are broken deterministically.
 
     Args:
+        cost (numpy.ndarray): The node costs :obj:`[N]`.
         edge_index (numpy.ndarray): The edges :obj:`[2, E]`, local node
             indices, *e.g.* from
             :func:`pyg_identity.utils.grid.grid_edge_index`.
-        node_cost (numpy.ndarray): The node costs :obj:`[N]`.
         num_nodes (int): The number of nodes :math:`N`.
         source (int): The start node.
         target (int): The end node.
         directed (bool, optional): Whether edges are one-way.
             (default: :obj:`True`)
         negative_costs (str, optional): :obj:`"raise"` or :obj:`"clamp"`
-            (see :func:`shortest_path`). (default: :obj:`"raise"`)
+            (see :func:`_shortest_path`). (default: :obj:`"raise"`)
 
     Raises:
         ValueError: If :obj:`target` is unreachable, if a negative cycle
             lies on a :obj:`source`-:obj:`target` walk, or on invalid input.
     """
-    edge_index, cost = _check_graph(edge_index, node_cost, num_nodes, source,
-                                    target, num_nodes, 'node_cost')
-    return _solve_one(edge_index, cost, num_nodes, source, target, directed,
-                      True, negative_costs, 'node_cost')
+    return _solve_one(cost, edge_index, num_nodes, source, target, directed,
+                      True, negative_costs)
 
 
 def _shortest_path_edges(edge_index: np.ndarray, cost: np.ndarray,
@@ -419,57 +442,6 @@ def _shortest_path_nodes(edge_index: np.ndarray, cost: np.ndarray,
     y, status = _solve_batch(edge_index, cost, num_nodes, np.array([source]),
                              np.array([target]), directed, True)
     return y, int(status[0])
-
-
-def batched_shortest_paths(edge_index: np.ndarray, cost: np.ndarray,
-                           num_nodes: int, source: np.ndarray,
-                           target: np.ndarray, directed: bool = True,
-                           on_nodes: bool = False,
-                           negative_costs: str = 'raise') -> Tuple[
-                               np.ndarray, np.ndarray]:
-    r"""Solves the shortest-path problems of all graphs of a batch at once:
-    with ONE Dijkstra call if no cost is negative (a virtual root joined to
-    every graph's source by a zero-cost arc reaches each disjoint graph only
-    through its source), else with one batched Bellman-Ford (see
-    :func:`shortest_path`).
-
-    Args:
-        edge_index (numpy.ndarray): The edges :obj:`[2, E]` of the whole
-            batch (global node indices; graphs are disjoint).
-        cost (numpy.ndarray): Edge costs :obj:`[E]`, or node costs
-            :obj:`[N]` if :obj:`on_nodes`.
-        num_nodes (int): The number of nodes :math:`N` of the batch.
-        source (numpy.ndarray): The global source node of every graph.
-        target (numpy.ndarray): The global target node of every graph.
-        directed (bool, optional): Whether edges are one-way.
-            (default: :obj:`True`)
-        on_nodes (bool, optional): Whether the costs are on the nodes.
-            (default: :obj:`False`)
-        negative_costs (str, optional): :obj:`"raise"` or :obj:`"clamp"`
-            (see :func:`shortest_path`). (default: :obj:`"raise"`)
-
-    Returns:
-        The indicator (of the edges, or of the nodes if :obj:`on_nodes`)
-        and a boolean vector marking the graphs whose target is unreachable.
-
-    Raises:
-        ValueError: If a negative cycle lies on a source-target walk of a
-            graph (the message names the first such graph's index).
-    """
-    _check_negative_costs(negative_costs)
-    cost = np.asarray(cost, dtype=np.float64)
-    if negative_costs == 'clamp':
-        cost = _clamp_negative_costs(cost, 'cost')
-    source = np.asarray(source, dtype=np.int64)
-    target = np.asarray(target, dtype=np.int64)
-    y, status = _solve_batch(np.asarray(edge_index, dtype=np.int64), cost,
-                             num_nodes, source, target, directed, on_nodes)
-    bad = np.flatnonzero(status == NEGATIVE_CYCLE)
-    if bad.size:
-        g = int(bad[0])
-        raise _negative_cycle(int(source[g]), int(target[g]),
-                              not directed and not on_nodes, g)
-    return y, status == UNREACHABLE
 
 
 def _uneven_path_nodes(edge_index: np.ndarray, num_nodes: int,
@@ -519,4 +491,435 @@ def _uneven_path_nodes(edge_index: np.ndarray, num_nodes: int,
     return np.unique(src[hops[dst] != hops[src] + 1])
 
 
-__all__ = ['shortest_path', 'vertex_shortest_path', 'batched_shortest_paths']
+
+# The batched torch tier ####################################################
+
+Terminal = Union[int, Tensor]
+
+_ORDER = ("the order is cost, edge_index, batch, num_nodes, num_graphs; "
+          "source= and target= are keyword-only")
+
+
+def _looks_like(value: Tensor) -> str:
+    # What a misplaced tensor looks like, for an error message.
+    if value.is_floating_point():
+        what = 'costs'
+    elif value.dim() == 2 and value.size(0) == 2:
+        what = 'an edge_index'
+    elif value.dim() == 1:
+        what = "a batch vector (or 'source'/'target' node indices)"
+    else:
+        return _ORDER
+    return f'this looks like {what} — {_ORDER}'
+
+
+def _check_cost(cost: Tensor) -> None:
+    if not isinstance(cost, Tensor) or not cost.is_floating_point():
+        hint = (_looks_like(cost) if isinstance(cost, Tensor) else _ORDER)
+        raise ValueError(f"'cost' must be a floating point tensor (got "
+                         f"{getattr(cost, 'dtype', type(cost).__name__)}; "
+                         f"{hint})")
+    if cost.dim() != 1:
+        raise ValueError(f"'cost' must be one-dimensional (got shape "
+                         f"{list(cost.size())})")
+
+
+def _check_edge_index(edge_index: Tensor) -> None:
+    if (not isinstance(edge_index, Tensor) or edge_index.is_floating_point()
+            or edge_index.is_complex() or edge_index.dtype == torch.bool):
+        hint = (_looks_like(edge_index) if isinstance(edge_index, Tensor)
+                else _ORDER)
+        raise ValueError(f"'edge_index' must be an integer tensor (got "
+                         f"{getattr(edge_index, 'dtype', type(edge_index))}"
+                         f"; {hint})")
+    if edge_index.dim() != 2 or edge_index.size(0) != 2:
+        hint = f'; {_looks_like(edge_index)}' if edge_index.dim() == 1 else ''
+        raise ValueError(f"'edge_index' must have shape [2, num_edges] (got "
+                         f"{list(edge_index.size())}{hint})")
+
+
+def _check_batch(batch: OptTensor) -> None:
+    if batch is None:
+        return
+    if not isinstance(batch, Tensor) or batch.is_floating_point() or (
+            batch.dtype == torch.bool or batch.is_complex()):
+        hint = _looks_like(batch) if isinstance(batch, Tensor) else _ORDER
+        raise ValueError(f"'batch' must be an integer tensor or None (got "
+                         f"{getattr(batch, 'dtype', type(batch).__name__)}; "
+                         f"{hint})")
+    if batch.dim() != 1:
+        hint = (f'; {_looks_like(batch)}' if batch.dim() == 2
+                and batch.size(0) == 2 else '')
+        raise ValueError(f"'batch' must be one-dimensional (got shape "
+                         f"{list(batch.size())}{hint})")
+
+
+def _check_size(value: Optional[int], name: str) -> Optional[int]:
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) \
+            or value < 0:
+        hint = (f'; {_looks_like(value)}' if isinstance(value, Tensor)
+                else '')
+        raise ValueError(f"'{name}' must be a non-negative integer (got "
+                         f"{value!r}{hint})")
+    return int(value)
+
+
+def _terminal(value: Terminal, name: str, blocks: GraphBlocks) -> np.ndarray:
+    # Local node index of `value` in every graph, validated.
+    b = blocks.num_graphs
+    if isinstance(value, Tensor):
+        if value.is_floating_point() or value.dtype == torch.bool:
+            raise ValueError(f"'{name}' must hold integer node indices (got "
+                             f"{value.dtype})")
+        if value.dim() == 0:
+            out = np.full(b, int(value), dtype=np.int64)
+        elif value.dim() == 1 and value.numel() == b:
+            out = value.detach().cpu().numpy().astype(np.int64)
+        else:
+            raise ValueError(f"'{name}' must be an integer or a tensor of "
+                             f"shape [num_graphs] = [{b}] (got shape "
+                             f"{list(value.size())})")
+    elif isinstance(value, (int, np.integer)) and not isinstance(value, bool):
+        out = np.full(b, int(value), dtype=np.int64)
+    else:
+        raise ValueError(f"'{name}' must be an integer or an integer tensor "
+                         f"(got {type(value).__name__})")
+    sizes = np.diff(blocks.node_ptr)
+    bad = np.flatnonzero((out < 0) | (out >= sizes))
+    if bad.size:
+        g = int(bad[0])
+        raise ValueError(f"'{name}' must be a local node index in [0, "
+                         f"{int(sizes[g])}) of graph {g} (got {int(out[g])})")
+    return out
+
+
+def _terminal_hint(value: Terminal) -> List[int]:
+    # Node indices to cover when the number of nodes is inferred.
+    if isinstance(value, Tensor) and not value.is_floating_point() and \
+            value.numel() > 0 and value.dtype != torch.bool:
+        return [int(value.max())]
+    if isinstance(value, (int, np.integer)) and not isinstance(value, bool):
+        return [int(value)]
+    return []
+
+
+def _num_nodes(cost: Tensor, edge_index: Tensor, batch: OptTensor,
+               num_nodes: Optional[int], source: Terminal, target: Terminal,
+               on_nodes: bool) -> int:
+    # The number of nodes of the batch: the size of `batch`, else
+    # `num_nodes`, else the node costs' size, else one more than the
+    # largest node index of `edge_index` and the terminals.
+    if on_nodes and num_nodes is not None and num_nodes != cost.numel():
+        raise ValueError(f"'num_nodes' ({num_nodes}) does not match the "
+                         f"number of node costs ({cost.numel()})")
+    if batch is not None:
+        if num_nodes is not None and num_nodes != batch.numel():
+            raise ValueError(f"'num_nodes' ({num_nodes}) does not match the "
+                             f"size of 'batch' ({batch.numel()})")
+        return batch.numel()
+    if num_nodes is not None:
+        return num_nodes
+    top = int(edge_index.max()) + 1 if edge_index.numel() else 0
+    if on_nodes:
+        if top > cost.numel():
+            raise ValueError(f"'cost' must have one entry per node (got "
+                             f"{cost.numel()} entries, but 'edge_index' "
+                             f"refers to node {top - 1})")
+        return cost.numel()
+    return max([top, *[v + 1 for v in _terminal_hint(source)],
+                *[v + 1 for v in _terminal_hint(target)]])
+
+
+def _global_edge_index(blocks: GraphBlocks) -> np.ndarray:
+    # The edges in their input order, as host node indices of the batch.
+    edge_index = np.empty((2, 0), dtype=np.int64)
+    if blocks.local_edge_index is not None:
+        assert blocks.edge_perm is not None and blocks.edge_ptr is not None
+        edge_index = np.empty_like(blocks.local_edge_index)
+        edge_index[:, blocks.edge_perm] = blocks.local_edge_index + \
+            blocks.node_ptr[:-1][np.repeat(np.arange(blocks.num_graphs),
+                                           np.diff(blocks.edge_ptr))]
+    return edge_index
+
+
+def _check_projection(projection: Optional[str], blocks: GraphBlocks,
+                      edge_index: np.ndarray, source: np.ndarray,
+                      target: np.ndarray, directed: bool,
+                      on_nodes: bool) -> None:
+    # 'mean' and 'std' shift the costs of a graph by a constant, which moves
+    # the cost of a path by that constant times its number of arcs (nodes):
+    # they keep the argmin only if all source-target walks have the same
+    # number of arcs, which is checked on the graph structure.
+    projection = validate_mode(projection, 'projection')
+    if projection not in ('mean', 'std'):
+        return
+    node_ptr = blocks.node_ptr
+    bad = _uneven_path_nodes(edge_index, int(node_ptr[-1]),
+                             node_ptr[:-1] + source, node_ptr[:-1] + target,
+                             directed)
+    if bad.size:
+        g = int(np.searchsorted(node_ptr, bad[0], side='right') - 1)
+        unit = 'nodes' if on_nodes else 'arcs'
+        raise ValueError(
+            f"Invalid 'projection' {projection!r} for graph {g}, whose walks "
+            f"from 'source' to 'target' differ in their number of {unit}: "
+            f"it shifts the costs of every graph by a constant, which then "
+            f"changes the shortest path (use projection='norm' or None)")
+
+
+def _raise_for_status(status: np.ndarray, source: np.ndarray,
+                      target: np.ndarray, two_way: bool) -> None:
+    # The error of the first graph that has no (well-posed) shortest path.
+    bad = np.flatnonzero(status != OK)
+    if bad.size == 0:
+        return
+    g = int(bad[0])
+    s, t = int(source[g]), int(target[g])
+    if status[g] == UNREACHABLE:
+        raise _unreachable(s, t, g)
+    raise _negative_cycle(s, t, two_way, g)
+
+
+def _batch_solver(blocks: GraphBlocks, edge_index: np.ndarray,
+                  source: np.ndarray, target: np.ndarray, directed: bool,
+                  negative_costs: str, num_workers: int,
+                  on_nodes: bool) -> Callable[[Tensor], Tensor]:
+    # The solver of a validated batch: costs in, path indicators out.
+    fn = _shortest_path_nodes if on_nodes else _shortest_path_edges
+    node_ptr = blocks.node_ptr[:-1]
+    what = 'node' if on_nodes else 'edge'
+    two_way = not directed and not on_nodes
+
+    def solver(cost: Tensor) -> Tensor:
+        # The exact argmin for costs of any sign (after projection, noise
+        # or the Blackbox perturbation), or the clamped problem on opt-in.
+        c = to_numpy(cost)
+        if negative_costs == 'clamp':
+            c = _clamp_negative_costs(c, what)
+        if num_workers <= 1:  # one solver call for the whole batch
+            y, status = _solve_batch(edge_index, c, int(blocks.node_ptr[-1]),
+                                     node_ptr + source, node_ptr + target,
+                                     directed, on_nodes)
+            _raise_for_status(status, source, target, two_way)
+        else:
+            parts = [blocks.nodes(g) if on_nodes else blocks.edges(g)
+                     for g in range(blocks.num_graphs)]
+            tasks = [(blocks.edge_index(g), c[parts[g]], blocks.num_nodes(g),
+                      int(source[g]), int(target[g]), directed)
+                     for g in range(blocks.num_graphs)]
+            sols = map_graphs(fn, tasks, num_workers)
+            _raise_for_status(np.array([st for _, st in sols],
+                                       dtype=np.int64), source, target,
+                              two_way)
+            y = np.zeros(c.size, dtype=np.float64)
+            for g, (y_g, _) in enumerate(sols):
+                y[parts[g]] = y_g
+        return torch.from_numpy(y).to(device=cost.device, dtype=cost.dtype)
+
+    return solver
+
+
+def _shortest_path_solver(
+    cost: Tensor,
+    edge_index: Tensor,
+    batch: OptTensor,
+    num_nodes: Optional[int],
+    num_graphs: Optional[int],
+    *,
+    source: Terminal,
+    target: Terminal,
+    directed: bool,
+    negative_costs: str,
+    num_workers: int,
+    on_nodes: bool,
+    projection: Optional[str] = None,
+) -> Tuple[Callable[[Tensor], Tensor], OptTensor, int]:
+    r"""Validates a batch of shortest-path problems and splits it into
+    graphs, once per call. Returns the solver of the batch (costs of the
+    shape of :obj:`cost` in, path indicators in their dtype and device
+    out), the graph of every cost entry (:obj:`None` for one graph without
+    :obj:`batch`) and the number of graphs. Raises if :obj:`projection` is
+    :obj:`"mean"` or :obj:`"std"` and some graph has
+    :obj:`source`-:obj:`target` walks of different lengths (the shift would
+    change its shortest path)."""
+    _check_negative_costs(negative_costs)
+    _check_cost(cost)
+    _check_edge_index(edge_index)
+    _check_batch(batch)
+    num_nodes = _check_size(num_nodes, 'num_nodes')
+    num_graphs = _check_size(num_graphs, 'num_graphs')
+    if not isinstance(directed, bool):
+        raise ValueError(f"'directed' must be a bool (got {directed!r})")
+    check_num_workers(num_workers)
+    n = _num_nodes(cost, edge_index, batch, num_nodes, source, target,
+                   on_nodes)
+    expected = n if on_nodes else edge_index.size(1)
+    if cost.numel() != expected:
+        what = 'num_nodes' if on_nodes else 'num_edges'
+        raise ValueError(f"'cost' must have {what} = {expected} entries "
+                         f"(got {cost.numel()})")
+    blocks = graph_blocks(batch, n, edge_index, num_graphs)
+    s = _terminal(source, 'source', blocks)
+    t = _terminal(target, 'target', blocks)
+    ei = _global_edge_index(blocks)
+    _check_projection(projection, blocks, ei, s, t, directed, on_nodes)
+    solver = _batch_solver(blocks, ei, s, t, directed, negative_costs,
+                           num_workers, on_nodes)
+    index = batch if on_nodes or batch is None else edge_batch(batch,
+                                                               edge_index)
+    return solver, index, blocks.num_graphs
+
+
+def _solve(solver: Callable[[Tensor], Tensor], cost: Tensor) -> Tensor:
+    # The pure solver's call: finite costs, no autograd.
+    c = cost.detach()
+    if c.numel() and not bool(torch.isfinite(c).all()):
+        raise ValueError("'cost' must be finite (got NaN or inf)")
+    return solver(c)
+
+
+def solve_shortest_path(
+    cost: Tensor,
+    edge_index: Tensor,
+    batch: OptTensor = None,
+    num_nodes: Optional[int] = None,
+    num_graphs: Optional[int] = None,
+    *,
+    source: Terminal,
+    target: Terminal,
+    directed: bool = True,
+    negative_costs: str = 'raise',
+    num_workers: int = 0,
+) -> Tensor:
+    r"""Returns the edge indicator :math:`y \in \{0, 1\}^{|\mathcal{E}|}`
+    of a shortest :obj:`source`-:obj:`target` path in every graph of a
+    batch, :math:`\arg\min_y \langle c, y \rangle` over the paths of each
+    graph, as a tensor of the dtype, device and shape of :obj:`cost` with
+    values :obj:`0` and :obj:`1` (no autograd; see
+    :func:`pyg_identity.nn.functional.shortest_path` for the
+    differentiable version).
+
+    With :obj:`directed=True`, edge :math:`(u, v)` can only be traversed
+    from :math:`u` to :math:`v`; with :obj:`directed=False`, every listed
+    edge can be traversed both ways. Of parallel edges (including
+    :math:`(u, v)` and :math:`(v, u)` if :obj:`directed=False`) the path
+    uses the cheapest, and of equally cheap ones the lowest edge index.
+    Costs of zero are exact (no epsilon). Ties between paths are broken
+    deterministically. If :obj:`source == target`, the path is empty;
+    self-loops are never on a path.
+
+    If no cost is negative, ONE call of
+    :func:`scipy.sparse.csgraph.dijkstra` solves all graphs (a virtual root
+    joined to every graph's source by a zero-cost arc reaches each disjoint
+    graph only through its source). Otherwise one batched Bellman-Ford
+    solves them exactly, unless a cycle of negative cost lies on a
+    :obj:`source`-:obj:`target` walk of a graph, *e.g.* an edge of negative
+    cost with :obj:`directed=False`: the problem is then ill-posed and a
+    :class:`ValueError` naming the graph is raised, unless
+    :obj:`negative_costs="clamp"`.
+
+    Args:
+        cost (torch.Tensor): The edge costs :obj:`[num_edges]`.
+        edge_index (torch.Tensor): The edges :obj:`[2, num_edges]`.
+        batch (torch.Tensor, optional): The batch vector :obj:`[num_nodes]`
+            (sorted, as PyG's); :obj:`None` means a single graph.
+            (default: :obj:`None`)
+        num_nodes (int, optional): The number of nodes if :obj:`batch` is
+            not given. (default: :obj:`None`)
+        num_graphs (int, optional): The number of graphs.
+            (default: :obj:`None`)
+        source (int or torch.Tensor): The start node of every graph, as a
+            *local* node index (:obj:`0` is the first node of each graph),
+            one integer for all graphs or a tensor :obj:`[num_graphs]`.
+        target (int or torch.Tensor): The end node, like :obj:`source`.
+        directed (bool, optional): Whether edges are one-way.
+            (default: :obj:`True`)
+        negative_costs (str, optional): :obj:`"raise"` solves costs of any
+            sign exactly and raises if a negative cycle makes the problem
+            ill-posed; :obj:`"clamp"` clamps negative costs at zero (with a
+            warning) and solves that problem instead.
+            (default: :obj:`"raise"`)
+        num_workers (int, optional): see
+            :func:`~pyg_identity.solvers.map_graphs`. (default: :obj:`0`)
+
+    Raises:
+        ValueError: If :obj:`target` is unreachable in a graph, if a
+            negative cycle lies on a :obj:`source`-:obj:`target` walk, or on
+            invalid input (NaN or inf costs, out-of-range nodes, edges
+            between graphs); the message names the graph.
+    """
+    solver, _, _ = _shortest_path_solver(
+        cost, edge_index, batch, num_nodes, num_graphs, source=source,
+        target=target, directed=directed, negative_costs=negative_costs,
+        num_workers=num_workers, on_nodes=False)
+    return _solve(solver, cost)
+
+
+def solve_vertex_shortest_path(
+    cost: Tensor,
+    edge_index: Tensor,
+    batch: OptTensor = None,
+    num_nodes: Optional[int] = None,
+    num_graphs: Optional[int] = None,
+    *,
+    source: Terminal,
+    target: Terminal,
+    directed: bool = True,
+    negative_costs: str = 'raise',
+    num_workers: int = 0,
+) -> Tensor:
+    r"""Returns the node indicator :math:`y \in \{0, 1\}^{|\mathcal{V}|}`
+    of a shortest :obj:`source`-:obj:`target` path with costs on the nodes
+    in every graph of a batch: the cost of a path is the sum of the costs
+    of the nodes it visits, :obj:`source` and :obj:`target` included (as in
+    the Warcraft maps of Vlastelica et al., 2020). The result has the
+    dtype, device and shape of :obj:`cost`, with values :obj:`0` and
+    :obj:`1` (no autograd; see
+    :func:`pyg_identity.nn.functional.vertex_shortest_path` for the
+    differentiable version).
+
+    It weights arc :math:`(u, v)` by :math:`c_v`, so a path costs
+    :math:`c_s` plus its arc weights, and solves that as
+    :func:`solve_shortest_path` does: exactly for costs of any sign unless
+    a cycle of negative cost (*e.g.* two adjacent nodes :math:`u, v` with
+    :math:`c_u + c_v < 0` joined both ways) lies on a
+    :obj:`source`-:obj:`target` walk. Zero costs are exact; ties are broken
+    deterministically.
+
+    Args:
+        cost (torch.Tensor): The node costs :obj:`[num_nodes]`.
+        edge_index (torch.Tensor): The edges :obj:`[2, num_edges]`, *e.g.*
+            from :func:`pyg_identity.utils.grid.grid_edge_index`.
+        batch (torch.Tensor, optional): The batch vector :obj:`[num_nodes]`
+            (sorted, as PyG's); :obj:`None` means a single graph.
+            (default: :obj:`None`)
+        num_nodes (int, optional): The number of nodes; if given, it must
+            equal :obj:`cost.numel()`. (default: :obj:`None`)
+        num_graphs (int, optional): The number of graphs.
+            (default: :obj:`None`)
+        source (int or torch.Tensor): The start node of every graph, as a
+            *local* node index, one integer for all graphs or a tensor
+            :obj:`[num_graphs]`.
+        target (int or torch.Tensor): The end node, like :obj:`source`.
+        directed (bool, optional): Whether edges are one-way.
+            (default: :obj:`True`)
+        negative_costs (str, optional): :obj:`"raise"` or :obj:`"clamp"`
+            (see :func:`solve_shortest_path`). (default: :obj:`"raise"`)
+        num_workers (int, optional): see
+            :func:`~pyg_identity.solvers.map_graphs`. (default: :obj:`0`)
+
+    Raises:
+        ValueError: If :obj:`target` is unreachable in a graph, if a
+            negative cycle lies on a :obj:`source`-:obj:`target` walk, or on
+            invalid input; the message names the graph.
+    """
+    solver, _, _ = _shortest_path_solver(
+        cost, edge_index, batch, num_nodes, num_graphs, source=source,
+        target=target, directed=directed, negative_costs=negative_costs,
+        num_workers=num_workers, on_nodes=True)
+    return _solve(solver, cost)
+
+
+__all__ = ['solve_shortest_path', 'solve_vertex_shortest_path']

@@ -6,12 +6,9 @@ import pytest
 import torch
 
 from pyg_identity.datasets.terrain_shortest_path import TerrainShortestPath
-from pyg_identity.experiments.terrain_shortest_path import (
-    evaluate,
-    l1_loss,
-    main,
-)
+from pyg_identity.experiments.terrain_shortest_path import evaluate, main
 from pyg_identity.models.terrain_net import TerrainNet
+from pyg_identity.nn.functional import hamming_loss
 
 MODELS = os.path.join(os.path.dirname(__file__), '..', '..', 'models')
 
@@ -74,13 +71,38 @@ def test_mean_projection_is_rejected(tmp_path):
 
 
 def test_l1_loss_gradient_points_at_target():
-    # Zero on correct cells, so -grad = (y* - y) / num_graphs.
+    # The experiment's loss, hamming_loss(form='l1'): zero on correct cells,
+    # so -grad = (y* - y) / num_graphs.
     y = torch.tensor([1., 0., 1., 0.], requires_grad=True)
     t = torch.tensor([1., 1., 0., 0.])
-    loss = l1_loss(y, t, num_graphs=2)
+    loss = hamming_loss(y, t, torch.tensor([0, 0, 1, 1]), 2, form='l1')
     loss.backward()
     assert float(loss.detach()) == 1.0
     assert torch.equal(-y.grad, (t - y.detach()) / 2)
+
+
+@pytest.mark.parametrize('binary', [True, False])
+def test_hamming_l1_equals_the_former_l1_loss(binary):
+    # The experiment's former l1_loss, sum |y - y*| / num_graphs, and
+    # hamming_loss(form='l1') agree in value and gradient (to the bit on
+    # 0/1 indicators, whose per-map sums are exact).
+    gen = torch.Generator().manual_seed(0)
+    B, n = 5, 16
+    batch = torch.arange(B).repeat_interleave(n)
+    t = (torch.rand(B * n, generator=gen) < 0.3).float()
+    y0 = torch.rand(B * n, generator=gen)
+    y0 = (y0 < 0.3).float() if binary else y0
+    y1 = y0.clone().requires_grad_()
+    y2 = y0.clone().requires_grad_()
+    old = (y1 - t).abs().sum() / B
+    new = hamming_loss(y2, t, batch, B, form='l1')
+    old.backward()
+    new.backward()
+    if binary:
+        assert torch.equal(old, new)
+    else:
+        assert torch.allclose(old, new, rtol=1e-6, atol=0)
+    assert torch.equal(y1.grad, y2.grad)
 
 
 def test_pretrained_terrain12_reproduces_card(tmp_path):

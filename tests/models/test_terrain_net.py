@@ -83,7 +83,8 @@ def test_identity_gradient_on_costs():
     img = images(2)
     cost = model.cost(img).detach().requires_grad_()
     edge_index, batch = model.grid(2)
-    y = model.solver(cost, edge_index, 0, K * K - 1, batch, num_graphs=2)
+    y = model.solver(cost, edge_index, batch, num_graphs=2, source=0,
+                     target=K * K - 1)
     g = torch.randn_like(y)
     (y * g).sum().backward()
     assert torch.allclose(cost.grad, -g)
@@ -158,6 +159,37 @@ def test_bad_inputs():
         model(images(2), batch=torch.zeros(5, dtype=torch.long))
     with pytest.raises(ValueError, match='node_cost|NaN|finite'):
         model.solver(torch.full((K * K, ), float('nan')), grid_edge_index(K),
-                     0, K * K - 1)
+                     source=0, target=K * K - 1)
     with pytest.raises(ValueError, match='noise'):
         model.noise = -1.0
+
+
+def test_gradient_settings_reach_the_solver_layer():
+    from pyg_identity.nn.functional import GradientSettings
+
+    model = small()
+    assert model.solver.negative_costs == 'clamp'  # the model's default
+    assert model.projection is None and model.settings.projection is None
+    s = GradientSettings(projection='norm', noise=0.1)
+    model = small(settings=s, backward='blackbox', negative_costs='raise')
+    assert model.settings == s.replace(backward='blackbox')
+    assert model.solver.settings is model.settings
+    assert model.solver.negative_costs == 'raise'
+    with pytest.raises(ValueError, match="'projection' must be None or "
+                       "'norm'"):
+        small(settings=GradientSettings(projection='std'))
+    with pytest.raises(TypeError):
+        TerrainNet(K, 3, 4, 1, 'clamp', None)  # settings is keyword-only
+
+
+def test_generator_makes_the_training_margin_reproducible():
+    img = images(2)
+    model = small(noise=5.0, generator=torch.Generator()).train()
+
+    def run(seed, global_seed):
+        model.solver.generator.manual_seed(seed)
+        torch.manual_seed(global_seed)  # not the margin's generator
+        return model(img)
+
+    assert model.settings.generator is model.solver.generator
+    assert torch.equal(run(0, 1), run(0, 2))

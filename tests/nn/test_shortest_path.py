@@ -10,8 +10,8 @@ from hypothesis import strategies as st
 from pyg_identity import project
 from pyg_identity.nn.shortest_path import IdentityShortestPath
 from pyg_identity.solvers.shortest_path import (
-    shortest_path,
-    vertex_shortest_path,
+    _shortest_path,
+    _vertex_shortest_path,
 )
 from pyg_identity.utils.grid import grid_edge_index
 
@@ -70,10 +70,12 @@ def reference(c, edge_index, batch, source, target, directed, vertex):
         if vertex:
             cg = c[off:off + n].detach().numpy()
             y[off:off + n] = torch.from_numpy(
-                vertex_shortest_path(local, cg, n, s, t, directed)).to(y)
+                _vertex_shortest_path(cg, local, n, source=s, target=t,
+                                      directed=directed)).to(y)
         else:
-            y[pos] = torch.from_numpy(shortest_path(
-                local, c[pos].detach().numpy(), n, s, t, directed)).to(y)
+            y[pos] = torch.from_numpy(
+                _shortest_path(c[pos].detach().numpy(), local, n, source=s,
+                               target=t, directed=directed)).to(y)
     return y
 
 
@@ -86,8 +88,8 @@ def test_edge_costs_batch_matches_networkx(directed):
     edge_index, batch, source, target = random_batch(rng, SIZES)
     c = torch.from_numpy(rng.integers(0, 4, edge_index.size(1)).astype(
         np.float64))
-    y = IdentityShortestPath(directed=directed)(c, edge_index, source,
-                                                target, batch)
+    y = IdentityShortestPath(directed=directed)(c, edge_index, batch,
+                                                source=source, target=target)
     for g, pos, local, _, n in per_graph(edge_index, batch, len(SIZES)):
         ref = nx_length(local, c[pos].numpy(), n, int(source[g]),
                         int(target[g]), directed)
@@ -100,8 +102,8 @@ def test_vertex_costs_grid_batch_matches_networkx():
     c = torch.rand(batch.numel(), dtype=torch.float64)
     source = torch.zeros(len(ks), dtype=torch.long)
     target = torch.tensor([k * k - 1 for k in ks])
-    y = IdentityShortestPath(vertex_costs=True)(c, edge_index, source,
-                                                target, batch)
+    y = IdentityShortestPath(vertex_costs=True)(c, edge_index, batch,
+                                                source=source, target=target)
     for _g, _, local, off, n in per_graph(edge_index, batch, len(ks)):
         cg = c[off:off + n].numpy()
         ref = nx_length(local, cg[local[1]], n, 0, n - 1, True) + cg[0]
@@ -116,8 +118,8 @@ def test_batch_output_is_an_st_path_per_graph(sizes, seed, directed):
     edge_index, batch, source, target = random_batch(rng, sizes)
     c = torch.from_numpy(rng.integers(0, 3, edge_index.size(1)).astype(
         np.float32))
-    y = IdentityShortestPath(directed=directed)(c, edge_index, source,
-                                                target, batch)
+    y = IdentityShortestPath(directed=directed)(c, edge_index, batch,
+                                                source=source, target=target)
     assert set(y.unique().tolist()) <= {0.0, 1.0}
     for g, pos, local, _, n in per_graph(edge_index, batch, len(sizes)):
         s, t = int(source[g]), int(target[g])
@@ -151,7 +153,8 @@ def test_identity_surrogate_gradient_is_minus_g(vertex):
     c = torch.rand(size, dtype=torch.float64, requires_grad=True)
     g = torch.randn(size, dtype=torch.float64)
     layer = IdentityShortestPath(vertex_costs=vertex, projection=None)
-    (layer(c, edge_index, source, target, batch) * g).sum().backward()
+    (layer(c, edge_index, batch, source=source,
+           target=target) * g).sum().backward()
     assert torch.equal(c.grad, -g)
 
 
@@ -164,7 +167,8 @@ def test_identity_gradient_with_norm_projection_is_vjp(vertex):
     g = torch.randn(index.numel(), dtype=torch.float64)
     layer = IdentityShortestPath(vertex_costs=vertex)
     assert layer.projection == 'norm'
-    (layer(c, edge_index, source, target, batch) * g).sum().backward()
+    (layer(c, edge_index, batch, source=source,
+           target=target) * g).sum().backward()
     c2 = c.detach().clone().requires_grad_()
     ref, = torch.autograd.grad(project(c2, index, mode='norm'), c2, -g)
     assert torch.allclose(c.grad, ref)
@@ -181,7 +185,7 @@ def test_blackbox_gradient_with_clamp_uses_clamped_perturbed_call(vertex):
     layer = IdentityShortestPath(vertex_costs=vertex, projection=None,
                                  backward='blackbox', lambda_=lam,
                                  negative_costs='clamp')
-    y = layer(c, edge_index, source, target, batch)
+    y = layer(c, edge_index, batch, source=source, target=target)
     g = g + 2.0 * y.detach()  # make the current path expensive
     with pytest.warns(UserWarning, match="negative_costs='clamp'"):
         (y * g).sum().backward()
@@ -199,10 +203,10 @@ def test_solution_invariant_to_positive_scaling(vertex):
     size = batch.numel() if vertex else edge_index.size(1)
     c = torch.rand(size, dtype=torch.float64)
     layer = IdentityShortestPath(vertex_costs=vertex, projection=None)
-    y = layer(c, edge_index, source, target, batch)
+    y = layer(c, edge_index, batch, source=source, target=target)
     for scale in (0.01, 3.0, 1000.0):
-        assert torch.equal(layer(scale * c, edge_index, source, target,
-                                 batch), y)
+        assert torch.equal(layer(scale * c, edge_index, batch, source=source,
+                                 target=target), y)
 
 
 def test_clamp_opt_in_clamps_and_warns_once():
@@ -211,10 +215,10 @@ def test_clamp_opt_in_clamps_and_warns_once():
     c = torch.randn(edge_index.size(1), dtype=torch.float64)
     layer = IdentityShortestPath(projection=None, negative_costs='clamp')
     with pytest.raises(ValueError, match='cycle of negative cost'):
-        IdentityShortestPath(projection=None)(c, edge_index, source, target,
-                                              batch)
+        IdentityShortestPath(projection=None)(c, edge_index, batch,
+                                              source=source, target=target)
     with pytest.warns(UserWarning, match="negative_costs='clamp'") as rec:
-        y = layer(c, edge_index, source, target, batch)
+        y = layer(c, edge_index, batch, source=source, target=target)
     assert len(rec) == 1  # one warning per call, not one per graph
     ref = reference(c.clamp(min=0), edge_index, batch, source, target, True,
                     False)
@@ -222,7 +226,7 @@ def test_clamp_opt_in_clamps_and_warns_once():
     with warnings.catch_warnings(record=True) as rec:
         warnings.simplefilter('default')  # Python's default filter
         for _ in range(3):
-            layer(c, edge_index, source, target, batch)
+            layer(c, edge_index, batch, source=source, target=target)
     assert len(rec) == 1
     assert "negative_costs='clamp'" in repr(layer)
 
@@ -235,7 +239,7 @@ def test_output_dtype_shape_and_reference(dtype, vertex):
     size = batch.numel() if vertex else edge_index.size(1)
     c = torch.rand(size, dtype=dtype)
     y = IdentityShortestPath(vertex_costs=vertex, projection=None)(
-        c, edge_index, source, target, batch)
+        c, edge_index, batch, source=source, target=target)
     assert y.dtype == dtype and y.shape == c.shape and y.device == c.device
     ref = reference(c.double(), edge_index, batch, source, target, True,
                     vertex)
@@ -247,10 +251,10 @@ def test_single_graph_int_terminals_and_warcraft_diagonal():
     cost = torch.full((k, k), 5.0)
     cost.fill_diagonal_(0.5)
     layer = IdentityShortestPath(vertex_costs=True)
-    y = layer(cost.view(-1), grid_edge_index(k), 0, k * k - 1)
+    y = layer(cost.view(-1), grid_edge_index(k), source=0, target=k * k - 1)
     assert torch.equal(y.view(k, k), torch.eye(k))
-    y2 = layer(cost.view(-1), grid_edge_index(k), torch.tensor(0),
-               torch.tensor([k * k - 1]))
+    y2 = layer(cost.view(-1), grid_edge_index(k), source=torch.tensor(0),
+               target=torch.tensor([k * k - 1]))
     assert torch.equal(y, y2)
 
 
@@ -258,8 +262,8 @@ def test_terminals_are_local_per_graph():
     # Two copies of the path 0 -> 1 -> 2, different local targets.
     edge_index = torch.tensor([[0, 1, 3, 4], [1, 2, 4, 5]])
     batch = torch.tensor([0, 0, 0, 1, 1, 1])
-    y = IdentityShortestPath()(torch.ones(4), edge_index, 0,
-                               torch.tensor([2, 1]), batch)
+    y = IdentityShortestPath()(torch.ones(4), edge_index, batch, source=0,
+                               target=torch.tensor([2, 1]))
     assert y.tolist() == [1.0, 1.0, 1.0, 0.0]
 
 
@@ -268,7 +272,7 @@ def test_noise_only_in_training_and_diagnostics():
     edge_index, batch, source, target = random_batch(rng, SIZES)
     c = torch.rand(edge_index.size(1), requires_grad=True)
     layer = IdentityShortestPath(noise=10.0, diagnostics=True).eval()
-    y = layer(c, edge_index, source, target, batch)
+    y = layer(c, edge_index, batch, source=source, target=target)
     assert torch.equal(y, reference(c.detach(), edge_index, batch, source,
                                     target, True, False))
     y.sum().backward()
@@ -291,11 +295,12 @@ EI = torch.tensor([[0, 1, 2, 3], [1, 2, 3, 0]])
 B2 = torch.tensor([0, 0, 1, 1])
 EI2 = torch.tensor([[0, 2], [1, 3]])
 BAD = [
-    # (layer kwargs, forward args, match)
+    # (layer kwargs, (cost, edge_index, source, target, *batch and sizes),
+    # match)
     ({}, (torch.tensor([1.0, float('nan'), 1, 1]), EI, 0, 2), 'finite'),
     ({}, (torch.tensor([1.0, float('inf'), 1, 1]), EI, 0, 2), 'finite'),
     ({}, (torch.ones(4, dtype=torch.long), EI, 0, 2), 'floating point'),
-    ({}, (torch.ones(3), EI, 0, 2), "'edge_cost' must have num_edges"),
+    ({}, (torch.ones(3), EI, 0, 2), "'cost' must have num_edges"),
     ({}, (torch.ones(4, 1), EI, 0, 2), 'one-dimensional'),
     ({}, (torch.ones(4), EI.float(), 0, 2), "'edge_index' must be an int"),
     ({}, (torch.ones(4), EI[0], 0, 2), "'edge_index' must have shape"),
@@ -318,7 +323,8 @@ BAD = [
           2), 'unreachable'),
     ({}, (torch.ones(2), EI2, 0, 1, torch.tensor([0, 0, 2, 2])),
      "'source' must be a local node index in \\[0, 0\\) of graph 1"),
-    ({'vertex_costs': True}, (torch.ones(3), EI, 0, 2), "'node_cost'"),
+    ({'vertex_costs': True}, (torch.ones(3), EI, 0, 2),
+     "'cost' must have one entry per node"),
     ({'vertex_costs': True}, (torch.ones(4), EI, 0, 2, B2),
      'different graphs'),
     ({'vertex_costs': True}, (torch.ones(1), torch.zeros(2, 0,
@@ -331,8 +337,10 @@ BAD = [
 
 @pytest.mark.parametrize('kwargs,args,match', BAD)
 def test_bad_input(kwargs, args, match):
+    cost, edge_index, source, target, *rest = args
     with pytest.raises(ValueError, match=match):
-        IdentityShortestPath(**kwargs)(*args)
+        IdentityShortestPath(**kwargs)(cost, edge_index, *rest,
+                                       source=source, target=target)
 
 
 @pytest.mark.parametrize('kwargs,match', [
@@ -352,10 +360,10 @@ def test_bad_constructor_arguments(kwargs, match):
 
 def test_single_node_graph_gives_empty_path():
     y = IdentityShortestPath()(torch.zeros(0), torch.zeros(
-        2, 0, dtype=torch.long), 0, 0, num_nodes=1)
+        2, 0, dtype=torch.long), num_nodes=1, source=0, target=0)
     assert y.numel() == 0
     y = IdentityShortestPath(vertex_costs=True)(
-        torch.ones(1), torch.zeros(2, 0, dtype=torch.long), 0, 0)
+        torch.ones(1), torch.zeros(2, 0, dtype=torch.long), source=0, target=0)
     assert y.tolist() == [1.0]
 
 
@@ -427,7 +435,7 @@ def right_down_grid_batch(ks):
 def test_negative_costs_issue_reproducer():
     ei = torch.tensor([[0, 1, 0, 2], [1, 3, 2, 3]])
     y = IdentityShortestPath(projection=None)(
-        torch.tensor([-5.0, 1.0, 0.0, 0.5]), ei, 0, 3)
+        torch.tensor([-5.0, 1.0, 0.0, 0.5]), ei, source=0, target=3)
     assert y.tolist() == [1.0, 1.0, 0.0, 0.0]
 
 
@@ -440,7 +448,7 @@ def test_negative_cost_dag_batch_matches_bellman_ford(sizes, seed, vertex):
     size = batch.numel() if vertex else edge_index.size(1)
     c = torch.from_numpy(rng.normal(size=size))
     y = IdentityShortestPath(vertex_costs=vertex, projection=None)(
-        c, edge_index, source, target, batch)
+        c, edge_index, batch, source=source, target=target)
     ref = bellman_ford_reference(c, edge_index, batch, source, target,
                                  vertex)
     assert torch.equal(y, ref)
@@ -455,7 +463,7 @@ def test_negative_cost_dag_batch_with_one_and_two_node_graphs(vertex):
         size = batch.numel() if vertex else edge_index.size(1)
         c = torch.from_numpy(rng.normal(size=size) - 0.5)
         y = IdentityShortestPath(vertex_costs=vertex, projection=None)(
-            c, edge_index, source, target, batch)
+            c, edge_index, batch, source=source, target=target)
         assert torch.equal(y, bellman_ford_reference(
             c, edge_index, batch, source, target, vertex))
 
@@ -465,13 +473,13 @@ def test_negative_undirected_edge_raises_naming_the_graph():
     edge_index, batch, source, target = random_batch(rng, SIZES)
     c = torch.rand(edge_index.size(1), dtype=torch.float64)
     layer = IdentityShortestPath(directed=False, projection=None)
-    layer(c, edge_index, source, target, batch)  # well-posed
+    layer(c, edge_index, batch, source=source, target=target)  # well-posed
     # One negative edge in graph 2 (graphs are strongly connected, so it
     # lies on a walk from its source to its target).
     c[(batch[edge_index[0]] == 2).nonzero()[0]] = -0.1
-    with pytest.raises(ValueError, match=r"'edge_cost' has a negative entry "
+    with pytest.raises(ValueError, match=r"'cost' has a negative entry "
                        r"on a walk .* in graph 2; with directed=False"):
-        layer(c, edge_index, source, target, batch)
+        layer(c, edge_index, batch, source=source, target=target)
 
 
 def test_negative_directed_cycle_raises_naming_the_graph():
@@ -484,9 +492,9 @@ def test_negative_directed_cycle_raises_naming_the_graph():
     with pytest.raises(ValueError, match=r"cycle of negative cost lies on a "
                        r"walk from 'source' \(node 0\) to 'target' \(node "
                        r"3\) in graph 1"):
-        layer(c, edge_index, 0, torch.tensor([2, 3]), batch)
+        layer(c, edge_index, batch, source=0, target=torch.tensor([2, 3]))
     c[5] = 1.0  # the cycle costs 1.5: well-posed
-    y = layer(c, edge_index, 0, torch.tensor([2, 3]), batch)
+    y = layer(c, edge_index, batch, source=0, target=torch.tensor([2, 3]))
     assert y.tolist() == [1.0, 1.0, 0.0, 1.0, 1.0, 0.0, 1.0]
 
 
@@ -497,9 +505,9 @@ def test_negative_vertex_costs_two_cycle_raises_naming_the_graph():
     c[9 + 5] = c[9 + 6] = -1.0  # adjacent nodes of graph 1
     layer = IdentityShortestPath(vertex_costs=True, projection=None)
     with pytest.raises(ValueError, match='in graph 1'):
-        layer(c, edge_index, 0, torch.tensor([8, 15]), batch)
+        layer(c, edge_index, batch, source=0, target=torch.tensor([8, 15]))
     c[9 + 6] = 2.0  # c_5 + c_v > 0 for all neighbours v: exact
-    y = layer(c, edge_index, 0, torch.tensor([8, 15]), batch)
+    y = layer(c, edge_index, batch, source=0, target=torch.tensor([8, 15]))
     assert y[9:].nonzero().view(-1).tolist() == [0, 5, 10, 15]
 
 
@@ -515,7 +523,7 @@ def test_blackbox_gradient_with_negative_costs_is_exact(vertex):
     lam = 3.0
     layer = IdentityShortestPath(vertex_costs=vertex, projection=None,
                                  backward='blackbox', lambda_=lam)
-    y = layer(c, edge_index, source, target, batch)
+    y = layer(c, edge_index, batch, source=source, target=target)
     g = torch.from_numpy(rng.normal(size=size)) + 2.0 * y.detach()
     (y * g).sum().backward()
     y_lam = bellman_ford_reference(c.detach() + lam * g, edge_index, batch,
@@ -532,7 +540,7 @@ def test_blackbox_backward_raises_on_an_ill_posed_perturbation():
     c = torch.ones(4, requires_grad=True)
     layer = IdentityShortestPath(projection=None, backward='blackbox',
                                  lambda_=10.0)
-    y = layer(c, edge_index, 0, 2)
+    y = layer(c, edge_index, source=0, target=2)
     with pytest.raises(ValueError, match='cycle of negative cost'):
         (y * -1.0).sum().backward()
 
@@ -541,9 +549,10 @@ def test_worker_pool_path_handles_negative_costs(monkeypatch):
     # The per-graph branch (num_workers > 1), run in this process.
     import importlib
 
-    # (The package re-exports the functional under the module's name.)
-    F = importlib.import_module('pyg_identity.nn.functional.shortest_path')
-    monkeypatch.setattr(F, 'map_graphs',
+    # (The solvers module batches for the layer, its functional and the
+    # public solver alike.)
+    S = importlib.import_module('pyg_identity.solvers.shortest_path')
+    monkeypatch.setattr(S, 'map_graphs',
                         lambda fn, tasks, n: [fn(*t) for t in tasks])
     rng = np.random.default_rng(23)
     edge_index, batch, source, target = random_dag_batch(rng, [5, 1, 2, 8])
@@ -551,15 +560,15 @@ def test_worker_pool_path_handles_negative_costs(monkeypatch):
         size = batch.numel() if vertex else edge_index.size(1)
         c = torch.from_numpy(rng.normal(size=size))
         y = IdentityShortestPath(vertex_costs=vertex, projection=None,
-                                 num_workers=2)(c, edge_index, source,
-                                                target, batch)
+                                 num_workers=2)(c, edge_index, batch,
+                                                source=source, target=target)
         assert torch.equal(y, bellman_ford_reference(
             c, edge_index, batch, source, target, vertex))
     ei = torch.tensor([[0, 2, 3], [1, 3, 2]])
     with pytest.raises(ValueError, match='in graph 1'):
         IdentityShortestPath(projection=None, num_workers=2)(
-            torch.tensor([1.0, -1.0, 0.5]), ei, 0, 1,
-            torch.tensor([0, 0, 1, 1]))
+            torch.tensor([1.0, -1.0, 0.5]), ei, torch.tensor([0, 0, 1, 1]),
+            source=0, target=1)
 
 
 # Shift projections ('mean', 'std').
@@ -575,9 +584,9 @@ def test_shift_projections_keep_the_argmin_on_equal_length_paths(
     c = torch.rand(size, dtype=torch.float64, requires_grad=True)
     g = torch.randn(size, dtype=torch.float64)
     y = IdentityShortestPath(vertex_costs=vertex, projection=projection)(
-        c, edge_index, source, target, batch)
+        c, edge_index, batch, source=source, target=target)
     y0 = IdentityShortestPath(vertex_costs=vertex, projection=None)(
-        c.detach(), edge_index, source, target, batch)
+        c.detach(), edge_index, batch, source=source, target=target)
     assert torch.equal(y, y0)  # shifting by a constant keeps the argmin
     (y * g).sum().backward()
     c2 = c.detach().clone().requires_grad_()
@@ -595,13 +604,14 @@ def test_shift_projections_raise_on_paths_of_different_lengths(projection):
     layer = IdentityShortestPath(projection=projection)
     with pytest.raises(ValueError, match=rf"Invalid 'projection' "
                        rf"'{projection}' for graph 1"):
-        layer(c, edge_index, 0, torch.tensor([3, 2]), batch)
+        layer(c, edge_index, batch, source=0, target=torch.tensor([3, 2]))
     with pytest.raises(ValueError, match="'projection'"):
         IdentityShortestPath(vertex_costs=True, projection=projection)(
-            torch.ones(7), edge_index, 0, torch.tensor([3, 2]), batch)
+            torch.ones(7), edge_index, batch, source=0,
+            target=torch.tensor([3, 2]))
     # Without the shortcut's graph both tiers accept the projection.
-    IdentityShortestPath(projection=projection)(
-        c[:4], edge_index[:, :4], 0, 3, batch[:4])
+    IdentityShortestPath(projection=projection)(c[:4], edge_index[:, :4],
+                                                batch[:4], source=0, target=3)
 
 
 @pytest.mark.parametrize('projection', ['mean', 'std'])
@@ -611,12 +621,12 @@ def test_shift_projections_raise_on_undirected_and_two_way_graphs(
     edge_index, batch = grid_batch(ks)  # both directions listed
     with pytest.raises(ValueError, match="'projection'"):
         IdentityShortestPath(vertex_costs=True, projection=projection)(
-            torch.rand(9), edge_index, 0, 8, batch)
+            torch.rand(9), edge_index, batch, source=0, target=8)
     edge_index, batch, source, target = right_down_grid_batch([3])
     with pytest.raises(ValueError, match="'projection'"):
         IdentityShortestPath(directed=False, projection=projection)(
-            torch.rand(edge_index.size(1)), edge_index, source, target,
-            batch)
+            torch.rand(edge_index.size(1)), edge_index, batch, source=source,
+            target=target)
 
 
 @pytest.mark.parametrize('projection', ['mean', 'std'])
@@ -626,5 +636,98 @@ def test_shift_projections_accept_single_paths_and_source_equals_target(
     edge_index = torch.tensor([[1, 2], [2, 1]])
     batch = torch.tensor([0, 1, 1])
     y = IdentityShortestPath(vertex_costs=True, projection=projection)(
-        torch.rand(3), edge_index, 0, 0, batch)
+        torch.rand(3), edge_index, batch, source=0, target=0)
     assert y.tolist() == [1.0, 1.0, 0.0]
+
+
+# The API shape: keyword-only terminals, settings, validated attributes.
+
+
+def test_terminals_and_settings_are_keyword_only():
+    ei = torch.tensor([[0, 1], [1, 2]])
+    layer = IdentityShortestPath()
+    with pytest.raises(TypeError):
+        layer(torch.ones(2), ei, 0, 2)  # the old order (source, target)
+    with pytest.raises(TypeError):
+        layer(torch.ones(2), ei, None, None, None, 0, 2)
+    with pytest.raises(TypeError):
+        IdentityShortestPath(True, False, 'raise', 0, None)  # settings
+    assert layer(torch.ones(2), ei, None, 3, 1, source=0,
+                 target=2).tolist() == [1.0, 1.0]
+
+
+@pytest.mark.parametrize('vertex', [False, True])
+def test_misplaced_integer_tensor_is_named(vertex):
+    ei = torch.tensor([[0, 1], [1, 2]])
+    batch = torch.zeros(3, dtype=torch.long)
+    layer = IdentityShortestPath(vertex_costs=vertex)
+    with pytest.raises(ValueError, match=r"'cost' must be a floating point "
+                       r"tensor \(got torch.int64; this looks like a batch "
+                       r"vector"):
+        layer(batch, ei, source=0, target=2)
+    with pytest.raises(ValueError, match=r"'cost' .* this looks like an "
+                       r"edge_index"):
+        layer(ei, torch.ones(3), source=0, target=2)
+    with pytest.raises(ValueError, match=r"'batch' must be an integer "
+                       r"tensor or None \(got torch.float32; this looks like "
+                       r"costs"):
+        layer(torch.ones(3), ei, torch.ones(3), source=0, target=2)
+
+
+@pytest.mark.parametrize('name,value', [
+    ('noise', -1), ('lambda_', 0.0), ('projection', 'max'),
+    ('backward_mode', 'bb'), ('noise_position', 'middle'), ('directed', 1),
+    ('vertex_costs', 'yes'), ('negative_costs', 'clip'),
+    ('num_workers', -1),
+])
+def test_invalid_assignment_raises(name, value):
+    layer = IdentityShortestPath()
+    before = getattr(layer, name)
+    with pytest.raises(ValueError, match=f"'{name.replace('_mode', '')}'"):
+        setattr(layer, name, value)
+    assert getattr(layer, name) == before
+
+
+def test_valid_assignment_changes_the_layer():
+    layer = IdentityShortestPath()
+    layer.directed = False
+    layer.vertex_costs = True
+    layer.negative_costs = 'clamp'
+    layer.num_workers = 2
+    layer.noise = 0.5
+    assert (layer.directed, layer.vertex_costs, layer.negative_costs,
+            layer.num_workers, layer.settings.noise) == (False, True,
+                                                          'clamp', 2, 0.5)
+    assert 'sense' not in vars(IdentityShortestPath)
+    assert IdentityShortestPath.default_projection == 'norm'
+
+
+def test_settings_object_and_overrides():
+    from pyg_identity.nn.functional import GradientSettings
+
+    s = GradientSettings(projection=None, noise=0.3, backward='blackbox')
+    layer = IdentityShortestPath(vertex_costs=True, settings=s, lambda_=5.0)
+    assert layer.settings == s.replace(lambda_=5.0)
+    assert (layer.projection, layer.noise, layer.backward_mode,
+            layer.lambda_) == (None, 0.3, 'blackbox', 5.0)
+    with pytest.raises(ValueError, match='unknown gradient setting'):
+        IdentityShortestPath(sense='min')
+
+
+def test_generator_makes_the_margin_reproducible():
+    # Equal costs on a grid: every monotone corner path ties, so the noise
+    # margin decides the path.
+    k = 6
+    edge_index, batch = grid_batch([k, k, k])
+    c = torch.ones(batch.numel())
+
+    def run(seed):
+        layer = IdentityShortestPath(
+            vertex_costs=True, projection=None, noise=1.0,
+            generator=torch.Generator().manual_seed(seed)).train()
+        return torch.stack([layer(c, edge_index, batch, source=0,
+                                  target=k * k - 1) for _ in range(2)])
+
+    y = run(0)
+    assert torch.equal(y, run(0))
+    assert any(not torch.equal(y, run(seed)) for seed in range(1, 6))
