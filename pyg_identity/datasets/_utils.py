@@ -1,15 +1,20 @@
 r"""Helpers shared by the datasets: the default data root, argument checks,
-seeding, graph construction over 2-D points, and file downloads."""
+seeding, graph construction over 2-D points, parallel labelling, saving
+processed files, and file downloads."""
 import hashlib
 import json
 import os
 import os.path as osp
 from numbers import Integral, Real
-from typing import Any, Dict, Optional, Sequence, Tuple, Union
+from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple, Union
 
 import numpy as np
 import torch
 from torch import Tensor
+from torch_geometric.data import Data, InMemoryDataset
+from torch_geometric.io import fs
+
+from pyg_identity.solvers._dispatch import map_graphs
 
 ENV_VAR = 'PYG_IDENTITY_DATASETS'
 
@@ -78,6 +83,12 @@ def check_root(root: Optional[PathLike], name: str) -> str:
     return path
 
 
+def check_bool(name: str, value: Any) -> bool:
+    if not isinstance(value, bool):
+        raise ValueError(f"'{name}' must be a bool (got {value!r})")
+    return value
+
+
 def check_choice(name: str, value: Any, choices: Sequence[str]) -> str:
     if not isinstance(value, str) or value not in choices:
         expected = ', '.join(repr(c) for c in choices)
@@ -120,6 +131,17 @@ def check_float(name: str, value: Any, low: float = 0.0) -> float:
         raise ValueError(f"'{name}' must be a finite number >= {low} (got "
                          f"{value!r})")
     return float(value)
+
+
+def resolve_num_workers(num_workers: Optional[int]) -> int:
+    r"""Validates :obj:`num_workers` and resolves :obj:`None` to the number
+    of CPU cores available to this process."""
+    if num_workers is None:
+        try:
+            return len(os.sched_getaffinity(0))
+        except AttributeError:  # pragma: no cover - not on Linux
+            return os.cpu_count() or 1
+    return check_int('num_workers', num_workers)
 
 
 def params_hash(params: Dict[str, Any]) -> str:
@@ -213,6 +235,36 @@ def build_edges(pos: Union[Tensor, np.ndarray], method: str = 'delaunay',
         [diff, np.linalg.norm(diff, axis=1, keepdims=True)], axis=1)
     return (torch.from_numpy(np.ascontiguousarray(edges)).long(),
             torch.from_numpy(attr).to(dtype))
+
+
+def solve_in_chunks(fn: Callable[..., Any], tasks: Sequence[Sequence[Any]],
+                    num_workers: int, desc: str, log: bool) -> List[Any]:
+    r"""Returns :obj:`[fn(*task) for task in tasks]`, computed by
+    :func:`~pyg_identity.solvers.map_graphs` in chunks, with a progress
+    bar."""
+    from tqdm import tqdm
+
+    out: List[Any] = []
+    chunk = 32 * max(1, num_workers)
+    with tqdm(total=len(tasks), desc=desc, disable=not log,
+              leave=False) as bar:
+        for start in range(0, len(tasks), chunk):
+            part = tasks[start:start + chunk]
+            out.extend(map_graphs(fn, part, num_workers))
+            bar.update(len(part))
+    return out
+
+
+def save_data_list(data_list: List[Data], path: str, split: str,
+                   noun: str = 'example') -> None:
+    r"""Saves :obj:`data_list` to :obj:`path` as collated tensors, without
+    the data class, so that loading needs no unpickling beyond tensors
+    (:obj:`torch.load(weights_only=True)`); raises if it is empty (every
+    :obj:`noun` of :obj:`split` was dropped by :obj:`pre_filter`)."""
+    if len(data_list) == 0:
+        raise RuntimeError(f"No {split} {noun} left after 'pre_filter'")
+    data, slices = InMemoryDataset.collate(data_list)
+    fs.torch_save((data.to_dict(), slices), path)
 
 
 def md5sum(path: str) -> str:

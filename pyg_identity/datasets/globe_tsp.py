@@ -1,30 +1,26 @@
 import functools
 import itertools
-from typing import Callable, Dict, List, Optional, Sequence, Tuple
+from typing import Callable, Dict, Iterable, List, Optional, Sequence, Tuple
 
 import numpy as np
 import torch
 from torch import Tensor
-from torch_geometric.data import Data, InMemoryDataset
+from torch_geometric.data import Data
 
+from pyg_identity.datasets._base import GeneratedDataset
 from pyg_identity.datasets._utils import (
     PathLike,
     _complete_edges,
+    check_bool,
     check_choice,
     check_int,
-    check_root,
-    params_hash,
-    rng,
+    resolve_num_workers,
+    solve_in_chunks,
 )
 from pyg_identity.datasets.random_tsp import (
     LABEL_SOLVERS,
-    MAX_EXACT_NODES,
-    check_bool,
-    check_elkai,
+    check_label_solver,
     optimal_tour,
-    resolve_num_workers,
-    save_data_list,
-    solve_in_chunks,
     tour_indicator,
 )
 
@@ -303,7 +299,7 @@ def flag_images(image_size: int = 32) -> Tensor:
 # The dataset ###############################################################
 
 
-class GlobeTSP(InMemoryDataset):
+class GlobeTSP(GeneratedDataset):
     r"""The Globe travelling-salesman task of the `"Differentiation of
     Blackbox Combinatorial Solvers" <https://arxiv.org/abs/1912.02175>`_
     paper, used in Sec. 4.4 of the `"Backpropagation through Combinatorial
@@ -425,7 +421,7 @@ class GlobeTSP(InMemoryDataset):
           - LKH-3
     """
 
-    splits = ('train', 'val', 'test')
+    _folder = 'globe_tsp'
     distances = DISTANCES
     solvers = LABEL_SOLVERS
 
@@ -450,71 +446,35 @@ class GlobeTSP(InMemoryDataset):
         force_reload: bool = False,
         log: bool = True,
     ) -> None:
-        self.split = check_choice('split', split, self.splits)
-        self.num_train = check_int('num_train', num_train,
-                                   int(self.split == 'train'))
-        self.num_val = check_int('num_val', num_val, int(self.split == 'val'))
-        self.num_test = check_int('num_test', num_test,
-                                  int(self.split == 'test'))
         self.num_countries = check_int('num_countries', num_countries, 3,
                                        NUM_COUNTRIES)
         self.image_size = check_int('image_size', image_size, 8)
         self.distance = check_choice('distance', distance, self.distances)
-        self.solver = check_choice('solver', solver, self.solvers)
-        if self.solver == 'exact' and self.num_countries > MAX_EXACT_NODES:
-            raise ValueError(f"'num_countries' must be at most "
-                             f"{MAX_EXACT_NODES} for solver='exact' "
-                             f"(Held-Karp) (got {num_countries!r}); use "
-                             f"solver='auto'")
-        self.runs = check_int('runs', runs, 1)
+        self.solver, self.runs = check_label_solver(
+            solver, runs, 'num_countries', num_countries, self.num_countries)
         self.with_tour = check_bool('with_tour', with_tour)
-        self.seed = check_int('seed', seed)
         self.num_workers = resolve_num_workers(num_workers)
-        root = check_root(root, 'globe_tsp')
-        if self.solver == 'elkai' or (self.solver == 'auto' and
-                                      self.num_countries > MAX_EXACT_NODES):
-            check_elkai()
         self.flags = flag_images(self.image_size)
-        super().__init__(root, transform, pre_transform, pre_filter,
-                         log=log, force_reload=force_reload)
-        self.load(self.processed_paths[0])
-
-    @property
-    def num_examples(self) -> int:
-        r"""The number of examples of the selected split."""
-        return {
-            'train': self.num_train,
-            'val': self.num_val,
-            'test': self.num_test
-        }[self.split]
+        super().__init__(root, split, num_train, num_val, num_test, seed,
+                         transform, pre_transform, pre_filter,
+                         force_reload=force_reload, log=log)
 
     @property
     def countries(self) -> List[str]:
         r"""The names of the 100 countries, in index order."""
         return [c[0] for c in CAPITALS]
 
-    def _params(self) -> Dict[str, object]:
+    def _own_params(self) -> Dict[str, object]:
         return dict(
-            split=self.split,
-            num_examples=self.num_examples,
             num_countries=self.num_countries,
             distance=self.distance,
             solver=self.solver,
             runs=self.runs,
             with_tour=self.with_tour,
-            seed=self.seed,
         )
 
-    @property
-    def raw_file_names(self) -> List[str]:
-        return []
-
-    @property
-    def processed_file_names(self) -> List[str]:
-        return [f'{self.split}_{params_hash(self._params())}.pt']
-
-    def process(self) -> None:
-        gen = rng(self.seed, self.splits.index(self.split))
+    def _generate(self) -> Iterable[Data]:
+        gen = self._rng()
         # Rounded to float32 first, so the labels are optimal for the stored
         # positions.
         pos = capital_positions().astype(np.float32).astype(np.float64)
@@ -528,7 +488,6 @@ class GlobeTSP(InMemoryDataset):
                                 f'Solving {self.split}', self.log)
         edge_index = _complete_edges(self.num_countries)
         edge_index_t = torch.from_numpy(np.ascontiguousarray(edge_index))
-        data_list = []
         for subset, tour in zip(subsets, tours):
             p = pos[subset]
             cost = sphere_distances(p, self.distance)
@@ -542,12 +501,7 @@ class GlobeTSP(InMemoryDataset):
             )
             if self.with_tour:
                 data.tour_index = torch.from_numpy(tour).long()
-            if self.pre_filter is not None and not self.pre_filter(data):
-                continue
-            if self.pre_transform is not None:
-                data = self.pre_transform(data)
-            data_list.append(data)
-        save_data_list(data_list, self.processed_paths[0], self.split)
+            yield data
 
     def get(self, idx: int) -> Data:
         data = super().get(idx)
@@ -555,9 +509,8 @@ class GlobeTSP(InMemoryDataset):
         data.x = self.flags[data.country]
         return data
 
-    def __repr__(self) -> str:
-        return (f'{self.__class__.__name__}({len(self)}, '
-                f'split={self.split!r}, num_countries={self.num_countries})')
+    def _extra_repr(self) -> str:
+        return f'num_countries={self.num_countries}'
 
 
 def sphere_tour(pos: np.ndarray, distance: str = 'geodesic',

@@ -1,32 +1,30 @@
-import os
-from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple, Union
+from typing import Any, Callable, Dict, Iterable, Optional, Tuple, Union
 
 import numpy as np
 import torch
-from torch_geometric.data import Data, InMemoryDataset
-from torch_geometric.io import fs
+from torch_geometric.data import Data
 
+from pyg_identity.datasets._base import GeneratedDataset
 from pyg_identity.datasets._utils import (
     PathLike,
     _complete_edges,
+    check_bool,
     check_choice,
     check_int,
     check_range,
-    check_root,
-    params_hash,
-    rng,
+    resolve_num_workers,
+    solve_in_chunks,
 )
-from pyg_identity.solvers._dispatch import map_graphs
+from pyg_identity.solvers.tsp import MAX_EXACT_NODES
 
 IntOrRange = Union[int, Tuple[int, int]]
 
-# The label solvers: 'auto' is exact Held-Karp up to this many nodes and
-# LKH-3 (elkai) above.
+# The label solvers: 'auto' is exact Held-Karp up to MAX_EXACT_NODES nodes
+# and LKH-3 (elkai) above.
 LABEL_SOLVERS = ('auto', 'elkai', 'exact')
-MAX_EXACT_NODES = 12
 
 
-class RandomTSP(InMemoryDataset):
+class RandomTSP(GeneratedDataset):
     r"""Euclidean travelling-salesman instances with :obj:`num_nodes` points
     drawn uniformly from the unit square, labelled with their optimal tours,
     the standard benchmark of learned TSP solvers (*e.g.*, `"Attention,
@@ -145,7 +143,10 @@ class RandomTSP(InMemoryDataset):
           - ~5 min
     """
 
-    splits = ('train', 'val', 'test')
+    _folder = 'random_tsp'
+    # The split size is also `num_instances` (its name in the hash).
+    _size_key = 'num_instances'
+    num_instances = GeneratedDataset.num_examples
     solvers = LABEL_SOLVERS
 
     def __init__(
@@ -167,62 +168,25 @@ class RandomTSP(InMemoryDataset):
         force_reload: bool = False,
         log: bool = True,
     ) -> None:
-        self.split = check_choice('split', split, self.splits)
-        self.num_train = check_int('num_train', num_train,
-                                   int(self.split == 'train'))
-        self.num_val = check_int('num_val', num_val, int(self.split == 'val'))
-        self.num_test = check_int('num_test', num_test,
-                                  int(self.split == 'test'))
         self.num_nodes_range = check_range('num_nodes', num_nodes, 3)
-        self.solver = check_choice('solver', solver, self.solvers)
-        if (self.solver == 'exact'
-                and self.num_nodes_range[1] > MAX_EXACT_NODES):
-            raise ValueError(f"'num_nodes' must be at most {MAX_EXACT_NODES} "
-                             f"for solver='exact' (Held-Karp) (got "
-                             f"{num_nodes!r}); use solver='auto'")
-        self.runs = check_int('runs', runs, 1)
+        self.solver, self.runs = check_label_solver(
+            solver, runs, 'num_nodes', num_nodes, self.num_nodes_range[1])
         self.with_tour = check_bool('with_tour', with_tour)
-        self.seed = check_int('seed', seed)
         self.num_workers = resolve_num_workers(num_workers)
-        root = check_root(root, 'random_tsp')
-        if self.solver == 'elkai' or (
-                self.solver == 'auto'
-                and self.num_nodes_range[1] > MAX_EXACT_NODES):
-            check_elkai()
-        super().__init__(root, transform, pre_transform, pre_filter,
-                         log=log, force_reload=force_reload)
-        self.load(self.processed_paths[0])
+        super().__init__(root, split, num_train, num_val, num_test, seed,
+                         transform, pre_transform, pre_filter,
+                         force_reload=force_reload, log=log)
 
-    @property
-    def num_instances(self) -> int:
-        r"""The number of instances of the selected split."""
-        return {
-            'train': self.num_train,
-            'val': self.num_val,
-            'test': self.num_test
-        }[self.split]
-
-    def _params(self) -> Dict[str, object]:
+    def _own_params(self) -> Dict[str, object]:
         return dict(
-            split=self.split,
-            num_instances=self.num_instances,
             num_nodes=self.num_nodes_range,
             solver=self.solver,
             runs=self.runs,
             with_tour=self.with_tour,
-            seed=self.seed,
         )
 
-    @property
-    def raw_file_names(self) -> List[str]:
-        return []
-
-    @property
-    def processed_file_names(self) -> List[str]:
-        return [f'{self.split}_{params_hash(self._params())}.pt']
-
-    def process(self) -> None:
-        gen = rng(self.seed, self.splits.index(self.split))
+    def _generate(self) -> Iterable[Data]:
+        gen = self._rng()
         lo, hi = self.num_nodes_range
         points = []
         for _ in range(self.num_instances):
@@ -235,43 +199,36 @@ class RandomTSP(InMemoryDataset):
         tasks = [(p, self.solver, self.runs) for p in points]
         tours = solve_in_chunks(euclidean_tour, tasks, self.num_workers,
                                 f'Solving {self.split}', self.log)
-        data_list = []
         for pos, tour in zip(points, tours):
-            data = tsp_data(pos, tour, self.with_tour)
-            if self.pre_filter is not None and not self.pre_filter(data):
-                continue
-            if self.pre_transform is not None:
-                data = self.pre_transform(data)
-            data_list.append(data)
-        save_data_list(data_list, self.processed_paths[0], self.split)
+            yield tsp_data(pos, tour, self.with_tour)
 
-    def __repr__(self) -> str:
-        return (f'{self.__class__.__name__}({len(self)}, '
-                f'split={self.split!r}, num_nodes={self._nodes_repr()})')
+    def _extra_repr(self) -> str:
+        return f'num_nodes={self._nodes_repr()}'
 
     def _nodes_repr(self) -> str:
         lo, hi = self.num_nodes_range
         return str(lo) if lo == hi else f'({lo}, {hi})'
 
 
-# Helpers shared with the other solver-labelled datasets ####################
+# The TSP labels, shared with GlobeTSP ######################################
 
 
-def check_bool(name: str, value: Any) -> bool:
-    if not isinstance(value, bool):
-        raise ValueError(f"'{name}' must be a bool (got {value!r})")
-    return value
-
-
-def resolve_num_workers(num_workers: Optional[int]) -> int:
-    r"""Validates :obj:`num_workers` and resolves :obj:`None` to the number
-    of CPU cores available to this process."""
-    if num_workers is None:
-        try:
-            return len(os.sched_getaffinity(0))
-        except AttributeError:  # pragma: no cover - not on Linux
-            return os.cpu_count() or 1
-    return check_int('num_workers', num_workers)
+def check_label_solver(solver: Any, runs: Any, name: str, value: Any,
+                       max_nodes: int) -> Tuple[str, int]:
+    r"""Validates the label :obj:`solver` and its number of :obj:`runs` for
+    tours of up to :obj:`max_nodes` nodes (given as the argument
+    :obj:`name` of value :obj:`value`), and checks that :obj:`elkai` is
+    installed if LKH-3 is needed."""
+    solver = check_choice('solver', solver, LABEL_SOLVERS)
+    if solver == 'exact' and max_nodes > MAX_EXACT_NODES:
+        raise ValueError(f"'{name}' must be at most {MAX_EXACT_NODES} for "
+                         f"solver='exact' (Held-Karp) (got {value!r}); use "
+                         f"solver='auto'")
+    runs = check_int('runs', runs, 1)
+    if solver == 'elkai' or (solver == 'auto'
+                             and max_nodes > MAX_EXACT_NODES):
+        check_elkai()
+    return solver, runs
 
 
 def check_elkai() -> None:
@@ -279,36 +236,9 @@ def check_elkai() -> None:
         import elkai  # noqa: F401
     except ImportError as e:  # pragma: no cover - elkai is a test extra
         raise ImportError(
-            "Labelling TSP instances with more than 12 nodes needs LKH-3 "
-            "through the 'elkai' package: pip install pyg_identity[tsp] (or "
-            "pip install elkai)") from e
-
-
-def solve_in_chunks(fn: Callable[..., Any], tasks: Sequence[Sequence[Any]],
-                    num_workers: int, desc: str, log: bool) -> List[Any]:
-    r"""Returns :obj:`[fn(*task) for task in tasks]`, computed by
-    :func:`~pyg_identity.solvers.map_graphs` in chunks, with a progress
-    bar."""
-    from tqdm import tqdm
-
-    out: List[Any] = []
-    chunk = 32 * max(1, num_workers)
-    with tqdm(total=len(tasks), desc=desc, disable=not log,
-              leave=False) as bar:
-        for start in range(0, len(tasks), chunk):
-            part = tasks[start:start + chunk]
-            out.extend(map_graphs(fn, part, num_workers))
-            bar.update(len(part))
-    return out
-
-
-def save_data_list(data_list: List[Data], path: str, split: str) -> None:
-    if len(data_list) == 0:
-        raise RuntimeError(f"No {split} example left after 'pre_filter'")
-    # Saved without the class, so that loading needs no unpickling beyond
-    # tensors (`torch.load(weights_only=True)`).
-    data, slices = InMemoryDataset.collate(data_list)
-    fs.torch_save((data.to_dict(), slices), path)
+            f"Labelling TSP instances with more than {MAX_EXACT_NODES} nodes "
+            f"needs LKH-3 through the 'elkai' package: pip install "
+            f"pyg_identity[tsp] (or pip install elkai)") from e
 
 
 def canonical_tour(tour: np.ndarray) -> np.ndarray:

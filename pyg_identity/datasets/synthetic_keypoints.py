@@ -1,11 +1,10 @@
 import math
-from typing import Callable, Dict, List, Optional, Tuple, Union
+from typing import Callable, Dict, Iterable, Optional, Tuple, Union
 
 import numpy as np
 import torch
-from torch_geometric.data import InMemoryDataset
-from torch_geometric.io import fs
 
+from pyg_identity.datasets._base import GeneratedDataset
 from pyg_identity.datasets._utils import (
     PathLike,
     build_edges,
@@ -13,16 +12,13 @@ from pyg_identity.datasets._utils import (
     check_float,
     check_int,
     check_range,
-    check_root,
-    params_hash,
-    rng,
 )
 from pyg_identity.datasets.pair_data import PairData
 
 IntOrRange = Union[int, Tuple[int, int]]
 
 
-class SyntheticKeypoints(InMemoryDataset):
+class SyntheticKeypoints(GeneratedDataset):
     r"""Synthetic graph-matching pairs of 2-D keypoint sets, generated
     offline, a controllable stand-in for the keypoint-matching benchmarks of
     the deep graph matching experiment (Sec. 4.2) of the `"Backpropagation
@@ -145,7 +141,12 @@ class SyntheticKeypoints(InMemoryDataset):
           - 3
     """
 
-    splits = ('train', 'val', 'test')
+    _folder = 'synthetic_keypoints'
+    # The split size is also `num_pairs` (its name in the hash).
+    _size_key = 'num_pairs'
+    num_pairs = GeneratedDataset.num_examples
+    _data_cls = PairData
+    _noun = 'pair'
     warps = ('similarity', 'affine')
     edge_types = ('knn', 'delaunay')
 
@@ -172,12 +173,6 @@ class SyntheticKeypoints(InMemoryDataset):
         force_reload: bool = False,
         log: bool = True,
     ) -> None:
-        self.split = check_choice('split', split, self.splits)
-        self.num_train = check_int('num_train', num_train,
-                                   int(self.split == 'train'))
-        self.num_val = check_int('num_val', num_val, int(self.split == 'val'))
-        self.num_test = check_int('num_test', num_test,
-                                  int(self.split == 'test'))
         self.num_inliers = check_range('num_inliers', num_inliers, 1)
         self.num_outliers_s = check_range('num_outliers_s', num_outliers_s)
         self.num_outliers_t = check_range('num_outliers_t', num_outliers_t)
@@ -187,25 +182,12 @@ class SyntheticKeypoints(InMemoryDataset):
         self.warp = check_choice('warp', warp, self.warps)
         self.edges = check_choice('edges', edges, self.edge_types)
         self.k = check_int('k', k, 1)
-        self.seed = check_int('seed', seed)
-        root = check_root(root, 'synthetic_keypoints')
-        super().__init__(root, transform, pre_transform, pre_filter,
-                         log=log, force_reload=force_reload)
-        self.load(self.processed_paths[0], data_cls=PairData)
+        super().__init__(root, split, num_train, num_val, num_test, seed,
+                         transform, pre_transform, pre_filter,
+                         force_reload=force_reload, log=log)
 
-    @property
-    def num_pairs(self) -> int:
-        r"""The number of pairs of the selected split."""
-        return {
-            'train': self.num_train,
-            'val': self.num_val,
-            'test': self.num_test
-        }[self.split]
-
-    def _params(self) -> Dict[str, object]:
+    def _own_params(self) -> Dict[str, object]:
         return dict(
-            split=self.split,
-            num_pairs=self.num_pairs,
             num_inliers=self.num_inliers,
             num_outliers_s=self.num_outliers_s,
             num_outliers_t=self.num_outliers_t,
@@ -215,47 +197,21 @@ class SyntheticKeypoints(InMemoryDataset):
             warp=self.warp,
             edges=self.edges,
             k=self.k if self.edges == 'knn' else None,
-            seed=self.seed,
         )
 
-    @property
-    def raw_file_names(self) -> List[str]:
-        return []
-
-    @property
-    def processed_file_names(self) -> List[str]:
-        return [f'{self.split}_{params_hash(self._params())}.pt']
-
-    def process(self) -> None:
+    def _generate(self) -> Iterable[PairData]:
         from tqdm import tqdm
 
-        gen = rng(self.seed, self.splits.index(self.split))
-        data_list = []
+        gen = self._rng()
         for _ in tqdm(range(self.num_pairs), desc=f'Generating {self.split}',
                       disable=not self.log, leave=False):
-            data = generate_pair(
+            yield generate_pair(
                 gen, num_inliers=self.num_inliers,
                 num_outliers_s=self.num_outliers_s,
                 num_outliers_t=self.num_outliers_t,
                 feature_dim=self.feature_dim, pos_noise=self.pos_noise,
                 feat_noise=self.feat_noise, warp=self.warp, edges=self.edges,
                 k=self.k)
-            if self.pre_filter is not None and not self.pre_filter(data):
-                continue
-            if self.pre_transform is not None:
-                data = self.pre_transform(data)
-            data_list.append(data)
-        if len(data_list) == 0:
-            raise RuntimeError(f"No {self.split} pair left after "
-                               f"'pre_filter'")
-        # Saved without the class, so that loading needs no unpickling
-        # beyond tensors (`torch.load(weights_only=True)`).
-        data, slices = self.collate(data_list)
-        fs.torch_save((data.to_dict(), slices), self.processed_paths[0])
-
-    def __repr__(self) -> str:
-        return (f'{self.__class__.__name__}({len(self)}, '
-                f'split={self.split!r})')
 
 
 def _draw(gen: np.random.Generator, bounds: Tuple[int, int]) -> int:

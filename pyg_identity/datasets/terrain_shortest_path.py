@@ -1,23 +1,17 @@
 import functools
-from typing import Callable, Dict, List, Optional, Tuple
+from typing import Callable, Dict, Iterable, List, Optional, Tuple
 
 import numpy as np
 import torch
 from torch import Tensor
-from torch_geometric.data import Data, InMemoryDataset
+from torch_geometric.data import Data
 
+from pyg_identity.datasets._base import GeneratedDataset
 from pyg_identity.datasets._utils import (
     PathLike,
-    check_choice,
     check_float,
     check_int,
-    check_root,
-    params_hash,
-    rng,
-)
-from pyg_identity.datasets.random_tsp import (
     resolve_num_workers,
-    save_data_list,
     solve_in_chunks,
 )
 
@@ -218,7 +212,7 @@ def render_terrain(terrain: np.ndarray, gen: np.random.Generator,
 # The dataset ###############################################################
 
 
-class TerrainShortestPath(InMemoryDataset):
+class TerrainShortestPath(GeneratedDataset):
     r"""Procedurally generated Warcraft-style terrain maps for learning
     shortest paths from images, a stand-in (generated offline, *not* the
     Warcraft II tile set) for the Warcraft shortest-path dataset of the
@@ -351,7 +345,10 @@ class TerrainShortestPath(InMemoryDataset):
           - 6
     """
 
-    splits = ('train', 'val', 'test')
+    _folder = 'terrain_shortest_path'
+    # The split size is also `num_maps` (its name in the hash).
+    _size_key = 'num_maps'
+    num_maps = GeneratedDataset.num_examples
     tile_types = TILE_TYPES
     tile_costs = TILE_COSTS
 
@@ -373,64 +370,35 @@ class TerrainShortestPath(InMemoryDataset):
         force_reload: bool = False,
         log: bool = True,
     ) -> None:
-        self.split = check_choice('split', split, self.splits)
-        self.num_train = check_int('num_train', num_train,
-                                   int(self.split == 'train'))
-        self.num_val = check_int('num_val', num_val, int(self.split == 'val'))
-        self.num_test = check_int('num_test', num_test,
-                                  int(self.split == 'test'))
         self.grid_size = check_int('grid_size', grid_size, 2)
         self.tile_size = check_int('tile_size', tile_size, 4)
         self.pixel_noise = check_float('pixel_noise', pixel_noise)
-        self.seed = check_int('seed', seed)
         self.num_workers = resolve_num_workers(num_workers)
-        root = check_root(root, 'terrain_shortest_path')
-        super().__init__(root, transform, pre_transform, pre_filter,
-                         log=log, force_reload=force_reload)
-        self.load(self.processed_paths[0])
+        super().__init__(root, split, num_train, num_val, num_test, seed,
+                         transform, pre_transform, pre_filter,
+                         force_reload=force_reload, log=log)
         self._edge_index = torch.from_numpy(_grid_edges(self.grid_size))
 
-    @property
-    def num_maps(self) -> int:
-        r"""The number of maps of the selected split."""
-        return {
-            'train': self.num_train,
-            'val': self.num_val,
-            'test': self.num_test
-        }[self.split]
-
-    def _params(self) -> Dict[str, object]:
+    def _own_params(self) -> Dict[str, object]:
         # The rendering parameters act on access only; they are not part of
         # the processed file.
         return dict(
-            split=self.split,
-            num_maps=self.num_maps,
             grid_size=self.grid_size,
             tile_costs=self.tile_costs,
-            seed=self.seed,
         )
 
-    @property
-    def raw_file_names(self) -> List[str]:
-        return []
-
-    @property
-    def processed_file_names(self) -> List[str]:
-        return [f'{self.split}_{params_hash(self._params())}.pt']
-
-    def process(self) -> None:
+    def _generate(self) -> Iterable[Data]:
         k = self.grid_size
-        gen = rng(self.seed, self.splits.index(self.split))
+        gen = self._rng()
         terrains = [generate_terrain(gen, k) for _ in range(self.num_maps)]
         costs = np.asarray(self.tile_costs, dtype=np.float32)
         tasks = [(costs[t].reshape(-1).astype(np.float64), k)
                  for t in terrains]
         paths = solve_in_chunks(terrain_path, tasks, self.num_workers,
                                 f'Solving {self.split}', self.log)
-        data_list = []
         for i, (terrain, (cost, _), y) in enumerate(zip(terrains, tasks,
                                                          paths)):
-            data = Data(
+            yield Data(
                 terrain=torch.from_numpy(terrain.reshape(-1)),
                 cost=torch.from_numpy(cost).float(),
                 y=torch.from_numpy(y).float(),
@@ -438,17 +406,11 @@ class TerrainShortestPath(InMemoryDataset):
                 sample_id=torch.tensor([i]),
                 num_nodes=k * k,
             )
-            if self.pre_filter is not None and not self.pre_filter(data):
-                continue
-            if self.pre_transform is not None:
-                data = self.pre_transform(data)
-            data_list.append(data)
-        save_data_list(data_list, self.processed_paths[0], self.split)
 
     def render(self, terrain: Tensor, sample_id: int) -> Tensor:
         r"""Renders the image of the example :obj:`sample_id` with tile types
         :obj:`terrain` (:obj:`[k * k]`), shape :obj:`[1, 3, k t, k t]`."""
-        gen = rng(self.seed, self.splits.index(self.split), 1 + sample_id)
+        gen = self._rng(1 + sample_id)
         k = self.grid_size
         img = render_terrain(terrain.view(k, k).numpy(), gen, self.tile_size,
                              self.pixel_noise)
@@ -461,9 +423,8 @@ class TerrainShortestPath(InMemoryDataset):
         data.edge_index = self._edge_index.clone()
         return data
 
-    def __repr__(self) -> str:
-        return (f'{self.__class__.__name__}({len(self)}, '
-                f'split={self.split!r}, grid_size={self.grid_size})')
+    def _extra_repr(self) -> str:
+        return f'grid_size={self.grid_size}'
 
 
 __all__ = ['TerrainShortestPath', 'TILE_TYPES', 'TILE_COSTS',

@@ -13,12 +13,10 @@ from torch_geometric.loader import DataLoader
 from pyg_identity.datasets.pascal_voc import (
     KEYPOINT_NAMES,
     PascalVOCKeypoints,
-    VGG16Backbone,
-    _vgg16_slices,
     backbone_key,
-    keypoint_features,
     read_split_file,
 )
+from pyg_identity.models.backbone import VGG16Backbone, keypoint_features
 
 Image = pytest.importorskip('PIL.Image')
 
@@ -510,68 +508,6 @@ def test_bad_root(tmp_path) -> None:
 def test_bad_backbone_output(root) -> None:
     with pytest.raises(ValueError, match="'backbone'"):
         make(root, backbone=lambda image: image.mean())
-
-
-def test_keypoint_features_rejects_bad_input() -> None:
-    image, pos = torch.rand(3, 32, 32), torch.rand(4, 2) * 32
-    backbone = TinyBackbone()
-    with pytest.raises(ValueError, match="'image'"):
-        keypoint_features(torch.rand(32, 32), pos, backbone)
-    with pytest.raises(ValueError, match="'image'"):
-        keypoint_features(torch.rand(2, 3, 32, 32), pos, backbone)
-    with pytest.raises(ValueError, match="'pos'"):
-        keypoint_features(image, torch.rand(4, 3), backbone)
-    with pytest.raises(ValueError, match="'backbone'"):
-        keypoint_features(image, pos, None)  # type: ignore
-
-
-def test_keypoint_features_bilinear_at_pixel_centres() -> None:
-    fmap = torch.arange(2 * 4 * 4, dtype=torch.float).view(1, 2, 4, 4)
-    image = torch.rand(3, 16, 16)  # stride 4: pixel centre (i + .5) * 4
-    pos = torch.tensor([[2.0, 2.0], [6.0, 10.0], [4.0, 2.0], [0.0, 0.0]])
-    out = keypoint_features(image, pos, lambda _: fmap, normalize=False)
-    assert out.shape == (4, 2)
-    assert out[0].tolist() == [0.0, 16.0]  # fmap[:, 0, 0]
-    assert out[1].tolist() == [9.0, 25.0]  # fmap[:, 2, 1]
-    assert out[2].tolist() == [0.5, 16.5]  # between columns 0 and 1
-    assert out[3].tolist() == [0.0, 16.0]  # clamped at the border
-    normalized = keypoint_features(image, pos[:2], lambda _: fmap)
-    assert torch.allclose(normalized.norm(dim=-1), torch.ones(2))
-
-
-def vgg_features(batch_norm: bool) -> torch.nn.Sequential:
-    layers: List[torch.nn.Module] = []
-    channels = 3
-    for width in [4, 4, 'M', 4, 4, 'M', 4, 4, 4, 'M', 4, 4, 4, 'M', 4, 4, 4,
-                  'M']:
-        if width == 'M':
-            layers.append(torch.nn.MaxPool2d(2))
-            continue
-        layers.append(torch.nn.Conv2d(channels, int(width), 3, padding=1))
-        if batch_norm:
-            layers.append(torch.nn.BatchNorm2d(int(width)))
-        layers.append(torch.nn.ReLU(inplace=True))
-        channels = int(width)
-    return torch.nn.Sequential(*layers)
-
-
-@pytest.mark.parametrize('batch_norm,cuts', [(False, (21, 26)),
-                                             (True, (30, 37))])
-def test_vgg16_slices_at_relu4_2_and_relu5_1(batch_norm: bool,
-                                             cuts: Tuple[int, int]) -> None:
-    node, edge = _vgg16_slices(vgg_features(batch_norm))
-    assert len(node) == cuts[0] and len(node) + len(edge) == cuts[1]
-    assert isinstance(node[-1], torch.nn.ReLU)
-    assert isinstance(edge[-1], torch.nn.ReLU)
-    convs = [m for m in node if isinstance(m, torch.nn.Conv2d)]
-    assert len(convs) == 9
-    out = edge(node(torch.rand(1, 3, 64, 64)))
-    assert out.shape == (1, 4, 4, 4)  # stride 16
-
-
-def test_vgg16_slices_reject_other_networks() -> None:
-    with pytest.raises(ValueError, match='VGG16'):
-        _vgg16_slices(torch.nn.Sequential(torch.nn.Conv2d(3, 3, 1)))
 
 
 def test_vgg16_requires_torchvision(root) -> None:
