@@ -24,13 +24,13 @@ from pyg_identity.nn import (  # noqa: E402
     IdentityTSP,
 )
 from pyg_identity.solvers.perfect_matching import (  # noqa: E402
-    perfect_matching,
+    _perfect_matching,
 )
 from pyg_identity.solvers.shortest_path import (  # noqa: E402
     _shortest_path,
     _vertex_shortest_path,
 )
-from pyg_identity.solvers.tsp import tsp_edges  # noqa: E402
+from pyg_identity.solvers.tsp import _tsp_edges  # noqa: E402
 from pyg_identity.utils import grid_edge_index  # noqa: E402
 
 
@@ -114,7 +114,7 @@ def main(argv=None) -> dict:
     tprobs = split(tbatch, tcost)
     cases['tsp (n=10..30, runs=1)'] = (
         lambda: tsp(tcost, tbatch.edge_index, tbatch.batch),
-        lambda: [tsp_edges(ei, c, n, runs=1) for ei, c, n in tprobs])
+        lambda: [_tsp_edges(ei, c, n, runs=1) for ei, c, n in tprobs])
 
     # Perfect matching, complete graphs of even size 6..20, one direction.
     psizes = 2 * rs.randint(3, 11, B)
@@ -130,7 +130,7 @@ def main(argv=None) -> dict:
     pprobs = split(pbatch, pcost)
     cases['perfect_matching (n=6..20)'] = (
         lambda: pm(pcost, pbatch.edge_index, pbatch.batch),
-        lambda: [perfect_matching(ei, c, n) for ei, c, n in pprobs])
+        lambda: [_perfect_matching(ei, c, n) for ei, c, n in pprobs])
 
     # Top-k and ranking: device-side segment ops vs a per-group torch loop.
     gsizes = torch.from_numpy(rs.randint(10, 200, B))

@@ -52,12 +52,13 @@ from pyg_identity.experiments._common import (
     RunLogger,
     base_parser,
     graph_norms,
-    import_pyplot,
     lr_scheduler,
     noise_for_epoch,
     seed_everything,
 )
 from pyg_identity.models.globe_tsp import GlobeTSPNet
+from pyg_identity.nn.functional import hamming_loss
+from pyg_identity.utils.plot import plot_tours
 
 # Table 6: test accuracy (%) of TSP(k) with noise alpha in the first half.
 TABLE6 = {
@@ -157,14 +158,6 @@ def embedding_stats(model: GlobeTSPNet, flags: Tensor) -> Dict[str, float]:
                 location_error_km=float(err.median()))
 
 
-def l1_loss(y: Tensor, y_true: Tensor, data: Batch) -> Tensor:
-    r"""The L1 loss :math:`\sum_e |y_e - y^*_e|` per graph, averaged over the
-    graphs (its gradient :math:`y - y^*` points away from :math:`y^*`)."""
-    graph = edge_batch(data.batch, data.edge_index)
-    return scatter((y - y_true).abs(), graph, 0, dim_size=data.num_graphs,
-                   reduce='sum').mean()
-
-
 def full_tour(y: Tensor, data: Batch) -> Tensor:
     r"""Whether the predicted tour of each graph is the optimal one."""
     graph = edge_batch(data.batch, data.edge_index)
@@ -211,7 +204,8 @@ def _test(model: torch.nn.Module, loader: DataLoader) -> Dict[str, float]:
     loss = 0.0
     for data in loader:
         y = model(data.x, data.edge_index, data.batch, data.num_graphs)
-        loss += float(l1_loss(y, data.y, data)) * data.num_graphs
+        loss += float(hamming_loss(y, data.y, edge_batch(
+            data.batch, data.edge_index), data.num_graphs)) * data.num_graphs
         correct.append(full_tour(y, data))
     model.train(was_training)
     n = sum(c.numel() for c in correct)
@@ -219,13 +213,12 @@ def _test(model: torch.nn.Module, loader: DataLoader) -> Dict[str, float]:
                 loss=loss / max(n, 1))
 
 
-def plot_tours(model: torch.nn.Module, dataset: Any, path: str,
-               num: int = 4) -> Optional[str]:
-    r"""Draws the predicted (red) and optimal (grey) tours of the first
-    :obj:`num` test examples over the capitals (longitude, latitude)."""
+def _plot(model: torch.nn.Module, dataset: Any, path: str,
+          num: int = 4) -> Optional[str]:
+    # The predicted (red) and optimal (grey) tours of the first `num` test
+    # examples over the capitals (longitude, latitude).
     if num <= 0:
         return None
-    plt = import_pyplot()
     data = Batch.from_data_list([dataset[i]
                                  for i in range(min(num, len(dataset)))])
     was_training = model.training
@@ -236,30 +229,14 @@ def plot_tours(model: torch.nn.Module, dataset: Any, path: str,
     ok = full_tour(y, data)
     lon = torch.rad2deg(torch.atan2(data.pos[:, 1], data.pos[:, 0]))
     lat = torch.rad2deg(torch.asin(data.pos[:, 2].clamp(-1, 1)))
-    fig, axes = plt.subplots(1, data.num_graphs,
-                             figsize=(4.0 * data.num_graphs, 2.6),
-                             squeeze=False)
-    for g, ax in enumerate(axes[0]):
-        lo, hi = int(data.ptr[g]), int(data.ptr[g + 1])
-        mask = data.batch[data.edge_index[0]] == g
-        ei = data.edge_index[:, mask]
-        for ind, style in ((data.y[mask], dict(color='0.6', lw=4, alpha=0.6)),
-                           (y[mask], dict(color='tab:red', lw=1.2))):
-            for s, t in ei[:, (ind > 0.5) & (ei[0] < ei[1])].t().tolist():
-                ax.plot(lon[[s, t]], lat[[s, t]], **style)
-        ax.scatter(lon[lo:hi], lat[lo:hi], s=12, color='k', zorder=3)
-        ax.set_xlim(-180, 180)
-        ax.set_ylim(-90, 90)
-        ax.set_title(f'k={hi - lo}, ' +
-                     ('optimal' if bool(ok[g]) else 'not optimal'),
-                     fontsize=9)
-        ax.set_xticks([])
-        ax.set_yticks([])
-    fig.suptitle('predicted (red) vs optimal (grey) tours, lon/lat')
-    fig.tight_layout()
-    fig.savefig(path, dpi=100)
-    plt.close(fig)
-    return path
+    sizes = data.ptr.diff().tolist()
+    titles = [f'k={n}, ' + ('optimal' if bool(ok[g]) else 'not optimal')
+              for g, n in enumerate(sizes)]
+    return plot_tours(torch.stack([lon, lat], dim=-1), data.edge_index, y,
+                      data.y, data.ptr, path, titles=titles,
+                      suptitle='predicted (red) vs optimal (grey) tours, '
+                      'lon/lat', xlim=(-180, 180), ylim=(-90, 90),
+                      panel_size=(4.0, 2.6))
 
 
 def main(argv: Optional[Sequence[str]] = None) -> Dict[str, Any]:
@@ -331,7 +308,11 @@ def main(argv: Optional[Sequence[str]] = None) -> Dict[str, Any]:
             y = net(data.x, data.edge_index, data.batch, data.num_graphs)
             if args.grad_noise > 0:
                 y.register_hook(grad_noise(data.num_graphs))
-            loss = l1_loss(y, data.y, data)
+            # The L1 loss to the optimal tour: its gradient y - y* points
+            # away from y* (zero on correct entries).
+            loss = hamming_loss(y, data.y, edge_batch(data.batch,
+                                                      data.edge_index),
+                                data.num_graphs, form='l1')
             loss.backward()
             optimizer.step()
             total_loss += float(loss.detach()) * data.num_graphs
@@ -392,8 +373,8 @@ def main(argv: Optional[Sequence[str]] = None) -> Dict[str, Any]:
             torch.save({k: v.float() for k, v in model.state_dict().items()},
                        args.save)
         final = _test(model, test_loader)
-        plot_tours(model, test_dataset,
-                   os.path.join(logger.out, 'tours.png'), args.num_plots)
+        _plot(model, test_dataset, os.path.join(logger.out, 'tours.png'),
+              args.num_plots)
         norms = [row['cost_norm'] for row in logger.history]
         emb = embedding_stats(model, train_dataset.flags)
         result = logger.finish(

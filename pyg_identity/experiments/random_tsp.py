@@ -36,12 +36,13 @@ from pyg_identity.experiments._common import (
     RunLogger,
     base_parser,
     graph_norms,
-    import_pyplot,
     lr_scheduler,
     noise_for_epoch,
     seed_everything,
 )
 from pyg_identity.models.tsp_gnn import TSPEdgeGNN
+from pyg_identity.nn.functional import hamming_loss
+from pyg_identity.utils.plot import plot_tours
 
 
 def _nodes(value: str) -> Tuple[int, int]:
@@ -92,19 +93,6 @@ def parser() -> argparse.ArgumentParser:
     return p
 
 
-def hamming(y: Tensor, y_true: Tensor, data: Batch) -> Tensor:
-    r"""The Hamming loss :math:`\sum_e |y_e - y^*_e|` per graph, averaged
-    over the graphs of :obj:`data`. Written as an L1 distance, its gradient
-    :math:`\partial\ell/\partial y = \mathrm{sign}(y - y^*) = y - y^*` is
-    zero on correct entries (paper Sec. 3.2: :math:`-\partial\ell/\partial
-    y` points at :math:`y^*`), so a tour that is already right under the
-    noise margin gets no update."""
-    err = (y - y_true).abs()
-    graph = edge_batch(data.batch, data.edge_index)
-    return scatter(err, graph, 0, dim_size=data.num_graphs,
-                   reduce='sum').mean()
-
-
 def tour_metrics(y: Tensor, data: Batch) -> Tuple[Tensor, Tensor]:
     r"""Returns the optimality gap (%) and whether the tour is the optimal
     one, per graph, of the predicted tour indicator :obj:`y` (both
@@ -146,7 +134,8 @@ def _test(model: torch.nn.Module, loader: DataLoader) -> Dict[str, float]:
     loss = 0.0
     for data in loader:
         y = _forward(model, data)
-        loss += float(hamming(y, data.y, data)) * data.num_graphs
+        loss += float(hamming_loss(y, data.y, edge_batch(
+            data.batch, data.edge_index), data.num_graphs)) * data.num_graphs
         g, e = tour_metrics(y, data)
         gaps.append(g)
         exact.append(e)
@@ -157,13 +146,12 @@ def _test(model: torch.nn.Module, loader: DataLoader) -> Dict[str, float]:
                 loss=loss / max(n, 1))
 
 
-def plot_tours(model: torch.nn.Module, dataset: Any, path: str,
-               num: int = 4) -> Optional[str]:
-    r"""Draws the predicted (red) and optimal (grey) tours of the first
-    :obj:`num` instances of :obj:`dataset` over their points."""
+def _plot(model: torch.nn.Module, dataset: Any, path: str,
+          num: int = 4) -> Optional[str]:
+    # The predicted (red) and optimal (grey) tours of the first `num`
+    # instances of `dataset` over their points.
     if num <= 0:
         return None
-    plt = import_pyplot()
     data = Batch.from_data_list([dataset[i]
                                  for i in range(min(num, len(dataset)))])
     was_training = model.training
@@ -172,30 +160,11 @@ def plot_tours(model: torch.nn.Module, dataset: Any, path: str,
         y = _forward(model, data)
     model.train(was_training)
     gap, _ = tour_metrics(y, data)
-    fig, axes = plt.subplots(1, data.num_graphs,
-                             figsize=(3.2 * data.num_graphs, 3.4),
-                             squeeze=False)
-    for g, ax in enumerate(axes[0]):
-        sample = data.get_example(g)
-        lo, hi = int(data.ptr[g]), int(data.ptr[g + 1])
-        mask = (data.batch[data.edge_index[0]] == g)
-        ei = data.edge_index[:, mask] - lo
-        pos = data.pos[lo:hi]
-        for ind, style in ((sample.y, dict(color='0.6', lw=4, alpha=0.6)),
-                           (y[mask], dict(color='tab:red', lw=1.2))):
-            for s, t in ei[:, (ind > 0.5) & (ei[0] < ei[1])].t().tolist():
-                ax.plot(pos[[s, t], 0], pos[[s, t], 1], **style)
-        ax.scatter(pos[:, 0], pos[:, 1], s=10, color='k', zorder=3)
-        shown = round(float(gap[g]), 2) + 0.0  # no '-0.00'
-        ax.set_title(f'n={hi - lo}, gap {shown:.2f}%', fontsize=9)
-        ax.set_aspect('equal')
-        ax.set_xticks([])
-        ax.set_yticks([])
-    fig.suptitle('predicted (red) vs optimal (grey) tours')
-    fig.tight_layout()
-    fig.savefig(path, dpi=100)
-    plt.close(fig)
-    return path
+    # round(...) + 0.0: no '-0.00'
+    titles = [f'n={n}, gap {round(float(gap[g]), 2) + 0.0:.2f}%'
+              for g, n in enumerate(data.ptr.diff().tolist())]
+    return plot_tours(data.pos, data.edge_index, y, data.y, data.ptr, path,
+                      titles=titles, equal_aspect=True)
 
 
 def main(argv: Optional[Sequence[str]] = None) -> Dict[str, Any]:
@@ -261,7 +230,12 @@ def main(argv: Optional[Sequence[str]] = None) -> Dict[str, Any]:
                          disable=args.quiet or not ddp.is_main):
             optimizer.zero_grad()
             y = _forward(net, data)
-            loss = hamming(y, data.y, data)
+            # The Hamming loss as an L1 distance: its gradient y - y* is
+            # zero on correct entries (paper Sec. 3.2), so a tour that is
+            # already right under the noise margin gets no update.
+            loss = hamming_loss(y, data.y, edge_batch(data.batch,
+                                                      data.edge_index),
+                                data.num_graphs, form='l1')
             loss.backward()
             optimizer.step()
             total_loss += float(loss.detach()) * data.num_graphs
@@ -302,8 +276,8 @@ def main(argv: Optional[Sequence[str]] = None) -> Dict[str, Any]:
             torch.save({k: v.float() for k, v in model.state_dict().items()},
                        args.save)
         final = _test(model, test_loader)
-        plot_tours(model, test_dataset, os.path.join(logger.out, 'tours.png'),
-                   args.num_plots)
+        _plot(model, test_dataset, os.path.join(logger.out, 'tours.png'),
+              args.num_plots)
         result = logger.finish(
             plots=['loss', 'test_gap', 'test_acc', 'cost_norm'],
             test_gap=final['gap'], test_acc=final['acc'],

@@ -1,10 +1,11 @@
-from typing import Optional
+from typing import Any, Optional
 
 import torch
 import torch.nn.functional as F
 from torch import Tensor
 from torch_geometric.typing import OptTensor
 
+from pyg_identity.nn.functional.settings import GradientSettings
 from pyg_identity.nn.tsp import IdentityTSP
 
 DISTANCES = ('geodesic', 'chord')
@@ -53,22 +54,13 @@ class GlobeTSPNet(torch.nn.Module):
             :class:`~pyg_identity.nn.IdentityTSP`. (default: :obj:`"elkai"`)
         runs (int, optional): The number of LKH runs per graph.
             (default: :obj:`1`)
-        projection (str, optional): The cost projection of the solver layer;
-            the paper uses :obj:`"std"` in all TSP experiments.
-            (default: :obj:`"std"`)
-        noise (float, optional): The noise margin :math:`\alpha` (training
-            only). (default: :obj:`0.0`)
-        noise_position (str, optional): :obj:`"before"` adds the margin
-            to the raw costs, before the projection (it keeps them from
-            collapsing); :obj:`"after"` to the projected costs.
-            (default: :obj:`"before"`)
-        backward (str, optional): :obj:`"identity"` or :obj:`"blackbox"`.
-            (default: :obj:`"identity"`)
-        lambda_ (float, optional): The Blackbox :math:`\lambda` (the paper
-            uses 20). (default: :obj:`20.0`)
-        diagnostics (bool, optional): If set, the solver layer records the
-            cost norm of the last call in :obj:`model.tsp.diagnostics`.
-            (default: :obj:`False`)
+        settings (GradientSettings, optional): The gradient settings of the
+            solver layer (see
+            :class:`~pyg_identity.nn.functional.GradientSettings`); default
+            projection :obj:`"std"`, as in all TSP experiments of the paper.
+            (default: :obj:`None`)
+        **kwargs: Fields of :class:`GradientSettings` overriding
+            :obj:`settings` (*e.g.* :obj:`noise=0.1, backward="blackbox"`).
 
     Shapes:
         - **input:**
@@ -85,12 +77,9 @@ class GlobeTSPNet(torch.nn.Module):
         distance: str = 'geodesic',
         solver: str = 'elkai',
         runs: int = 1,
-        projection: Optional[str] = 'std',
-        noise: float = 0.0,
-        noise_position: str = 'before',
-        backward: str = 'identity',
-        lambda_: float = 20.0,
-        diagnostics: bool = False,
+        *,
+        settings: Optional[GradientSettings] = None,
+        **kwargs: Any,
     ) -> None:
         super().__init__()
         if isinstance(image_size, bool) or not isinstance(
@@ -117,11 +106,7 @@ class GlobeTSPNet(torch.nn.Module):
         side = _conv_out(_conv_out(image_size))
         self.lin1 = torch.nn.Linear(50 * side * side, hidden_channels)
         self.lin2 = torch.nn.Linear(hidden_channels, 3)
-        self.tsp = IdentityTSP(solver=solver, runs=runs,
-                               projection=projection, noise=noise,
-                               noise_position=noise_position,
-                               backward=backward, lambda_=lambda_,
-                               diagnostics=diagnostics)
+        self.tsp = IdentityTSP(solver, runs, settings=settings, **kwargs)
         self.reset_parameters()
 
     def reset_parameters(self) -> None:

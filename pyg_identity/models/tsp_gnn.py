@@ -1,4 +1,4 @@
-from typing import Optional
+from typing import Any, Optional
 
 import torch
 import torch.nn.functional as F
@@ -9,6 +9,7 @@ from torch_geometric.nn.models import MLP
 from torch_geometric.typing import OptTensor
 
 from pyg_identity.nn.edge_cost import EdgeCost
+from pyg_identity.nn.functional.settings import GradientSettings
 from pyg_identity.nn.tsp import IdentityTSP
 
 
@@ -53,21 +54,13 @@ class TSPEdgeGNN(torch.nn.Module):
             :class:`~pyg_identity.nn.IdentityTSP`. (default: :obj:`"elkai"`)
         runs (int, optional): The number of LKH runs per graph (a small
             value keeps training fast). (default: :obj:`1`)
-        projection (str, optional): The cost projection of the solver layer.
-            (default: :obj:`"std"`)
-        noise (float, optional): The noise margin :math:`\alpha` (training
-            only). (default: :obj:`0.0`)
-        noise_position (str, optional): :obj:`"before"` adds the margin
-            to the raw costs, before the projection (it keeps them from
-            collapsing); :obj:`"after"` to the projected costs.
-            (default: :obj:`"before"`)
-        backward (str, optional): :obj:`"identity"` or :obj:`"blackbox"`.
-            (default: :obj:`"identity"`)
-        lambda_ (float, optional): The Blackbox :math:`\lambda`.
-            (default: :obj:`20.0`)
-        diagnostics (bool, optional): If set, the solver layer records the
-            cost norm of the last call in :obj:`model.tsp.diagnostics`.
-            (default: :obj:`False`)
+        settings (GradientSettings, optional): The gradient settings of the
+            solver layer (see
+            :class:`~pyg_identity.nn.functional.GradientSettings`); default
+            projection :obj:`"std"`, as in all TSP experiments of the paper.
+            (default: :obj:`None`)
+        **kwargs: Fields of :class:`GradientSettings` overriding
+            :obj:`settings` (*e.g.* :obj:`noise=0.1, backward="blackbox"`).
 
     Shapes:
         - **input:**
@@ -87,12 +80,9 @@ class TSPEdgeGNN(torch.nn.Module):
         edge_dim: Optional[int] = 1,
         solver: str = 'elkai',
         runs: int = 1,
-        projection: Optional[str] = 'std',
-        noise: float = 0.0,
-        noise_position: str = 'before',
-        backward: str = 'identity',
-        lambda_: float = 20.0,
-        diagnostics: bool = False,
+        *,
+        settings: Optional[GradientSettings] = None,
+        **kwargs: Any,
     ) -> None:
         super().__init__()
         for name, value in (('in_channels', in_channels),
@@ -127,11 +117,7 @@ class TSPEdgeGNN(torch.nn.Module):
                                            aggr='mean'))
         self.cost = EdgeCost(hidden_channels, hidden_channels, num_layers=2,
                              edge_dim=edge_dim, symmetric=True)
-        self.tsp = IdentityTSP(solver=solver, runs=runs,
-                               projection=projection, noise=noise,
-                               noise_position=noise_position,
-                               backward=backward, lambda_=lambda_,
-                               diagnostics=diagnostics)
+        self.tsp = IdentityTSP(solver, runs, settings=settings, **kwargs)
         self.reset_parameters()
 
     def reset_parameters(self) -> None:

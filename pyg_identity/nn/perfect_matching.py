@@ -1,10 +1,11 @@
-from typing import Optional
+from typing import Any, Optional
 
 from torch import Tensor
 from torch_geometric.typing import OptTensor
 
 from pyg_identity.nn._base import SolverLayer
 from pyg_identity.nn.functional.perfect_matching import perfect_matching
+from pyg_identity.nn.functional.settings import GradientSettings
 from pyg_identity.solvers._dispatch import check_num_workers, check_timeout
 
 
@@ -51,31 +52,15 @@ class IdentityPerfectMatching(SolverLayer):
     positive scaling (:math:`P_{\text{norm}}`).
 
     Args:
-        projection (str, optional): :obj:`None`, :obj:`"mean"`,
-            :obj:`"norm"` or :obj:`"std"`, per graph.
-            (default: :obj:`"std"`)
-        noise (float, optional): The noise margin :math:`\alpha`, applied in
-            training mode only. (default: :obj:`0.0`)
-        backward (str, optional): :obj:`"identity"` or :obj:`"blackbox"`.
-            (default: :obj:`"identity"`)
-        lambda_ (float, optional): The Blackbox :math:`\lambda`.
-            (default: :obj:`20.0`)
-        noise_position (str, optional): :obj:`"before"` adds the margin
-            to the raw costs, before the projection (it keeps them from
-            collapsing); :obj:`"after"` to the projected costs.
-            (default: :obj:`"before"`)
-        num_workers (int, optional): Solve the graphs in this many processes
-            if :obj:`> 1`. (default: :obj:`0`)
-        timeout (float, optional): Seconds a solver call (the whole batch)
-            may take before its worker processes are terminated and a
-            :class:`TimeoutError` is raised. With a timeout, even
-            :obj:`num_workers=0` solves in a worker process (the only way to
-            stop a solver stuck in C code), so scripts need the
-            :obj:`if __name__ == '__main__':` guard of :obj:`spawn`.
-            (default: :obj:`None`)
-        diagnostics (bool, optional): If set, :obj:`layer.diagnostics` records
-            the cost norm and gradient cosine of the last call.
-            (default: :obj:`False`)
+        num_workers (int, optional): see
+            :func:`~pyg_identity.solvers.map_graphs`. (default: :obj:`0`)
+        timeout (float, optional): see
+            :func:`~pyg_identity.solvers.map_graphs`. (default: :obj:`None`)
+        settings (GradientSettings, optional): The gradient settings (see
+            :class:`~pyg_identity.nn.functional.GradientSettings`); default
+            projection :obj:`"std"`. (default: :obj:`None`)
+        **kwargs: Fields of :class:`GradientSettings` overriding
+            :obj:`settings` (*e.g.* :obj:`noise=0.1`).
 
     Shapes:
         - **input:**
@@ -85,28 +70,43 @@ class IdentityPerfectMatching(SolverLayer):
         - **output:** matching indicator :math:`(|\mathcal{E}|)`, in the
           dtype and device of the costs
     """
-    sense = 'min'
+    default_projection = 'std'
 
     def __init__(
         self,
-        projection: Optional[str] = 'std',
-        noise: float = 0.0,
-        backward: str = 'identity',
-        lambda_: float = 20.0,
-        noise_position: str = 'before',
         num_workers: int = 0,
         timeout: Optional[float] = None,
-        diagnostics: bool = False,
+        *,
+        settings: Optional[GradientSettings] = None,
+        **kwargs: Any,
     ) -> None:
-        super().__init__(projection=projection, noise=noise, backward=backward,
-                         lambda_=lambda_, noise_position=noise_position,
-                         diagnostics=diagnostics)
-        self.num_workers = check_num_workers(num_workers)
-        self.timeout = check_timeout(timeout)
+        super().__init__(settings, **kwargs)
+        self.num_workers = num_workers
+        self.timeout = timeout
+
+    @property
+    def num_workers(self) -> int:
+        r"""The number of solver processes (see
+        :func:`~pyg_identity.solvers.map_graphs`)."""
+        return self._num_workers
+
+    @num_workers.setter
+    def num_workers(self, value: int) -> None:
+        self._num_workers = check_num_workers(value)
+
+    @property
+    def timeout(self) -> Optional[float]:
+        r"""The timeout of a solver call in seconds (see
+        :func:`~pyg_identity.solvers.map_graphs`)."""
+        return self._timeout
+
+    @timeout.setter
+    def timeout(self, value: Optional[float]) -> None:
+        self._timeout = check_timeout(value)
 
     def forward(
         self,
-        edge_cost: Tensor,
+        cost: Tensor,
         edge_index: Tensor,
         batch: OptTensor = None,
         num_nodes: Optional[int] = None,
@@ -115,7 +115,7 @@ class IdentityPerfectMatching(SolverLayer):
         r"""Forward pass.
 
         Args:
-            edge_cost (torch.Tensor): The edge costs.
+            cost (torch.Tensor): The edge costs.
             edge_index (torch.Tensor): The edge indices.
             batch (torch.Tensor, optional): The batch vector.
                 (default: :obj:`None`)
@@ -125,12 +125,17 @@ class IdentityPerfectMatching(SolverLayer):
                 (default: :obj:`None`)
         """
         return perfect_matching(
-            edge_cost, edge_index, batch, num_nodes, num_graphs,
-            projection=self.projection, noise=self.noise,
-            training=self.training, backward=self.backward_mode,
-            lambda_=self.lambda_, noise_position=self.noise_position,
+            cost, edge_index, batch, num_nodes, num_graphs,
             num_workers=self.num_workers, timeout=self.timeout,
-            diagnostics=self.diagnostics)
+            settings=self.settings, training=self.training)
+
+    def extra_repr(self) -> str:
+        out = super().extra_repr()
+        if self.num_workers > 1:
+            out += f', num_workers={self.num_workers}'
+        if self.timeout is not None:
+            out += f', timeout={self.timeout:g}'
+        return out
 
     def __repr__(self) -> str:
         return f'{self.__class__.__name__}({self.extra_repr()})'

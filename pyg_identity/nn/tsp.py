@@ -1,12 +1,13 @@
-from typing import Optional
+from typing import Any, Optional
 
 from torch import Tensor
 from torch_geometric.typing import OptTensor
 
 from pyg_identity.nn._base import SolverLayer
+from pyg_identity.nn.functional.settings import GradientSettings
 from pyg_identity.nn.functional.tsp import tsp
 from pyg_identity.solvers._dispatch import check_num_workers, check_timeout
-from pyg_identity.solvers.tsp import check_backend
+from pyg_identity.solvers.tsp import _check_options
 
 
 class IdentityTSP(SolverLayer):
@@ -59,34 +60,17 @@ class IdentityTSP(SolverLayer):
             :obj:`"lkh"`. (default: :obj:`"elkai"`)
         runs (int, optional): The number of LKH runs per graph (quality vs
             time). (default: :obj:`10`)
-        num_workers (int, optional): Processes solving graphs in parallel
-            (LKH holds the GIL, so threads would not help); :obj:`0` or
-            :obj:`1` solves in this process. (default: :obj:`0`)
-        timeout (float, optional): Seconds a solver call (the whole batch)
-            may take before its worker processes are terminated and a
-            :class:`TimeoutError` is raised. With a timeout, even
-            :obj:`num_workers=0` solves in a worker process (the only way to
-            stop a solver stuck in C code), so scripts need the
-            :obj:`if __name__ == '__main__':` guard of :obj:`spawn`.
-            (default: :obj:`None`)
+        num_workers (int, optional): see
+            :func:`~pyg_identity.solvers.map_graphs`. (default: :obj:`0`)
+        timeout (float, optional): see
+            :func:`~pyg_identity.solvers.map_graphs`. (default: :obj:`None`)
         lkh_executable (str, optional): The path of the LKH-3 executable for
             :obj:`solver="lkh"`. (default: :obj:`"LKH"`)
-        projection (str, optional): :obj:`None`, :obj:`"mean"`,
-            :obj:`"norm"` or :obj:`"std"`, per graph.
-            (default: :obj:`"std"`)
-        noise (float, optional): The noise margin :math:`\alpha`.
-            (default: :obj:`0.0`)
-        backward (str, optional): :obj:`"identity"` or :obj:`"blackbox"`.
-            (default: :obj:`"identity"`)
-        lambda_ (float, optional): The Blackbox :math:`\lambda`.
-            (default: :obj:`20.0`)
-        noise_position (str, optional): :obj:`"before"` adds the margin
-            to the raw costs, before the projection (it keeps them from
-            collapsing); :obj:`"after"` to the projected costs.
-            (default: :obj:`"before"`)
-        diagnostics (bool, optional): If set, :obj:`layer.diagnostics` records
-            the cost norm and gradient cosine of the last call.
-            (default: :obj:`False`)
+        settings (GradientSettings, optional): The gradient settings (see
+            :class:`~pyg_identity.nn.functional.GradientSettings`); default
+            projection :obj:`"std"`. (default: :obj:`None`)
+        **kwargs: Fields of :class:`GradientSettings` overriding
+            :obj:`settings` (*e.g.* :obj:`noise=0.1`).
 
     Shapes:
         - **input:** edge costs :math:`(|\mathcal{E}|)` or
@@ -96,7 +80,7 @@ class IdentityTSP(SolverLayer):
         - **output:** the tour indicator, of the shape, dtype and device of
           the costs
     """
-    sense = 'min'
+    default_projection = 'std'
 
     def __init__(
         self,
@@ -105,26 +89,72 @@ class IdentityTSP(SolverLayer):
         num_workers: int = 0,
         timeout: Optional[float] = None,
         lkh_executable: str = 'LKH',
-        projection: Optional[str] = 'std',
-        noise: float = 0.0,
-        backward: str = 'identity',
-        lambda_: float = 20.0,
-        noise_position: str = 'before',
-        diagnostics: bool = False,
+        *,
+        settings: Optional[GradientSettings] = None,
+        **kwargs: Any,
     ) -> None:
-        super().__init__(projection=projection, noise=noise, backward=backward,
-                         lambda_=lambda_, noise_position=noise_position,
-                         diagnostics=diagnostics)
-        check_backend(solver, runs, lkh_executable)
-        self.solver = solver
-        self.runs = int(runs)
-        self.num_workers = check_num_workers(num_workers)
-        self.timeout = check_timeout(timeout)
-        self.lkh_executable = lkh_executable
+        super().__init__(settings, **kwargs)
+        _check_options(solver, runs, lkh_executable)
+        self._solver = solver
+        self._runs = int(runs)
+        self._lkh_executable = lkh_executable
+        self.num_workers = num_workers
+        self.timeout = timeout
+
+    @property
+    def solver(self) -> str:
+        r"""The TSP solver: :obj:`"elkai"`, :obj:`"exact"` or
+        :obj:`"lkh"`."""
+        return self._solver
+
+    @solver.setter
+    def solver(self, value: str) -> None:
+        _check_options(value, self._runs, self._lkh_executable)
+        self._solver = value
+
+    @property
+    def runs(self) -> int:
+        r"""The number of LKH runs per graph."""
+        return self._runs
+
+    @runs.setter
+    def runs(self, value: int) -> None:
+        _check_options(self._solver, value, self._lkh_executable)
+        self._runs = int(value)
+
+    @property
+    def lkh_executable(self) -> str:
+        r"""The LKH-3 executable for :obj:`solver="lkh"`."""
+        return self._lkh_executable
+
+    @lkh_executable.setter
+    def lkh_executable(self, value: str) -> None:
+        _check_options(self._solver, self._runs, value)
+        self._lkh_executable = value
+
+    @property
+    def num_workers(self) -> int:
+        r"""The number of solver processes (see
+        :func:`~pyg_identity.solvers.map_graphs`)."""
+        return self._num_workers
+
+    @num_workers.setter
+    def num_workers(self, value: int) -> None:
+        self._num_workers = check_num_workers(value)
+
+    @property
+    def timeout(self) -> Optional[float]:
+        r"""The timeout of a solver call in seconds (see
+        :func:`~pyg_identity.solvers.map_graphs`)."""
+        return self._timeout
+
+    @timeout.setter
+    def timeout(self, value: Optional[float]) -> None:
+        self._timeout = check_timeout(value)
 
     def forward(
         self,
-        edge_cost: Tensor,
+        cost: Tensor,
         edge_index: Tensor,
         batch: OptTensor = None,
         num_nodes: Optional[int] = None,
@@ -133,7 +163,7 @@ class IdentityTSP(SolverLayer):
         r"""Forward pass.
 
         Args:
-            edge_cost (torch.Tensor): The edge costs.
+            cost (torch.Tensor): The edge costs.
             edge_index (torch.Tensor): The edges.
             batch (torch.Tensor, optional): The batch vector.
                 (default: :obj:`None`)
@@ -142,14 +172,11 @@ class IdentityTSP(SolverLayer):
             num_graphs (int, optional): The number of graphs.
                 (default: :obj:`None`)
         """
-        return tsp(edge_cost, edge_index, batch, num_nodes=num_nodes,
-                   num_graphs=num_graphs, solver=self.solver, runs=self.runs,
+        return tsp(cost, edge_index, batch, num_nodes, num_graphs,
+                   solver=self.solver, runs=self.runs,
                    num_workers=self.num_workers,
                    lkh_executable=self.lkh_executable, timeout=self.timeout,
-                   projection=self.projection, noise=self.noise,
-                   training=self.training, backward=self.backward_mode,
-                   lambda_=self.lambda_, noise_position=self.noise_position,
-                   diagnostics=self.diagnostics)
+                   settings=self.settings, training=self.training)
 
     def extra_repr(self) -> str:
         out = f'solver={self.solver!r}, runs={self.runs}'

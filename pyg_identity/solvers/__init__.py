@@ -10,9 +10,7 @@ from pyg_identity.solvers.linear_assignment import (
     linear_assignment,
     sparse_linear_assignment,
 )
-from pyg_identity.solvers.perfect_matching import (
-    perfect_matching as solve_perfect_matching,
-)
+from pyg_identity.solvers.perfect_matching import solve_perfect_matching
 from pyg_identity.solvers.quadratic_assignment import (
     affinity_matrix,
     quadratic_assignment,

@@ -1,8 +1,20 @@
 r"""Exact minimum-cost perfect matching on general graphs with Edmonds'
 blossom algorithm (:func:`networkx.max_weight_matching`)."""
-from typing import List, Optional, Tuple
+from typing import Callable, List, Optional, Tuple
 
 import numpy as np
+import torch
+from torch import Tensor
+from torch_geometric.typing import OptTensor
+
+from pyg_identity.solvers._dispatch import (
+    check_num_workers,
+    check_timeout,
+    graph_blocks,
+    map_graphs,
+    to_numpy,
+)
+from pyg_identity.solvers._edges import check_edge_inputs, check_finite_cost
 
 
 def _undirected_edges(edge_index: np.ndarray, num_nodes: int) -> Tuple[
@@ -39,8 +51,8 @@ def _exact_integers(values: np.ndarray) -> List[int]:
     return [n * (denom // d) for n, d in ratios]
 
 
-def _perfect_matching(edge_index: np.ndarray, cost: np.ndarray,
-                      num_nodes: int) -> Optional[np.ndarray]:
+def _blossom(edge_index: np.ndarray, cost: np.ndarray,
+             num_nodes: int) -> Optional[np.ndarray]:
     # The indicator of a minimum-cost perfect matching over the entries of
     # `edge_index`, or None if the graph has no perfect matching.
     import networkx as nx
@@ -73,13 +85,15 @@ def _perfect_matching(edge_index: np.ndarray, cost: np.ndarray,
     return y
 
 
-def perfect_matching(
+def _perfect_matching(
     edge_index: np.ndarray,
-    edge_cost: np.ndarray,
+    cost: np.ndarray,
     num_nodes: int,
 ) -> np.ndarray:
-    r"""Returns the edge indicator :math:`y \in \{0, 1\}^E` of a
-    minimum-cost perfect matching of one undirected graph,
+    r"""The validated per-graph numpy kernel (a reference for the tests;
+    the batched solver is :func:`solve_perfect_matching`): returns the edge
+    indicator :math:`y \in \{0, 1\}^E` of a minimum-cost perfect matching
+    of one undirected graph,
     :math:`\arg\min_y \langle c, y \rangle` over all perfect matchings.
 
     :obj:`edge_index` lists every undirected edge either once (in either
@@ -99,7 +113,7 @@ def perfect_matching(
     Args:
         edge_index (numpy.ndarray): The edges :obj:`[2, E]`, local node
             indices.
-        edge_cost (numpy.ndarray): The edge costs :obj:`[E]`.
+        cost (numpy.ndarray): The edge costs :obj:`[E]`.
         num_nodes (int): The number of nodes :math:`N`.
 
     Raises:
@@ -108,22 +122,22 @@ def perfect_matching(
             duplicate edges, mixed listing).
     """
     edge_index = np.asarray(edge_index, dtype=np.int64)
-    cost = np.asarray(edge_cost, dtype=np.float64)
+    cost = np.asarray(cost, dtype=np.float64)
     if edge_index.ndim != 2 or edge_index.shape[0] != 2:
         raise ValueError(f"'edge_index' must have shape [2, num_edges] (got "
                          f"{list(edge_index.shape)})")
     if cost.shape != (edge_index.shape[1], ):
-        raise ValueError(f"'edge_cost' must have shape "
+        raise ValueError(f"'cost' must have shape "
                          f"[{edge_index.shape[1]}] (got {list(cost.shape)})")
     if not np.all(np.isfinite(cost)):
-        raise ValueError("'edge_cost' must be finite (got NaN or inf)")
+        raise ValueError("'cost' must be finite (got NaN or inf)")
     if edge_index.size and (edge_index.min() < 0
                             or edge_index.max() >= num_nodes):
         raise ValueError(f"'edge_index' refers to nodes outside [0, "
                          f"{num_nodes})")
     if num_nodes % 2 == 1:
         raise _odd(num_nodes)
-    y = _perfect_matching(edge_index, cost, num_nodes)
+    y = _blossom(edge_index, cost, num_nodes)
     if y is None:
         raise _no_matching()
     return y
@@ -138,4 +152,109 @@ def _no_matching() -> ValueError:
     return ValueError("The graph has no perfect matching")
 
 
-__all__ = ['perfect_matching']
+def _perfect_matching_solver(
+    cost: Tensor,
+    edge_index: Tensor,
+    batch: OptTensor = None,
+    num_nodes: Optional[int] = None,
+    num_graphs: Optional[int] = None,
+    *,
+    num_workers: int = 0,
+    timeout: Optional[float] = None,
+) -> Tuple[Callable[[Tensor], Tensor], int]:
+    # Validates the arguments (the layout of `cost`, not its values) and
+    # splits the batch once; returns the per-call solver (costs of that
+    # layout to the matching indicator in their dtype and device) and the
+    # number of graphs. Shared by `solve_perfect_matching` and the
+    # functional `perfect_matching`.
+    check_num_workers(num_workers)
+    check_timeout(timeout)
+    n = check_edge_inputs(cost, edge_index, batch, num_nodes,
+                          allow_column=False)
+    blocks = graph_blocks(batch, n, edge_index, num_graphs)
+    for g in range(blocks.num_graphs):
+        n_g = blocks.num_nodes(g)
+        if n_g % 2 == 1:
+            raise ValueError(f"A perfect matching needs an even number of "
+                             f"nodes (got {n_g} nodes in graph {g})")
+        try:
+            _undirected_edges(blocks.edge_index(g), n_g)
+        except ValueError as e:
+            raise ValueError(f'In graph {g}: {e}') from None
+    edges = [blocks.edges(g) for g in range(blocks.num_graphs)]
+    local = [(blocks.edge_index(g), blocks.num_nodes(g))
+             for g in range(blocks.num_graphs)]
+
+    def solve(c: Tensor) -> Tensor:
+        w = to_numpy(c)
+        tasks = [(ei, w[e], n) for (ei, n), e in zip(local, edges)]
+        out = np.zeros(w.size, dtype=np.float64)
+        for g, (e, y) in enumerate(zip(edges, map_graphs(
+                _blossom, tasks, num_workers, timeout))):
+            if y is None:
+                raise ValueError(f"Graph {g} has no perfect matching")
+            out[e] = y
+        return torch.from_numpy(out).to(c.device, c.dtype)
+
+    return solve, blocks.num_graphs
+
+
+def solve_perfect_matching(
+    cost: Tensor,
+    edge_index: Tensor,
+    batch: OptTensor = None,
+    num_nodes: Optional[int] = None,
+    num_graphs: Optional[int] = None,
+    *,
+    num_workers: int = 0,
+    timeout: Optional[float] = None,
+) -> Tensor:
+    r"""Returns the edge indicator :math:`y \in \{0, 1\}^E` of a
+    minimum-cost perfect matching of every graph of a PyG batch,
+    :math:`\arg\min_y \langle c, y \rangle` over the perfect matchings
+    (no autograd; see :class:`pyg_identity.nn.IdentityPerfectMatching` for
+    the layer and :func:`pyg_identity.nn.functional.perfect_matching` for
+    the functional, which run this solver).
+
+    :obj:`edge_index` lists every undirected edge either once (in either
+    orientation) or in both directions (PyG's convention), the same way for
+    all edges of a graph. In the second case the cost of edge
+    :math:`\{u, v\}` is :math:`c_{uv} + c_{vu}` and, if it is matched,
+    both entries are set to one, so :math:`\langle c, y \rangle` is always
+    the matching's cost. Self-loops are allowed and never matched. Costs may
+    be negative. Each graph is solved exactly with Edmonds' blossom
+    algorithm (:func:`networkx.max_weight_matching` with
+    :obj:`maxcardinality=True`) on the weights :math:`M - c_e`, converted to
+    exact integers; ties are broken deterministically.
+
+    Args:
+        cost (torch.Tensor): The edge costs :obj:`[num_edges]`.
+        edge_index (torch.Tensor): The edges :obj:`[2, num_edges]`.
+        batch (torch.Tensor, optional): The batch vector :obj:`[num_nodes]`.
+            (default: :obj:`None`)
+        num_nodes (int, optional): The number of nodes if :obj:`batch` is
+            not given. (default: :obj:`None`)
+        num_graphs (int, optional): The number of graphs.
+            (default: :obj:`None`)
+        num_workers (int, optional): see
+            :func:`~pyg_identity.solvers.map_graphs`. (default: :obj:`0`)
+        timeout (float, optional): see
+            :func:`~pyg_identity.solvers.map_graphs`. (default: :obj:`None`)
+
+    Returns:
+        The matching indicator (0/1 values) in the dtype, shape and device
+        of :obj:`cost`.
+
+    Raises:
+        ValueError: If a graph has an odd number of nodes or no perfect
+            matching, or on invalid input (NaN or inf costs, out-of-range
+            nodes, duplicate edges, mixed listing).
+    """
+    solve, _ = _perfect_matching_solver(
+        cost, edge_index, batch, num_nodes, num_graphs,
+        num_workers=num_workers, timeout=timeout)
+    check_finite_cost(cost)
+    return solve(cost.detach())
+
+
+__all__ = ['solve_perfect_matching']

@@ -24,19 +24,31 @@ nearest-neighbour one or, where the rounding may still cost precision
 tour of a quick LKH run. Rounding moves the length of a tour by at most
 :math:`n/2` integer steps; a :class:`UserWarning` is raised where the
 optimum may move by more than :obj:`LOSSY_EXCESS` of the tour length.
+
+The batched solver is :func:`solve_tsp` (torch in, torch out). Three numpy
+reference utilities on one dense cost matrix stay public here, for
+labelling data sets and checking tours: :func:`tsp_tour` (LKH-3 or exact),
+:func:`held_karp` (exact) and :func:`tour_length`.
 """
 import os
 import shutil
 import warnings
-from typing import Any, List, NamedTuple, Optional, Sequence, Tuple, Union
+from typing import Any, Callable, List, NamedTuple, Optional, Sequence, Tuple
 
 import numpy as np
+import torch
+from torch import Tensor
+from torch_geometric.typing import OptTensor
 
 from pyg_identity.solvers._dispatch import (
     GraphBlocks,
+    check_num_workers,
     check_timeout,
+    graph_blocks,
     map_graphs,
+    to_numpy,
 )
+from pyg_identity.solvers._edges import check_edge_inputs, check_finite_cost
 
 SOLVERS = ('elkai', 'exact', 'lkh')
 MAX_EXACT_NODES = 12
@@ -72,8 +84,8 @@ def _lkh() -> Any:
     return lkh
 
 
-def check_backend(solver: str, runs: int = 10,
-                  lkh_executable: str = 'LKH') -> None:
+def _check_options(solver: str, runs: int = 10,
+                   lkh_executable: str = 'LKH') -> None:
     r"""Validates the solver arguments and that the backend can be imported
     (in the calling process, before any worker starts)."""
     if solver not in SOLVERS:
@@ -385,9 +397,9 @@ def tsp_tour(cost: np.ndarray, mask: Optional[np.ndarray] = None,
     return tour
 
 
-def tsp_edges(edge_index: np.ndarray, cost: np.ndarray, num_nodes: int,
-              solver: str = 'elkai', runs: int = 10,
-              lkh_executable: str = 'LKH') -> np.ndarray:
+def _tsp_edges(edge_index: np.ndarray, cost: np.ndarray, num_nodes: int,
+               solver: str = 'elkai', runs: int = 10,
+               lkh_executable: str = 'LKH') -> np.ndarray:
     r"""Solves the TSP of one graph given by edge costs and returns the
     indicator of the tour's edges, aligned with :obj:`edge_index`.
 
@@ -436,8 +448,8 @@ def tsp_edges(edge_index: np.ndarray, cost: np.ndarray, num_nodes: int,
     return (keep & ((d == 1) | (d == n - 1))).astype(np.float64)
 
 
-def check_tsp_graphs(blocks: GraphBlocks, num_nodes: int,
-                     solver: str = 'elkai') -> None:
+def _check_tsp_graphs(blocks: GraphBlocks, num_nodes: int,
+                      solver: str = 'elkai') -> None:
     r"""Raises a :class:`ValueError` for a graph of the batch that cannot
     have a tour: fewer than 3 nodes, a node with fewer than 2 neighbours, or
     a disconnected graph (and, for :obj:`solver="exact"`, more than 12
@@ -486,85 +498,109 @@ def check_tsp_graphs(blocks: GraphBlocks, num_nodes: int,
         raise ValueError(f"No Hamiltonian cycle: graph {g} is not connected")
 
 
-def solve_blocks(blocks: GraphBlocks, cost: np.ndarray, solver: str = 'elkai',
-                 runs: int = 10, num_workers: int = 0,
-                 lkh_executable: str = 'LKH',
-                 timeout: Optional[float] = None) -> np.ndarray:
-    r"""Solves the TSP of every graph of a split batch (see
-    :func:`pyg_identity.solvers.graph_blocks`) and returns the tour
-    indicator of shape :obj:`[E]`, aligned with the batch's edges."""
+def _tsp_solver(
+    cost: Tensor,
+    edge_index: Tensor,
+    batch: OptTensor = None,
+    num_nodes: Optional[int] = None,
+    num_graphs: Optional[int] = None,
+    *,
+    solver: str = 'elkai',
+    runs: int = 10,
+    num_workers: int = 0,
+    lkh_executable: str = 'LKH',
+    timeout: Optional[float] = None,
+) -> Tuple[Callable[[Tensor], Tensor], int]:
+    # Validates the arguments (the layout of `cost`, not its values) and
+    # splits the batch once; returns the per-call solver, which maps costs of
+    # that layout to the tour indicator in their dtype, shape and device, and
+    # the number of graphs. Shared by `solve_tsp` and the functional `tsp`.
+    _check_options(solver, runs, lkh_executable)
+    check_num_workers(num_workers)
+    check_timeout(timeout)
+    num_nodes = check_edge_inputs(cost, edge_index, batch, num_nodes,
+                                  allow_column=True)
+    blocks = graph_blocks(batch, num_nodes, edge_index, num_graphs)
+    _check_tsp_graphs(blocks, num_nodes, solver)
     assert blocks.edge_perm is not None
-    w = np.asarray(cost, dtype=np.float64).reshape(-1)
-    tasks = [(blocks.edge_index(g), w[blocks.edges(g)], blocks.num_nodes(g),
-              solver, runs, lkh_executable)
+    edges = [blocks.edges(g) for g in range(blocks.num_graphs)]
+    local = [(blocks.edge_index(g), blocks.num_nodes(g))
              for g in range(blocks.num_graphs)]
-    out = np.zeros(w.size, dtype=np.float64)
-    for g, y in enumerate(map_graphs(tsp_edges, tasks, num_workers,
-                                     timeout)):
-        out[blocks.edges(g)] = y
-    return out
+
+    def solve(c: Tensor) -> Tensor:
+        w = to_numpy(c).reshape(-1)
+        tasks = [(ei, w[e], n, solver, runs, lkh_executable)
+                 for (ei, n), e in zip(local, edges)]
+        out = np.zeros(w.size, dtype=np.float64)
+        for e, y in zip(edges, map_graphs(_tsp_edges, tasks, num_workers,
+                                          timeout)):
+            out[e] = y
+        return torch.from_numpy(out).to(c.device, c.dtype).view(c.shape)
+
+    return solve, blocks.num_graphs
 
 
-def solve_tsp(cost: Union[np.ndarray, Any], edge_index: Any,
-              batch: Any = None, num_nodes: Optional[int] = None,
-              num_graphs: Optional[int] = None, solver: str = 'elkai',
-              runs: int = 10, num_workers: int = 0,
-              lkh_executable: str = 'LKH',
-              timeout: Optional[float] = None) -> np.ndarray:
+def solve_tsp(
+    cost: Tensor,
+    edge_index: Tensor,
+    batch: OptTensor = None,
+    num_nodes: Optional[int] = None,
+    num_graphs: Optional[int] = None,
+    *,
+    solver: str = 'elkai',
+    runs: int = 10,
+    num_workers: int = 0,
+    lkh_executable: str = 'LKH',
+    timeout: Optional[float] = None,
+) -> Tensor:
     r"""Solves the TSP of every graph of a PyG batch given by edge costs (no
-    autograd; see :class:`pyg_identity.nn.IdentityTSP` for the layer).
+    autograd; see :class:`pyg_identity.nn.IdentityTSP` for the layer and
+    :func:`pyg_identity.nn.functional.tsp` for the functional, which run
+    this solver).
+
+    The cost of the undirected pair :math:`\{i, j\}` is the *sum* of the
+    costs of the entries of :obj:`edge_index` joining :math:`i` and
+    :math:`j`, and every such entry of a tour edge is marked, so the output
+    is :math:`\arg\min_y \langle c, y\rangle` over the tour indicators in
+    this layout (PyG's complete graphs, both directions listed: :math:`2n`
+    ones per graph of :math:`n` nodes; one direction per pair: :math:`n`).
+    Self-loops are never used; a graph without a tour within its edges
+    raises a :class:`ValueError`.
 
     Args:
-        cost (numpy.ndarray or torch.Tensor): The edge costs, shape
-            :obj:`[E]`.
+        cost (torch.Tensor): The edge costs, shape :obj:`[E]` or
+            :obj:`[E, 1]`.
         edge_index (torch.Tensor): The edges, shape :obj:`[2, E]`.
         batch (torch.Tensor, optional): The batch vector. (default:
             :obj:`None`)
-        num_nodes (int, optional): The number of nodes. (default:
+        num_nodes (int, optional): The number of nodes; taken from
+            :obj:`batch` or :obj:`edge_index` if not given. (default:
             :obj:`None`)
         num_graphs (int, optional): The number of graphs. (default:
             :obj:`None`)
-        solver (str, optional): :obj:`"elkai"`, :obj:`"exact"` or
-            :obj:`"lkh"`. (default: :obj:`"elkai"`)
-        runs (int, optional): The number of LKH runs. (default: :obj:`10`)
-        num_workers (int, optional): Processes solving graphs in parallel.
-            (default: :obj:`0`)
+        solver (str, optional): :obj:`"elkai"` (LKH-3 via :obj:`elkai`),
+            :obj:`"exact"` (Held--Karp, at most :obj:`MAX_EXACT_NODES` = 12
+            nodes per graph) or :obj:`"lkh"` (your LKH-3 executable via the
+            :obj:`lkh` package). (default: :obj:`"elkai"`)
+        runs (int, optional): The number of LKH runs per graph (more runs,
+            better tours, proportionally more time). (default: :obj:`10`)
+        num_workers (int, optional): see
+            :func:`~pyg_identity.solvers.map_graphs`. (default: :obj:`0`)
         lkh_executable (str, optional): The LKH-3 executable for
             :obj:`solver="lkh"`. (default: :obj:`"LKH"`)
-        timeout (float, optional): Seconds each solver call (the whole
-            batch) may take; past it the solver processes are terminated and
-            a :class:`TimeoutError` is raised. With a timeout, the graphs are
-            solved in worker processes even for :obj:`num_workers=0` (see
-            :func:`pyg_identity.solvers.map_graphs`). (default: :obj:`None`)
+        timeout (float, optional): see
+            :func:`~pyg_identity.solvers.map_graphs`. (default: :obj:`None`)
 
     Returns:
-        The float64 indicator of the tour edges, shape :obj:`[E]`.
+        The tour indicator (0/1 values) in the dtype, shape and device of
+        :obj:`cost`.
     """
-    import torch
-
-    from pyg_identity.solvers._dispatch import graph_blocks
-
-    check_backend(solver, runs, lkh_executable)
-    check_timeout(timeout)
-    edge_index = torch.as_tensor(edge_index)
-    w = np.asarray(cost.detach().cpu() if isinstance(cost, torch.Tensor)
-                   else cost, dtype=np.float64).reshape(-1)
-    if edge_index.dim() != 2 or edge_index.size(0) != 2:
-        raise ValueError(f"'edge_index' must have shape [2, num_edges] (got "
-                         f"{list(edge_index.size())})")
-    if w.size != edge_index.size(1):
-        raise ValueError(f"'cost' must have one entry per edge (got {w.size} "
-                         f"for {edge_index.size(1)} edges)")
-    if not np.all(np.isfinite(w)):
-        raise ValueError("'cost' must be finite (got NaN or inf)")
-    if num_nodes is None:
-        num_nodes = (batch.numel() if batch is not None else
-                     int(edge_index.max()) + 1 if edge_index.numel() else 0)
-    blocks = graph_blocks(batch, num_nodes, edge_index, num_graphs)
-    check_tsp_graphs(blocks, num_nodes, solver)
-    return solve_blocks(blocks, w, solver, runs, num_workers, lkh_executable,
-                        timeout)
+    solve, _ = _tsp_solver(cost, edge_index, batch, num_nodes, num_graphs,
+                           solver=solver, runs=runs, num_workers=num_workers,
+                           lkh_executable=lkh_executable, timeout=timeout)
+    check_finite_cost(cost)
+    return solve(cost.detach())
 
 
-__all__ = ['held_karp', 'tsp_tour', 'tsp_edges', 'solve_tsp', 'tour_length',
-           'check_tsp_graphs', 'solve_blocks']
+__all__ = ['held_karp', 'tsp_tour', 'tour_length', 'solve_tsp',
+           'MAX_EXACT_NODES']

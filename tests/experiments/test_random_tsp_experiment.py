@@ -9,15 +9,16 @@ import pytest
 import torch
 from torch_geometric.data import Batch, Data
 
+from pyg_identity import edge_batch
 from pyg_identity.datasets.random_tsp import RandomTSP
 from pyg_identity.experiments.random_tsp import (
     evaluate,
-    hamming,
     main,
     parser,
     tour_metrics,
 )
 from pyg_identity.models.pretrained import load_pretrained, model_card
+from pyg_identity.nn.functional import hamming_loss
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(
     os.path.abspath(__file__))))
@@ -63,6 +64,46 @@ def test_node_range_flag():
         parser().parse_args(['--nodes', '2'])
 
 
+def hamming(y, y_true, data):
+    # The experiment's loss: the library's per-graph Hamming (L1) loss.
+    return hamming_loss(y, y_true, edge_batch(data.batch, data.edge_index),
+                        data.num_graphs, form='l1')
+
+
+def _old_hamming(y, y_true, data):
+    # The experiments' own loss before issue 11 (random_tsp.hamming and
+    # globe_tsp.l1_loss were this function), kept as the reference.
+    from torch_geometric.utils import scatter
+    graph = edge_batch(data.batch, data.edge_index)
+    return scatter((y - y_true).abs(), graph, 0, dim_size=data.num_graphs,
+                   reduce='sum').mean()
+
+
+@pytest.mark.parametrize('seed', [0, 1, 2])
+def test_hamming_loss_equals_the_old_experiment_loss(seed):
+    # Same value and same gradient as the experiments' former per-graph
+    # loss, on ragged batches with 0/1 and fractional predictions, and with
+    # a trailing graph without edges.
+    gen = torch.Generator().manual_seed(seed)
+    data = []
+    for n in (4, 7, 5):
+        ei = torch.randint(0, n, (2, 3 * n), generator=gen)
+        data.append(Data(edge_index=ei, num_nodes=n))
+    data.append(Data(edge_index=torch.zeros(2, 0, dtype=torch.long),
+                     num_nodes=3))
+    b = Batch.from_data_list(data)
+    y_true = (torch.rand(b.num_edges, generator=gen) < 0.5).double()
+    for y0 in ((torch.rand(b.num_edges, generator=gen) < 0.5).double(),
+               torch.rand(b.num_edges, generator=gen, dtype=torch.float64)):
+        y1 = y0.clone().requires_grad_()
+        y2 = y0.clone().requires_grad_()
+        new, old = hamming(y1, y_true, b), _old_hamming(y2, y_true, b)
+        assert torch.equal(new, old)
+        new.backward()
+        old.backward()
+        assert torch.equal(y1.grad, y2.grad)
+
+
 def test_metrics_of_the_optimal_tour_are_perfect():
     n = 6
     pos = torch.rand(n, 2)
@@ -80,6 +121,7 @@ def test_metrics_of_the_optimal_tour_are_perfect():
     assert abs(float(gap)) < 1e-4 and bool(exact)
     assert float(hamming(y, y, b)) == 0
     assert float(hamming(1 - y, y, b)) == ei.size(1)
+    assert float(_old_hamming(1 - y, y, b)) == ei.size(1)
 
 
 def test_hamming_gradient_is_zero_on_correct_entries():

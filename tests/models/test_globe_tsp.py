@@ -122,3 +122,16 @@ def test_bad_image_shape():
     model = GlobeTSPNet(image_size=IMAGE, hidden_channels=8)
     with pytest.raises(ValueError, match="'x' must have shape"):
         model.points(torch.rand(4, 3, IMAGE + 1, IMAGE))
+
+
+def test_gradient_settings_object_and_keyword_only():
+    from pyg_identity import GradientSettings
+
+    model = GlobeTSPNet(image_size=IMAGE, hidden_channels=8,
+                        settings=GradientSettings(backward='blackbox'),
+                        lambda_=5.0)
+    assert model.tsp.backward_mode == 'blackbox'
+    assert model.tsp.lambda_ == 5.0 and model.tsp.projection == 'norm'
+    assert GlobeTSPNet(image_size=IMAGE).tsp.projection == 'std'
+    with pytest.raises(TypeError):  # the gradient settings are keywords
+        GlobeTSPNet(IMAGE, 3, 8, 'geodesic', 'elkai', 1, 'std')

@@ -116,3 +116,14 @@ def test_bad_arguments(kwargs, match):
 
 def test_repr():
     assert repr(TSPEdgeGNN()).startswith('TSPEdgeGNN(2, 32, num_layers=2')
+
+
+def test_gradient_settings_object_and_keyword_only():
+    from pyg_identity import GradientSettings
+
+    model = TSPEdgeGNN(hidden_channels=8,
+                       settings=GradientSettings(projection=None, noise=0.5))
+    assert model.tsp.projection is None and model.tsp.noise == 0.5
+    assert TSPEdgeGNN().tsp.projection == 'std'
+    with pytest.raises(TypeError):  # the gradient settings are keywords
+        TSPEdgeGNN(2, 32, 2, 1, 'elkai', 1, 'std')

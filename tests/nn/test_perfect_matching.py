@@ -5,8 +5,10 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from pyg_identity import project
+from pyg_identity.nn.functional import perfect_matching
 from pyg_identity.nn.perfect_matching import IdentityPerfectMatching
-from pyg_identity.solvers.perfect_matching import perfect_matching
+from pyg_identity.solvers import solve_perfect_matching
+from pyg_identity.solvers.perfect_matching import _perfect_matching
 
 
 def random_graph(rng, n, p, both):
@@ -57,7 +59,7 @@ def reference(c, edge_index, batch, num_graphs):
     for g in range(num_graphs):
         pos = (batch[edge_index[0]] == g).nonzero().view(-1)
         local = (edge_index[:, pos] - ptr[g]).numpy()
-        y[pos] = torch.from_numpy(perfect_matching(
+        y[pos] = torch.from_numpy(_perfect_matching(
             local, c[pos].detach().double().numpy(),
             int(ptr[g + 1] - ptr[g]))).to(y)
     return y
@@ -197,7 +199,7 @@ BAD = [
     ((torch.tensor([1.0, float('nan')]), EI), 'finite'),
     ((torch.tensor([1.0, float('inf')]), EI), 'finite'),
     ((torch.ones(2, dtype=torch.long), EI), 'floating point'),
-    ((torch.ones(3), EI), "'edge_cost' must have num_edges"),
+    ((torch.ones(3), EI), "'cost' must have num_edges"),
     ((torch.ones(2, 1), EI), 'one-dimensional'),
     ((torch.ones(2), EI.float()), "'edge_index' must be an integer"),
     ((torch.ones(2), EI[0]), "'edge_index' must have shape"),
@@ -248,3 +250,61 @@ def test_timeout_matches_in_process():
     assert torch.equal(IdentityPerfectMatching(timeout=60)(c, edge_index,
                                                            batch),
                        IdentityPerfectMatching()(c, edge_index, batch))
+
+
+def test_functional_and_pure_solver_agree():
+    rng = np.random.default_rng(8)
+    edge_index, batch = random_batch(rng, SIZES)
+    c = torch.randn(edge_index.size(1), dtype=torch.float32)
+    y = perfect_matching(c, edge_index, batch, num_graphs=len(SIZES))
+    assert torch.equal(y, solve_perfect_matching(c, edge_index, batch,
+                                                 num_graphs=len(SIZES)))
+    assert torch.equal(y, reference(c, edge_index, batch, len(SIZES)))
+
+
+def test_options_are_keyword_only():
+    with pytest.raises(TypeError):
+        perfect_matching(torch.ones(2), EI, B2, None, None, 2)
+    with pytest.raises(TypeError):
+        IdentityPerfectMatching()(torch.ones(2), EI, B2, None, None, 2)
+
+
+@pytest.mark.parametrize('args,match', [
+    ((B2, EI), 'looks like a batch vector'),
+    ((EI, torch.ones(2)), 'looks like an edge_index'),
+    ((torch.ones(2), EI, torch.ones(4)), "'batch' must be an integer tensor "
+     '.*looks like edge costs'),
+])
+def test_misplaced_integer_tensor_is_named(args, match):
+    with pytest.raises(ValueError, match=match):
+        IdentityPerfectMatching()(*args)
+
+
+@pytest.mark.parametrize('name,value,match', [
+    ('noise', -1, "'noise'"),
+    ('backward', 'ste', "'backward'"),
+    ('num_workers', 1.5, "'num_workers'"),
+    ('timeout', -1, "'timeout' must be a positive"),
+])
+def test_invalid_assignment_raises(name, value, match):
+    layer = IdentityPerfectMatching()
+    attr = 'backward_mode' if name == 'backward' else name
+    before = getattr(layer, attr)
+    with pytest.raises(ValueError, match=match):
+        setattr(layer, attr, value)
+    assert getattr(layer, attr) == before
+
+
+def test_generator_makes_the_margin_reproducible():
+    rng = np.random.default_rng(9)
+    edge_index, batch = random_batch(rng, SIZES, p=1.0)
+    c = torch.randn(edge_index.size(1), dtype=torch.float64)
+
+    def run(seed):
+        layer = IdentityPerfectMatching(
+            noise=5.0, generator=torch.Generator().manual_seed(seed)).train()
+        return [layer(c, edge_index, batch) for _ in range(3)]
+
+    first, again = run(0), run(0)
+    assert all(torch.equal(a, b) for a, b in zip(first, again))
+    assert any(not torch.equal(a, b) for a, b in zip(first, run(1)))

@@ -40,8 +40,8 @@ def test_forward_tours_dtype_and_layout(graphs, dtype):
     ones = torch.zeros(len(SIZES), dtype=dtype).index_add_(0, index, y)
     assert ones.tolist() == [2.0 * n for n in SIZES]
     # The default P_std changes no tour.
-    y_ref = solve_tsp(c.double().numpy(), edge_index, batch)
-    np.testing.assert_array_equal(y.double().numpy(), y_ref)
+    y_ref = solve_tsp(c.double(), edge_index, batch)
+    np.testing.assert_array_equal(y.double().numpy(), y_ref.numpy())
 
 
 def test_costs_of_shape_e_by_1(graphs):
@@ -91,8 +91,8 @@ def test_blackbox_gradient(graphs):
     layer = IdentityTSP(projection=None, backward='blackbox', lambda_=lam)
     y = layer(c, edge_index, batch)
     (y * g).sum().backward()
-    y_lam = solve_tsp((c + lam * g).detach().numpy(), edge_index, batch)
-    expected = -(y.detach() - torch.from_numpy(y_lam)) / lam
+    y_lam = solve_tsp((c + lam * g).detach(), edge_index, batch)
+    expected = -(y.detach() - y_lam) / lam
     torch.testing.assert_close(c.grad, expected)
 
 
@@ -169,12 +169,14 @@ def _bad_cases():
     return [
         ((nan, ei, batch), {}, 'finite'),
         ((inf, ei, batch), {}, 'finite'),
-        ((c.long(), ei, batch), {}, "'edge_cost' must be a floating point"),
-        ((c[:-1], ei, batch), {}, "'edge_cost' must have shape"),
-        ((c.view(-1, 2), ei, batch), {}, "'edge_cost' must have shape"),
-        ((c, ei[0], batch), {}, "'edge_index' must be a tensor of shape"),
+        ((c.long(), ei, batch), {}, "'cost' must be a floating point"),
+        ((c[:-1], ei, batch), {}, "'cost' must have shape"),
+        ((c.view(-1, 2), ei, batch), {}, "'cost' must have shape"),
+        ((c, ei[0], batch), {}, "'edge_index' must have shape"),
         ((c, ei.float(), batch), {}, "'edge_index' must be an integer"),
-        ((c, ei, batch[:-1]), {'num_nodes': 9}, "'batch' must be one-dim"),
+        ((c, ei, batch[:-1]), {'num_nodes': 9},
+         r"'num_nodes' \(9\) does not match the size of 'batch' \(8\)"),
+        ((c, ei, batch.view(1, -1)), {}, "'batch' must be a one-dim"),
         ((c, ei, batch.float()), {}, "'batch' must be an integer"),
         ((c, ei, batch.flip(0)), {}, "'batch' must be sorted"),
         ((c, ei, batch), {'num_graphs': 1}, 'num_graphs is 1'),
@@ -222,3 +224,82 @@ def test_lkh_solver_needs_the_lkh_package(monkeypatch):
     monkeypatch.setitem(sys.modules, 'lkh', None)  # import lkh fails
     with pytest.raises(ImportError, match='pip install lkh'):
         IdentityTSP(solver='lkh', lkh_executable='/opt/LKH-3/LKH')
+
+
+def test_options_are_keyword_only(graphs):
+    edge_index, batch, _ = graphs
+    c = torch.rand(edge_index.size(1))
+    with pytest.raises(TypeError):
+        tsp(c, edge_index, batch, None, None, 'exact')
+    with pytest.raises(TypeError):
+        IdentityTSP()(c, edge_index, batch, None, None, 'exact')
+
+
+@pytest.mark.parametrize('args,match', [
+    (lambda c, ei, b: (b, ei), 'looks like a batch vector'),
+    (lambda c, ei, b: (ei, c, b), 'looks like an edge_index'),
+    (lambda c, ei, b: (c, b, ei), "'edge_index' must have shape"),
+    (lambda c, ei, b: (c, ei, c), "'batch' must be an integer tensor .*"
+     'looks like edge costs'),
+])
+def test_misplaced_integer_tensor_is_named(graphs, args, match):
+    edge_index, batch, _ = graphs
+    c = torch.rand(edge_index.size(1))
+    with pytest.raises(ValueError, match=match):
+        IdentityTSP()(*args(c, edge_index, batch))
+
+
+@pytest.mark.parametrize('name,value,match', [
+    ('noise', -1, "'noise'"),
+    ('projection', 'l1', "'projection'"),
+    ('solver', 'gurobi', "'solver'"),
+    ('runs', 0, "'runs'"),
+    ('num_workers', -1, "'num_workers'"),
+    ('timeout', 0, "'timeout' must be a positive"),
+])
+def test_invalid_assignment_raises(name, value, match):
+    layer = IdentityTSP()
+    before = getattr(layer, name)
+    with pytest.raises(ValueError, match=match):
+        setattr(layer, name, value)
+    assert getattr(layer, name) == before
+
+
+def test_valid_assignment_is_used():
+    layer = IdentityTSP()
+    layer.solver, layer.runs, layer.timeout = 'exact', 3, 60
+    assert (layer.solver, layer.runs, layer.timeout) == ('exact', 3, 60.0)
+    assert 'timeout=60' in repr(layer)
+
+
+def test_generator_makes_the_margin_reproducible(graphs):
+    edge_index, batch, _ = graphs
+    c = torch.rand(edge_index.size(1), dtype=torch.float64)
+
+    def run(seed):
+        layer = IdentityTSP(solver='exact', noise=2.0,
+                            generator=torch.Generator().manual_seed(seed))
+        layer.train()
+        return [layer(c, edge_index, batch) for _ in range(3)]
+
+    first, again = run(0), run(0)
+    assert all(torch.equal(a, b) for a, b in zip(first, again))
+    assert any(not torch.equal(a, b) for a, b in zip(first, run(1)))
+
+
+def test_settings_object_and_overrides(graphs):
+    from pyg_identity import GradientSettings
+
+    edge_index, batch, _ = graphs
+    c = torch.rand(edge_index.size(1), dtype=torch.float64,
+                   requires_grad=True)
+    settings = GradientSettings(projection=None, backward='blackbox')
+    layer = IdentityTSP(settings=settings, lambda_=5.0)
+    assert layer.projection is None and layer.lambda_ == 5.0
+    assert IdentityTSP.default_projection == 'std'
+    y = tsp(c, edge_index, batch, settings=layer.settings)
+    assert torch.equal(y, layer(c, edge_index, batch))
+    g = torch.randn_like(c)
+    (y * g).sum().backward()
+    y_lam = solve_tsp((c + 5.0 * g).detach(), edge_index, batch)
+    torch.testing.assert_close(c.grad, -(y.detach() - y_lam) / 5.0)

@@ -16,12 +16,18 @@ from pyg_identity.solvers.tsp import (
     LOSSY_EXCESS,
     _greedy_tour,
     _integer_costs,
+    _tsp_edges,
     held_karp,
     solve_tsp,
     tour_length,
-    tsp_edges,
     tsp_tour,
 )
+
+
+def _solve(cost, *args, **kwargs):
+    """solve_tsp on numpy costs (as float64 tensors), the result as numpy."""
+    return solve_tsp(torch.as_tensor(np.asarray(cost, dtype=np.float64)),
+                     *args, **kwargs).numpy()
 
 
 def complete_batch(sizes, both=True):
@@ -109,8 +115,8 @@ def test_elkai_matches_exact_on_ragged_batches():
         sizes = rng.integers(5, 11, size=6).tolist()
         edge_index, batch = complete_batch(sizes)
         cost = rng.random(edge_index.size(1))
-        y_lkh = solve_tsp(cost, edge_index, batch)
-        y_ex = solve_tsp(cost, edge_index, batch, solver='exact')
+        y_lkh = _solve(cost, edge_index, batch)
+        y_ex = _solve(cost, edge_index, batch, solver='exact')
         np.testing.assert_allclose(objective(cost, y_lkh, edge_index, batch),
                                    objective(cost, y_ex, edge_index, batch),
                                    rtol=1e-6)
@@ -121,8 +127,8 @@ def test_elkai_matches_exact_on_sparse_graphs():
     sizes = rng.integers(5, 11, size=8).tolist()
     edge_index, batch = sparse_batch(sizes, rng)
     cost = rng.normal(size=edge_index.size(1))
-    y_lkh = solve_tsp(cost, edge_index, batch)
-    y_ex = solve_tsp(cost, edge_index, batch, solver='exact')
+    y_lkh = _solve(cost, edge_index, batch)
+    y_ex = _solve(cost, edge_index, batch, solver='exact')
     assert_tours(y_lkh, edge_index, batch, 1)
     np.testing.assert_allclose(objective(cost, y_lkh, edge_index, batch),
                                objective(cost, y_ex, edge_index, batch),
@@ -137,7 +143,7 @@ def test_tours_are_hamiltonian_cycles_complete(sizes, seed, scale):
     rng = np.random.default_rng(seed)
     edge_index, batch = complete_batch(sizes)
     cost = scale * rng.normal(size=edge_index.size(1))
-    y = solve_tsp(cost, edge_index, batch, runs=2)
+    y = _solve(cost, edge_index, batch, runs=2)
     assert_tours(y, edge_index, batch, 2)
 
 
@@ -148,13 +154,13 @@ def test_tours_are_hamiltonian_cycles_sparse(sizes, seed):
     rng = np.random.default_rng(seed)
     edge_index, batch = sparse_batch(sizes, rng)
     cost = rng.normal(size=edge_index.size(1))
-    y = solve_tsp(cost, edge_index, batch, runs=2)
+    y = _solve(cost, edge_index, batch, runs=2)
     assert_tours(y, edge_index, batch, 1)
 
 
 def test_triangle_is_trivial():
     edge_index, batch = complete_batch([3])
-    y = solve_tsp(np.arange(6.0), edge_index, batch)
+    y = _solve(np.arange(6.0), edge_index, batch)
     assert y.tolist() == [1.0] * 6
 
 
@@ -167,7 +173,7 @@ def test_both_directions_marked_and_mean_cost():
     c[0, 2] = c[2, 0] = c[1, 3] = c[3, 1] = 0.25
     cost = c[edge_index[0].numpy(), edge_index[1].numpy()]
     for solver in ('exact', 'elkai'):
-        y = solve_tsp(cost, edge_index, batch, solver=solver)
+        y = _solve(cost, edge_index, batch, solver=solver)
         used = {tuple(sorted(p)) for p in edge_index[:, y == 1].T.tolist()}
         assert used == {(0, 2), (1, 2), (1, 3), (0, 3)}
         assert y.sum() == 8  # both directions of the 4 tour edges
@@ -179,7 +185,7 @@ def test_self_loops_and_duplicates():
     ei = torch.cat([edge_index, loops, edge_index[:, :3]], 1)
     rng = np.random.default_rng(3)
     cost = rng.random(ei.size(1))
-    y = solve_tsp(cost, ei, batch)
+    y = _solve(cost, ei, batch)
     assert y[edge_index.size(1):edge_index.size(1) + 5].sum() == 0
     dup = y[-3:]
     np.testing.assert_array_equal(dup, y[:3])  # duplicates marked alike
@@ -189,10 +195,10 @@ def test_shift_and_scale_invariance():
     rng = np.random.default_rng(4)
     edge_index, batch = complete_batch([6, 9, 12])
     cost = rng.random(edge_index.size(1))
-    y = solve_tsp(cost, edge_index, batch)
-    np.testing.assert_array_equal(solve_tsp(cost + 3.0, edge_index, batch), y)
+    y = _solve(cost, edge_index, batch)
+    np.testing.assert_array_equal(_solve(cost + 3.0, edge_index, batch), y)
     for a in (1e-6, 7.0, 1e6):
-        np.testing.assert_array_equal(solve_tsp(a * cost, edge_index, batch),
+        np.testing.assert_array_equal(_solve(a * cost, edge_index, batch),
                                       y)
 
 
@@ -210,9 +216,9 @@ def test_integer_scaling_survives_extreme_costs():
     assert tour[1] == 1 or tour[-1] == 1  # the very cheap pair is used
     edge_index, batch = complete_batch([20])
     ei = edge_index.numpy()
-    y = solve_tsp(cc[ei[0], ei[1]], edge_index, batch)  # sums overflow
+    y = _solve(cc[ei[0], ei[1]], edge_index, batch)  # sums overflow
     assert tour_length(c, tsp_tour(c)) == pytest.approx(
-        objective(c[ei[0], ei[1]], solve_tsp(5e307 * c[ei[0], ei[1]],
+        objective(c[ei[0], ei[1]], _solve(5e307 * c[ei[0], ei[1]],
                                              edge_index, batch), edge_index,
                   batch)[0] / 2, rel=1e-6)
     assert_tours(y, edge_index, batch, 2)
@@ -232,7 +238,7 @@ def test_no_hamiltonian_cycle(solver):
     # A bow tie: connected, every degree >= 2, but no tour.
     ei = torch.tensor([[0, 1, 2, 2, 3, 4], [1, 2, 0, 3, 4, 2]])
     with pytest.raises(ValueError, match='No Hamiltonian cycle'):
-        solve_tsp(np.ones(6), ei, solver=solver)
+        _solve(np.ones(6), ei, solver=solver)
 
 
 @pytest.mark.parametrize('ei,batch,match', [
@@ -246,23 +252,23 @@ def test_bad_graphs(ei, batch, match):
     ei = torch.tensor(ei)
     batch = None if batch is None else torch.tensor(batch)
     with pytest.raises(ValueError, match=match):
-        solve_tsp(np.ones(ei.size(1)), ei, batch)
+        _solve(np.ones(ei.size(1)), ei, batch)
 
 
 def test_bad_arguments():
     edge_index, batch = complete_batch([4])
     E = edge_index.size(1)
     with pytest.raises(ValueError, match="'solver'"):
-        solve_tsp(np.ones(E), edge_index, batch, solver='gurobi')
+        _solve(np.ones(E), edge_index, batch, solver='gurobi')
     with pytest.raises(ValueError, match="'runs'"):
-        solve_tsp(np.ones(E), edge_index, batch, runs=0)
+        _solve(np.ones(E), edge_index, batch, runs=0)
     with pytest.raises(ValueError, match='finite'):
-        solve_tsp(np.full(E, np.nan), edge_index, batch)
-    with pytest.raises(ValueError, match='one entry per edge'):
-        solve_tsp(np.ones(E - 1), edge_index, batch)
+        _solve(np.full(E, np.nan), edge_index, batch)
+    with pytest.raises(ValueError, match="'cost' must have shape"):
+        _solve(np.ones(E - 1), edge_index, batch)
     with pytest.raises(ValueError, match='at most 12'):
         ei, b = complete_batch([13])
-        solve_tsp(np.ones(ei.size(1)), ei, b, solver='exact')
+        _solve(np.ones(ei.size(1)), ei, b, solver='exact')
     with pytest.raises(ValueError, match='square'):
         tsp_tour(np.ones((3, 4)))
     with pytest.raises(ValueError, match='at least 3'):
@@ -277,7 +283,7 @@ def test_lkh_backend_missing_package(monkeypatch):
     monkeypatch.setitem(sys.modules, 'lkh', None)  # import lkh fails
     edge_index, batch = complete_batch([5])
     with pytest.raises(ImportError, match='pip install lkh') as e:
-        solve_tsp(np.ones(20), edge_index, batch, solver='lkh')
+        _solve(np.ones(20), edge_index, batch, solver='lkh')
     assert 'lkh_executable' in str(e.value)
 
 
@@ -309,11 +315,11 @@ def test_lkh_backend_with_fake_package(monkeypatch):
     edge_index, batch = complete_batch([5, 8])
     cost = rng.random(edge_index.size(1))
     with pytest.raises(ValueError, match="'lkh_executable'"):
-        solve_tsp(cost, edge_index, batch, solver='lkh',
+        _solve(cost, edge_index, batch, solver='lkh',
                   lkh_executable='/nonexistent/LKH')
-    y = solve_tsp(cost, edge_index, batch, solver='lkh',
+    y = _solve(cost, edge_index, batch, solver='lkh',
                   lkh_executable=sys.executable)
-    y_ex = solve_tsp(cost, edge_index, batch, solver='exact')
+    y_ex = _solve(cost, edge_index, batch, solver='exact')
     np.testing.assert_allclose(objective(cost, y, edge_index, batch),
                                objective(cost, y_ex, edge_index, batch),
                                rtol=1e-6)
@@ -323,8 +329,8 @@ def test_num_workers_matches_serial():
     rng = np.random.default_rng(8)
     edge_index, batch = complete_batch(rng.integers(4, 20, size=12).tolist())
     cost = rng.random(edge_index.size(1))
-    y0 = solve_tsp(cost, edge_index, batch, num_workers=0)
-    y2 = solve_tsp(cost, edge_index, batch, num_workers=2)
+    y0 = _solve(cost, edge_index, batch, num_workers=0)
+    y2 = _solve(cost, edge_index, batch, num_workers=2)
     np.testing.assert_array_equal(y0, y2)
 
 
@@ -333,14 +339,14 @@ def test_worker_crash_is_an_error_and_the_pool_recovers():
         map_graphs(crash, [(i, ) for i in range(6)], 2, timeout=120)
     edge_index, batch = complete_batch([5, 6, 7])
     cost = np.random.default_rng(9).random(edge_index.size(1))
-    y = solve_tsp(cost, edge_index, batch, num_workers=2)
+    y = _solve(cost, edge_index, batch, num_workers=2)
     assert_tours(y, edge_index, batch, 2)
 
 
 def test_tsp_edges_is_picklable_per_graph_task():
     import pickle
 
-    assert pickle.loads(pickle.dumps(tsp_edges)) is tsp_edges
+    assert pickle.loads(pickle.dumps(_tsp_edges)) is _tsp_edges
 
 
 def _points(n=100, seed=0):
@@ -369,8 +375,8 @@ def test_one_huge_cost_does_not_change_the_tour(graph):
     big[src[0], dst[0]] = big[dst[0], src[0]] = 1e9
     with warnings.catch_warnings():
         warnings.simplefilter('error')  # nor is the resolution lossy now
-        y = solve_tsp(dist[src, dst], edge_index, runs=10)
-        y_big = solve_tsp(big[src, dst], edge_index, runs=10)
+        y = _solve(dist[src, dst], edge_index, runs=10)
+        y_big = _solve(big[src, dst], edge_index, runs=10)
     length = (dist[src, dst] * y).sum() / 2
     length_big = (dist[src, dst] * y_big).sum() / 2
     assert not y_big[(src == src[0]) & (dst == dst[0])].any()
@@ -396,8 +402,8 @@ def test_huge_costs_keep_the_optimum(seed, n, huge, num_huge, sparse, shift):
                     replace=False)] = huge
     with warnings.catch_warnings():
         warnings.simplefilter('error')
-        got = (cost * solve_tsp(cost, edge_index)).sum()
-    y_ex = solve_tsp(cost, edge_index, solver='exact')
+        got = (cost * _solve(cost, edge_index)).sum()
+    y_ex = _solve(cost, edge_index, solver='exact')
     opt = (cost * y_ex).sum()
     if not y_ex[cost == huge].any():  # the others keep their precision
         assert got == pytest.approx(opt, rel=0, abs=1e-4)
@@ -468,10 +474,10 @@ def test_timeout_matches_in_process():
     edge_index, batch = complete_batch([5, 7, 9])
     cost = rng.random(edge_index.size(1))
     np.testing.assert_array_equal(
-        solve_tsp(cost, edge_index, batch, timeout=120),
-        solve_tsp(cost, edge_index, batch))
+        _solve(cost, edge_index, batch, timeout=120),
+        _solve(cost, edge_index, batch))
     with pytest.raises(ValueError, match="'timeout' must be a positive"):
-        solve_tsp(cost, edge_index, batch, timeout=-1)
+        _solve(cost, edge_index, batch, timeout=-1)
 
 
 def test_one_hugely_negative_cost_keeps_the_optimum():
@@ -497,3 +503,52 @@ def test_coarse_integer_step_warns_on_large_graphs():
     cost[0, 1] = cost[1, 0] = -1e12
     with pytest.warns(UserWarning, match='integer step'):
         tsp_tour(cost, solver='elkai', runs=1)
+
+
+@pytest.mark.parametrize('dtype', [torch.float32, torch.float64])
+@pytest.mark.parametrize('column', [False, True])
+def test_solve_tsp_returns_a_tensor_in_the_cost_layout(dtype, column):
+    edge_index, batch = complete_batch([5, 7])
+    cost = torch.rand(edge_index.size(1), dtype=dtype)
+    if column:
+        cost = cost.view(-1, 1)
+    y = solve_tsp(cost, edge_index, batch)
+    assert isinstance(y, torch.Tensor)
+    assert y.dtype == dtype and y.shape == cost.shape
+    assert y.device == cost.device and not y.requires_grad
+    assert_tours(y.view(-1).double().numpy(), edge_index, batch, 2)
+    ref = _solve(cost.double().view(-1).numpy(), edge_index, batch)
+    np.testing.assert_array_equal(y.view(-1).double().numpy(), ref)
+
+
+def test_solve_tsp_detaches_costs_that_require_grad():
+    edge_index, batch = complete_batch([5])
+    cost = torch.rand(edge_index.size(1), requires_grad=True)
+    y = solve_tsp(cost, edge_index, batch)
+    assert not y.requires_grad and y.sum() == 10
+
+
+def test_solve_tsp_options_are_keyword_only():
+    edge_index, batch = complete_batch([5])
+    cost = torch.rand(edge_index.size(1))
+    with pytest.raises(TypeError):
+        solve_tsp(cost, edge_index, batch, None, None, 'exact')
+
+
+@pytest.mark.parametrize('args,match', [
+    (lambda c, ei, b: (b, ei, None), "'cost' must be a floating point tensor "
+     r"\(got torch.int64; this looks like a batch vector"),
+    (lambda c, ei, b: (ei, c, b), "'cost' must be a floating point tensor "
+     r"\(got torch.int64; this looks like an edge_index"),
+    (lambda c, ei, b: (c, c, b), "'edge_index' must be an integer tensor "
+     r"\(got torch.float32; this looks like edge costs"),
+    (lambda c, ei, b: (c, ei, c), "'batch' must be an integer tensor "
+     r"\(got torch.float32; this looks like edge costs"),
+    (lambda c, ei, b: (c.numpy(), ei, b), "'cost' must be a floating point "
+     'tensor'),
+])
+def test_solve_tsp_names_a_misplaced_argument(args, match):
+    edge_index, batch = complete_batch([5])
+    cost = torch.rand(edge_index.size(1))
+    with pytest.raises(ValueError, match=match):
+        solve_tsp(*args(cost, edge_index, batch))

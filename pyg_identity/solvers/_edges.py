@@ -1,0 +1,79 @@
+r"""Argument checks of the edge-level pure solvers (TSP, perfect matching):
+the cost vector, :obj:`edge_index`, the batch vector and :obj:`num_nodes`,
+validated once in the solvers tier (their functionals call the same
+builders)."""
+from typing import Any, Optional
+
+import torch
+from torch import Tensor
+from torch_geometric.typing import OptTensor
+
+from pyg_identity.nn.functional._validation import _infer_num_nodes
+
+ORDER = 'the order is cost, edge_index, batch, num_nodes, num_graphs'
+
+
+def _kind(value: Any) -> str:
+    return str(getattr(value, 'dtype', type(value).__name__))
+
+
+def _looks_like(value: Any) -> str:
+    # What a misplaced tensor most likely is, for the error message.
+    if not isinstance(value, Tensor):
+        return ''
+    if value.is_floating_point():
+        return f'; this looks like edge costs — {ORDER}'
+    if value.dim() == 2 and value.size(0) == 2:
+        return f'; this looks like an edge_index — {ORDER}'
+    if value.dim() == 1:
+        return f'; this looks like a batch vector — {ORDER}'
+    return ''
+
+
+def check_edge_inputs(cost: Any, edge_index: Any, batch: OptTensor,
+                      num_nodes: Optional[int], *,
+                      allow_column: bool) -> int:
+    r"""Raises a :class:`ValueError` naming the argument unless :obj:`cost`
+    is a floating point tensor of shape :obj:`[E]` (or :obj:`[E, 1]` if
+    :obj:`allow_column`), :obj:`edge_index` an integer tensor of shape
+    :obj:`[2, E]` and :obj:`batch` an integer vector; returns the number of
+    nodes (from :obj:`batch`, :obj:`num_nodes` or :obj:`edge_index`)."""
+    if not isinstance(cost, Tensor) or not cost.is_floating_point():
+        raise ValueError(f"'cost' must be a floating point tensor (got "
+                         f"{_kind(cost)}{_looks_like(cost)})")
+    if (not isinstance(edge_index, Tensor) or edge_index.is_floating_point()
+            or edge_index.is_complex() or edge_index.dtype == torch.bool):
+        raise ValueError(f"'edge_index' must be an integer tensor (got "
+                         f"{_kind(edge_index)}{_looks_like(edge_index)})")
+    if edge_index.dim() != 2 or edge_index.size(0) != 2:
+        raise ValueError(f"'edge_index' must have shape [2, num_edges] (got "
+                         f"{list(edge_index.size())})")
+    num_edges = edge_index.size(1)
+    if allow_column:
+        if cost.dim() not in (1, 2) or cost.size(0) != num_edges or (
+                cost.dim() == 2 and cost.size(1) != 1):
+            raise ValueError(f"'cost' must have shape [num_edges] or "
+                             f"[num_edges, 1] with num_edges = {num_edges} "
+                             f"(got {list(cost.size())})")
+    else:
+        if cost.dim() != 1:
+            raise ValueError(f"'cost' must be one-dimensional (got shape "
+                             f"{list(cost.size())})")
+        if cost.numel() != num_edges:
+            raise ValueError(f"'cost' must have num_edges = {num_edges} "
+                             f"entries (got {cost.numel()})")
+    if batch is not None and (
+            not isinstance(batch, Tensor) or batch.is_floating_point()
+            or batch.is_complex() or batch.dtype == torch.bool):
+        raise ValueError(f"'batch' must be an integer tensor (got "
+                         f"{_kind(batch)}{_looks_like(batch)})")
+    return _infer_num_nodes(edge_index, batch, num_nodes)
+
+
+def check_finite_cost(cost: Tensor) -> None:
+    r"""Raises a :class:`ValueError` if :obj:`cost` holds NaN or inf."""
+    if not bool(torch.isfinite(cost.detach()).all()):
+        raise ValueError("'cost' must be finite (got NaN or inf)")
+
+
+__all__ = ['check_edge_inputs', 'check_finite_cost']
