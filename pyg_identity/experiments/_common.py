@@ -14,6 +14,7 @@ import torch
 
 from pyg_identity.projection import validate_mode
 from pyg_identity.utils.collapse import CollapseMonitor  # noqa: F401
+from pyg_identity.utils.plot import import_pyplot
 
 
 def _projection(value: str) -> Optional[str]:
@@ -365,19 +366,6 @@ class RunLogger:
         fig.savefig(path, dpi=100)
         plt.close(fig)
         return path
-
-
-def import_pyplot() -> Any:
-    r"""Imports :mod:`matplotlib.pyplot` with the Agg backend, or raises an
-    :class:`ImportError` naming the extra to install."""
-    try:
-        import matplotlib
-    except ImportError as e:  # pragma: no cover
-        raise ImportError("Plots need matplotlib: pip install "
-                          "'pyg_identity[plot]'") from e
-    matplotlib.use('Agg')
-    import matplotlib.pyplot as plt
-    return plt
 
 
 def _plain(v: Any) -> Any:

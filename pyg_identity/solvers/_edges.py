@@ -8,8 +8,6 @@ import torch
 from torch import Tensor
 from torch_geometric.typing import OptTensor
 
-from pyg_identity.nn.functional._validation import _infer_num_nodes
-
 ORDER = 'the order is cost, edge_index, batch, num_nodes, num_graphs'
 
 
@@ -67,7 +65,7 @@ def check_edge_inputs(cost: Any, edge_index: Any, batch: OptTensor,
             or batch.is_complex() or batch.dtype == torch.bool):
         raise ValueError(f"'batch' must be an integer tensor (got "
                          f"{_kind(batch)}{_looks_like(batch)})")
-    return _infer_num_nodes(edge_index, batch, num_nodes)
+    return infer_num_nodes(edge_index, batch, num_nodes)
 
 
 def check_finite_cost(cost: Tensor) -> None:
@@ -77,3 +75,27 @@ def check_finite_cost(cost: Tensor) -> None:
 
 
 __all__ = ['check_edge_inputs', 'check_finite_cost']
+
+
+def infer_num_nodes(edge_index: Tensor, batch: OptTensor,
+                    num_nodes: Optional[int], *extra: int) -> int:
+    r"""The number of nodes: :obj:`batch.numel()`, else :obj:`num_nodes`,
+    else one more than the largest node index in :obj:`edge_index` and
+    :obj:`extra`."""
+    if num_nodes is not None and (isinstance(num_nodes, bool)
+                                  or not isinstance(num_nodes, int)
+                                  or num_nodes < 0):
+        raise ValueError(f"'num_nodes' must be a non-negative integer (got "
+                         f"{num_nodes!r})")
+    if batch is not None:
+        if not isinstance(batch, Tensor) or batch.dim() != 1:
+            raise ValueError(f"'batch' must be a one-dimensional tensor (got "
+                             f"{getattr(batch, 'shape', type(batch))})")
+        if num_nodes is not None and num_nodes != batch.numel():
+            raise ValueError(f"'num_nodes' ({num_nodes}) does not match the "
+                             f"size of 'batch' ({batch.numel()})")
+        return batch.numel()
+    if num_nodes is not None:
+        return num_nodes
+    top = int(edge_index.max()) + 1 if edge_index.numel() else 0
+    return max([top, *[v + 1 for v in extra]])
