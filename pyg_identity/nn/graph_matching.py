@@ -4,16 +4,16 @@ from torch import Tensor
 from torch_geometric.typing import OptTensor
 
 from pyg_identity.nn._base import SolverLayer
+from pyg_identity.nn._pool_options import PoolOptions
 from pyg_identity.nn.functional.graph_matching import graph_matching
 from pyg_identity.nn.functional.settings import GradientSettings
-from pyg_identity.solvers._dispatch import check_num_workers, check_timeout
 from pyg_identity.solvers.quadratic_assignment import (
     QAP_SOLVERS,
     _check_solver,
 )
 
 
-class IdentityGraphMatching(SolverLayer):
+class IdentityGraphMatching(PoolOptions, SolverLayer):
     r"""Quadratic (Lawler) graph matching of batched graph pairs as a
     trainable layer, with the Identity backward of the `"Backpropagation
     through Combinatorial Algorithms: Identity with Projection Works"
@@ -122,26 +122,6 @@ class IdentityGraphMatching(SolverLayer):
     def max_iter(self, value: int) -> None:
         _check_solver(QAP_SOLVERS[0], value)
         self._max_iter = value
-
-    @property
-    def num_workers(self) -> int:
-        r"""The worker processes (see
-        :func:`~pyg_identity.solvers.map_graphs`)."""
-        return self._num_workers
-
-    @num_workers.setter
-    def num_workers(self, value: int) -> None:
-        self._num_workers = check_num_workers(value)
-
-    @property
-    def timeout(self) -> Optional[float]:
-        r"""Seconds a solver call may take (see
-        :func:`~pyg_identity.solvers.map_graphs`)."""
-        return self._timeout
-
-    @timeout.setter
-    def timeout(self, value: Optional[float]) -> None:
-        self._timeout = check_timeout(value)
 
     def forward(
         self,

@@ -5,6 +5,7 @@ from torch_geometric.data.data import BaseData
 from torch_geometric.typing import OptTensor
 
 from pyg_identity.nn._base import SolverLayer
+from pyg_identity.nn._pool_options import PoolOptions
 from pyg_identity.nn.functional.matching import matching
 from pyg_identity.nn.functional.pairs import (
     SIMILARITIES,
@@ -13,7 +14,6 @@ from pyg_identity.nn.functional.pairs import (
     pair_cost,
 )
 from pyg_identity.nn.functional.settings import GradientSettings
-from pyg_identity.solvers._dispatch import check_num_workers, check_timeout
 from pyg_identity.solvers.linear_assignment import (
     _check_float,
     _check_index,
@@ -29,7 +29,7 @@ FORWARD_ORDER = ('x_s, x_t, batch_s, batch_t, num_nodes_s, num_nodes_t, '
                  'num_graphs; cost=, edge_index= and batch= by keyword')
 
 
-class IdentityMatching(SolverLayer):
+class IdentityMatching(PoolOptions, SolverLayer):
     r"""Linear assignment between the source and target graph of every pair
     of a batch as a layer one can train through, with the Identity gradient
     of the `"Backpropagation through Combinatorial Algorithms: Identity with
@@ -162,26 +162,6 @@ class IdentityMatching(SolverLayer):
     @method.setter
     def method(self, value: str) -> None:
         self._method = _check_method(value)
-
-    @property
-    def num_workers(self) -> int:
-        r"""The worker processes (see
-        :func:`~pyg_identity.solvers.map_graphs`)."""
-        return self._num_workers
-
-    @num_workers.setter
-    def num_workers(self, value: int) -> None:
-        self._num_workers = check_num_workers(value)
-
-    @property
-    def timeout(self) -> Optional[float]:
-        r"""Seconds a solver call may take (see
-        :func:`~pyg_identity.solvers.map_graphs`)."""
-        return self._timeout
-
-    @timeout.setter
-    def timeout(self, value: Optional[float]) -> None:
-        self._timeout = check_timeout(value)
 
     def forward(
         self,
