@@ -57,7 +57,7 @@ def run(name: str, data: Dict[str, object], reps: int) -> Dict[str, float]:
     blocks = data['blocks']
 
     def ours() -> object:
-        return layer(costs=costs, batch_s=batch, batch_t=batch)
+        return layer(cost=costs, batch_s=batch, batch_t=batch)
 
     def pygm() -> object:
         return pygmtools.linear_solvers.hungarian(score, n, n,

@@ -402,7 +402,7 @@ class Assignment(Family):
         if opts['candidates'] == 'all':
             cost = np.concatenate([i['C'].ravel() for i in insts])
             sizes = (ns * nt).tolist()
-            y = layer(costs=tensor(cost, opts['dtype']), batch_s=bs,
+            y = layer(cost=tensor(cost, opts['dtype']), batch_s=bs,
                       batch_t=bt, num_graphs=B)
             y = output(y, cost.size, opts['dtype'])
             return [s.reshape(a, b) for s, a, b in zip(split(y, sizes), ns,
@@ -420,7 +420,7 @@ class Assignment(Family):
         if opts['shuffle']:
             perm = np.random.default_rng(opts['perm_seed']).permutation(
                 w.size)
-        y = layer(costs=tensor(w[perm], opts['dtype']),
+        y = layer(cost=tensor(w[perm], opts['dtype']),
                   edge_index=torch.from_numpy(ei[:, perm]), batch_s=bs,
                   batch_t=bt, num_graphs=B)
         y = output(y, w.size, opts['dtype'])

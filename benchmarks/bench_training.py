@@ -104,7 +104,7 @@ def matching_setup(backward: str, quadratic: bool = False, B: int = 8,
                                     -1)).view(-1)
             y, _ = layer(costs, pw, ei, ei, cand, epairs, batch, batch)
         else:
-            y = layer(costs=costs, edge_index=cand, batch_s=batch,
+            y = layer(cost=costs, edge_index=cand, batch_s=batch,
                       batch_t=batch)
         loss = (y * (1 - target) + (1 - y) * target).sum() / B
         loss.backward()

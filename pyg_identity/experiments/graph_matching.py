@@ -56,9 +56,10 @@ from pyg_identity.models.keypoint_matcher import (
     candidate_truth,
     edge_pair_truth,
 )
-from pyg_identity.nn.functional.graph_matching import all_edge_pairs
-from pyg_identity.nn.functional.matching import (
+from pyg_identity.nn.functional import (
+    all_edge_pairs,
     all_pairs,
+    hamming_loss,
     matching_accuracy,
     matching_f1,
     matching_hamming_loss,
@@ -213,42 +214,33 @@ def unary_of(out: Any) -> Tensor:
     return out[0] if isinstance(out, tuple) else out
 
 
-def hamming(y: Tensor, target: Tensor, num_graphs: int,
-            form: str = 'hamming') -> Tensor:
-    r"""The Hamming distance between 0/1 vectors, summed per graph pair and
-    averaged over pairs, in one of two forms equal in value on 0/1 vectors:
-    :obj:`"hamming"` is :math:`\sum (y - y^*)^2`, whose gradient
-    :math:`y - y^*` points at the target (the case of Sec. 3.2 of the
-    paper, zero on correct entries); :obj:`"hamming-bbgm"` is BB-GM's
-    :math:`\sum y(1 - y^*) + (1 - y)y^*` with the dense gradient
-    :math:`1 - 2y^*`, which does not depend on :math:`y`."""
-    if form == 'hamming':
-        err = (y - target).pow(2)
-    else:
-        err = y * (1 - target) + (1 - y) * target
-    return err.sum() / max(num_graphs, 1)
+# --loss -> the `form` of the library's Hamming losses (equal values on 0/1
+# vectors, different gradients; see the module docstring).
+LOSS_FORMS = {'hamming': 'squared', 'hamming-bbgm': 'bbgm'}
 
 
 def loss_of(out: Any, batch: Any, args: argparse.Namespace) -> Tensor:
     r"""The Hamming loss on the matching (plus, for the quadratic variant,
-    :obj:`args.pairwise_loss` times the Hamming loss on the edge pairs)."""
+    :obj:`args.pairwise_loss` times the Hamming loss on the edge pairs),
+    summed per graph pair and averaged over pairs, in the form of
+    :obj:`args.loss` (:obj:`LOSS_FORMS`)."""
     y = unary_of(out)
+    form = LOSS_FORMS[args.loss]
     bs, bt = batch.x_s_batch, batch.x_t_batch
-    n_s, n_t = batch.x_s.size(0), batch.x_t.size(0)
-    pairs = all_pairs(bs, bt, n_s, n_t)
-    y_star = candidate_truth(batch.y, pairs, n_t, y.dtype)
-    if args.loss == 'hamming-bbgm':  # The library's loss (same value).
-        loss = matching_hamming_loss(y, batch.y, batch_s=bs, batch_t=bt,
-                                     form='bbgm')
-    else:
-        loss = hamming(y, y_star, batch.num_graphs)
+    B = batch.num_graphs
+    loss = matching_hamming_loss(y, batch.y, batch_s=bs, batch_t=bt,
+                                 num_graphs=B, form=form)
     if isinstance(out, tuple) and args.pairwise_loss > 0:
+        n_s, n_t = batch.x_s.size(0), batch.x_t.size(0)
+        pairs = all_pairs(bs, bt, n_s, n_t)
+        y_star = candidate_truth(batch.y, pairs, n_t, y.dtype)
         edge_pairs = all_edge_pairs(batch.edge_index_s, batch.edge_index_t,
                                     bs, bt)
         t = edge_pair_truth(y_star, batch.edge_index_s, batch.edge_index_t,
                             edge_pairs, bs, bt, n_s, n_t)
-        loss = loss + args.pairwise_loss * hamming(
-            out[1], t, batch.num_graphs, args.loss)
+        edge_pair_batch = bs[batch.edge_index_s[0, edge_pairs[0]]]
+        loss = loss + args.pairwise_loss * hamming_loss(
+            out[1], t, edge_pair_batch, B, form=form)
     return loss
 
 

@@ -1,16 +1,17 @@
 r"""The keypoint matcher of the deep graph matching experiment (Sec. 4.2 of
 the Identity paper): a geometry-aware GNN shared by both graphs of a pair, a
 learnable affinity, and a matching solver layer."""
-from typing import Optional, Tuple, Union
+from typing import Any, Optional, Tuple, Union
 
 import torch
 import torch.nn.functional as F
 from torch import Tensor
+from torch_geometric.data.data import BaseData
 from torch_geometric.nn import MLP, GINEConv, TransformerConv
 from torch_geometric.typing import OptTensor
 
-from pyg_identity.nn.functional.graph_matching import all_edge_pairs
-from pyg_identity.nn.functional.matching import all_pairs
+from pyg_identity.nn.functional.pairs import all_edge_pairs, all_pairs
+from pyg_identity.nn.functional.settings import GradientSettings
 from pyg_identity.nn.graph_matching import IdentityGraphMatching
 from pyg_identity.nn.matching import IdentityMatching
 from pyg_identity.nn.pair_cost import PairCost
@@ -67,7 +68,7 @@ def edge_pair_truth(
 ) -> Tensor:
     r"""Returns the indicator of the edge pairs :math:`(i \to j,
     a \to b)` that a matching :math:`y^u` on all candidate pairs (in the
-    order of :func:`~pyg_identity.nn.functional.matching.all_pairs`)
+    order of :func:`~pyg_identity.nn.functional.all_pairs`)
     activates, :math:`y^p_{ij,ab} = y^u_{ia}\, y^u_{jb}`; applied to the
     ground truth, it is the target of the pairwise Hamming loss.
 
@@ -205,23 +206,17 @@ class KeypointMatcher(torch.nn.Module):
         informed_margin (float, optional): The informed margin
             :math:`\alpha \geq 0` added to the unary costs of the true pairs
             in training. (default: :obj:`0.0`)
-        projection (str, optional): The solver layer's projection,
-            :obj:`None` or :obj:`"norm"` (also :obj:`"mean"`/:obj:`"std"`
-            for the linear variant without :obj:`unmatch_cost`).
-            (default: :obj:`None`)
-        noise (float, optional): The noise margin :math:`\alpha` (training
-            only). (default: :obj:`0.0`)
-        backward (str, optional): :obj:`"identity"` or :obj:`"blackbox"`.
-            (default: :obj:`"identity"`)
-        lambda_ (float, optional): The Blackbox :math:`\lambda` (the paper
-            uses :obj:`80` for graph matching). (default: :obj:`80.0`)
-        noise_position (str, optional): :obj:`"before"` adds the margin
-            to the raw costs, before the projection (it keeps them from
-            collapsing); :obj:`"after"` to the projected costs.
-            (default: :obj:`"before"`)
-        diagnostics (bool, optional): If set, the matching layer records
-            the raw cost norm of the last call in
-            :obj:`model.matcher.diagnostics`. (default: :obj:`False`)
+        settings (GradientSettings, optional): The gradient settings of the
+            matching layer (see
+            :class:`~pyg_identity.nn.functional.GradientSettings`); default
+            projection :obj:`None` (:obj:`"norm"`, and :obj:`"mean"` /
+            :obj:`"std"` for the linear variant without
+            :obj:`unmatch_cost`, are valid) and :obj:`lambda_=80.0` (the
+            paper's Blackbox :math:`\lambda` for graph matching).
+            :obj:`diagnostics=True` records the raw cost norm of the last
+            call in :obj:`model.matcher.diagnostics`. (default: :obj:`None`)
+        **kwargs: Fields of :class:`GradientSettings` overriding
+            :obj:`settings` (*e.g.* :obj:`noise=1.0, backward="blackbox"`).
 
     Shapes:
         - **input:** keypoint features :obj:`x_s` :math:`(N_s, F)`,
@@ -232,10 +227,10 @@ class KeypointMatcher(torch.nn.Module):
           :math:`(2, K)` (optional)
         - **output:** the 0/1 matching indicator on all candidate pairs
           :math:`(\sum_b n_s^{(b)} n_t^{(b)})`, in the order of
-          :func:`~pyg_identity.nn.functional.matching.all_pairs`; with
+          :func:`~pyg_identity.nn.functional.all_pairs`; with
           :obj:`quadratic=True`, also the edge-pair indicator :math:`(Q)` in
           the order of
-          :func:`~pyg_identity.nn.functional.graph_matching.all_edge_pairs`
+          :func:`~pyg_identity.nn.functional.all_edge_pairs`
     """
     def __init__(
         self,
@@ -250,14 +245,13 @@ class KeypointMatcher(torch.nn.Module):
         max_iter: int = 20,
         unmatch_cost: Optional[float] = None,
         informed_margin: float = 0.0,
-        projection: Optional[str] = None,
-        noise: float = 0.0,
-        backward: str = 'identity',
-        lambda_: float = 80.0,
-        noise_position: str = 'before',
-        diagnostics: bool = False,
+        *,
+        settings: Optional[GradientSettings] = None,
+        **kwargs: Any,
     ) -> None:
         super().__init__()
+        settings = GradientSettings.resolve(settings, kwargs, projection=None,
+                                            lambda_=80.0)
         for name, value, low in (('in_channels', in_channels, 1),
                                  ('hidden_channels', hidden_channels, 1),
                                  ('num_layers', num_layers, 0),
@@ -308,14 +302,10 @@ class KeypointMatcher(torch.nn.Module):
                  edge_channels], act='relu', norm=None)
             self.edge_affinity = PairCost('bilinear', edge_channels)
             self.matcher = IdentityGraphMatching(
-                solver=solver, max_iter=max_iter, projection=projection,
-                noise=noise, backward=backward, lambda_=lambda_,
-                noise_position=noise_position, diagnostics=diagnostics)
+                solver=solver, max_iter=max_iter, settings=settings)
         else:
-            self.matcher = IdentityMatching(
-                unmatch_cost=unmatch_cost, projection=projection, noise=noise,
-                backward=backward, lambda_=lambda_,
-                noise_position=noise_position, diagnostics=diagnostics)
+            self.matcher = IdentityMatching(unmatch_cost=unmatch_cost,
+                                            settings=settings)
         self.reset_parameters()
 
     def reset_parameters(self) -> None:
@@ -359,9 +349,9 @@ class KeypointMatcher(torch.nn.Module):
         batch_t: OptTensor = None,
     ) -> Tuple[Tensor, OptTensor]:
         r"""Returns the unary costs on all candidate pairs (order of
-        :func:`~pyg_identity.nn.functional.matching.all_pairs`) and, for
+        :func:`~pyg_identity.nn.functional.all_pairs`) and, for
         the quadratic variant, the pairwise costs on all edge pairs (order
-        of :func:`~pyg_identity.nn.functional.graph_matching.all_edge_pairs`,
+        of :func:`~pyg_identity.nn.functional.all_edge_pairs`,
         else :obj:`None`), before any margin."""
         h_s = self.embed(x_s, edge_index_s, edge_attr_s)
         h_t = self.embed(x_t, edge_index_t, edge_attr_t)
@@ -378,20 +368,25 @@ class KeypointMatcher(torch.nn.Module):
 
     def forward(
         self,
-        x_s: Tensor,
-        edge_index_s: Tensor,
-        edge_attr_s: Tensor,
-        x_t: Tensor,
-        edge_index_t: Tensor,
-        edge_attr_t: Tensor,
+        x_s: Union[Tensor, BaseData],
+        edge_index_s: OptTensor = None,
+        edge_attr_s: OptTensor = None,
+        x_t: OptTensor = None,
+        edge_index_t: OptTensor = None,
+        edge_attr_t: OptTensor = None,
         batch_s: OptTensor = None,
         batch_t: OptTensor = None,
         y_true: OptTensor = None,
     ) -> Union[Tensor, Tuple[Tensor, Tensor]]:
-        r"""Forward pass.
+        r"""Forward pass: :obj:`model(x_s, edge_index_s, edge_attr_s, x_t,
+        edge_index_t, edge_attr_t, batch_s, batch_t)` or
+        :obj:`model(pair_batch)` for a batch of
+        :class:`~pyg_identity.datasets.PairData` (loaded with
+        :obj:`follow_batch=['x_s', 'x_t']`).
 
         Args:
-            x_s (torch.Tensor): Source keypoint features.
+            x_s (torch.Tensor or PairData): Source keypoint features, or a
+                pair batch that supplies all inputs but :obj:`y_true`.
             edge_index_s (torch.Tensor): Source edges.
             edge_attr_s (torch.Tensor): Source edge attributes.
             x_t (torch.Tensor): Target keypoint features.
@@ -407,6 +402,18 @@ class KeypointMatcher(torch.nn.Module):
                 used only by the informed margin in training mode.
                 (default: :obj:`None`)
         """
+        if isinstance(x_s, BaseData):
+            pair = x_s
+            x_s, x_t = pair.x_s, pair.x_t
+            edge_index_s, edge_index_t = pair.edge_index_s, pair.edge_index_t
+            edge_attr_s, edge_attr_t = pair.edge_attr_s, pair.edge_attr_t
+            batch_s = getattr(pair, 'x_s_batch', None)
+            batch_t = getattr(pair, 'x_t_batch', None)
+        if (edge_index_s is None or edge_attr_s is None or x_t is None
+                or edge_index_t is None or edge_attr_t is None):
+            raise ValueError("'edge_index_s', 'edge_attr_s', 'x_t', "
+                             "'edge_index_t' and 'edge_attr_t' are required "
+                             "(or pass a PairData batch)")
         unary, pairwise = self.costs(x_s, edge_index_s, edge_attr_s, x_t,
                                      edge_index_t, edge_attr_t, batch_s,
                                      batch_t)
@@ -422,7 +429,7 @@ class KeypointMatcher(torch.nn.Module):
                                 batch_s=batch_s, batch_t=batch_t,
                                 num_nodes_s=x_s.size(0),
                                 num_nodes_t=x_t.size(0))
-        return self.matcher(costs=unary, batch_s=batch_s, batch_t=batch_t,
+        return self.matcher(cost=unary, batch_s=batch_s, batch_t=batch_t,
                             num_nodes_s=x_s.size(0),
                             num_nodes_t=x_t.size(0))
 

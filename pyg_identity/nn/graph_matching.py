@@ -1,15 +1,19 @@
-from typing import Optional, Tuple
+from typing import Any, Optional, Tuple
 
 from torch import Tensor
 from torch_geometric.typing import OptTensor
 
 from pyg_identity.nn._base import SolverLayer
+from pyg_identity.nn._pool_options import PoolOptions
 from pyg_identity.nn.functional.graph_matching import graph_matching
-from pyg_identity.solvers._dispatch import check_num_workers, check_timeout
-from pyg_identity.solvers.quadratic_assignment import QAP_SOLVERS
+from pyg_identity.nn.functional.settings import GradientSettings
+from pyg_identity.solvers.quadratic_assignment import (
+    QAP_SOLVERS,
+    _check_solver,
+)
 
 
-class IdentityGraphMatching(SolverLayer):
+class IdentityGraphMatching(PoolOptions, SolverLayer):
     r"""Quadratic (Lawler) graph matching of batched graph pairs as a
     trainable layer, with the Identity backward of the `"Backpropagation
     through Combinatorial Algorithms: Identity with Projection Works"
@@ -55,45 +59,33 @@ class IdentityGraphMatching(SolverLayer):
             :obj:`"ipfp"` or :obj:`"sm"`. (default: :obj:`"rrwm"`)
         max_iter (int, optional): The iterations of the heuristic.
             (default: :obj:`50`)
-        num_workers (int, optional): Worker processes that solve the graph
-            pairs (:obj:`0`: in this process). (default: :obj:`0`)
-        timeout (float, optional): Seconds a solver call (the whole batch)
-            may take before its worker processes are terminated and a
-            :class:`TimeoutError` is raised. With a timeout, even
-            :obj:`num_workers=0` solves in a worker process (the only way to
-            stop a solver stuck in C code), so scripts need the
-            :obj:`if __name__ == '__main__':` guard of :obj:`spawn`.
-            (default: :obj:`None`)
-        projection (str, optional): :obj:`None` or :obj:`"norm"`, per graph
-            pair and cost tensor. (default: :obj:`None`)
-        noise (float, optional): The noise margin :math:`\alpha`, applied in
-            training mode only. (default: :obj:`0.0`)
-        backward (str, optional): :obj:`"identity"` or :obj:`"blackbox"`.
-            (default: :obj:`"identity"`)
-        lambda_ (float, optional): The Blackbox :math:`\lambda`.
-            (default: :obj:`20.0`)
-        noise_position (str, optional): :obj:`"before"` adds the margin
-            to the raw costs, before the projection (it keeps them from
-            collapsing); :obj:`"after"` to the projected costs.
-            (default: :obj:`"before"`)
-        diagnostics (bool, optional): If set, :obj:`layer.diagnostics` records
-            the cost norm and gradient cosine of the last call.
-            (default: :obj:`False`)
+        num_workers (int, optional): see
+            :func:`~pyg_identity.solvers.map_graphs`. (default: :obj:`0`)
+        timeout (float, optional): see
+            :func:`~pyg_identity.solvers.map_graphs`. (default: :obj:`None`)
+        settings (GradientSettings, optional): The gradient settings (see
+            :class:`~pyg_identity.nn.functional.GradientSettings`), applied
+            per graph pair to each cost tensor; default projection
+            :obj:`None`. (default: :obj:`None`)
+        **kwargs: Fields of :class:`GradientSettings` overriding
+            :obj:`settings` (*e.g.* :obj:`noise=1.0`).
+
+    Every own option is also an attribute validated on assignment.
 
     Shapes:
         - **input:**
-          unary costs :math:`(P)`, pairwise costs :math:`(Q)`,
+          costs :math:`(P)`, pairwise costs :math:`(Q)`,
           source edges :math:`(2, E_s)`, target edges :math:`(2, E_t)`,
           candidate pairs :math:`(2, P)` (optional, default: all pairs of
           each graph pair, see
-          :func:`~pyg_identity.nn.functional.graph_matching.all_node_pairs`),
+          :func:`~pyg_identity.nn.functional.all_node_pairs`),
           edge pairs :math:`(2, Q)` (optional, default: all, see
-          :func:`~pyg_identity.nn.functional.graph_matching.all_edge_pairs`),
+          :func:`~pyg_identity.nn.functional.all_edge_pairs`),
           batch vectors :math:`(N_s)` and :math:`(N_t)` (optional)
         - **output:** unary indicator :math:`(P)` and pairwise indicator
           :math:`(Q)`, in the dtype and device of the costs
     """
-    sense = 'min'
+    default_projection: Optional[str] = None
 
     def __init__(
         self,
@@ -101,32 +93,40 @@ class IdentityGraphMatching(SolverLayer):
         max_iter: int = 50,
         num_workers: int = 0,
         timeout: Optional[float] = None,
-        projection: Optional[str] = None,
-        noise: float = 0.0,
-        backward: str = 'identity',
-        lambda_: float = 20.0,
-        noise_position: str = 'before',
-        diagnostics: bool = False,
+        *,
+        settings: Optional[GradientSettings] = None,
+        **kwargs: Any,
     ) -> None:
-        super().__init__(projection=projection, noise=noise, backward=backward,
-                         lambda_=lambda_, noise_position=noise_position,
-                         diagnostics=diagnostics)
-        if solver not in QAP_SOLVERS:
-            raise ValueError(f"'solver' must be one of {QAP_SOLVERS} (got "
-                             f"{solver!r})")
-        if (not isinstance(max_iter, int) or isinstance(max_iter, bool)
-                or max_iter < 1):
-            raise ValueError(f"'max_iter' must be a positive integer (got "
-                             f"{max_iter!r})")
+        super().__init__(settings, **kwargs)
         self.solver = solver
         self.max_iter = max_iter
-        self.num_workers = check_num_workers(num_workers)
-        self.timeout = check_timeout(timeout)
+        self.num_workers = num_workers
+        self.timeout = timeout
+
+    @property
+    def solver(self) -> str:
+        r"""The QAP heuristic."""
+        return self._solver
+
+    @solver.setter
+    def solver(self, value: str) -> None:
+        _check_solver(value, 1)
+        self._solver = value
+
+    @property
+    def max_iter(self) -> int:
+        r"""The iterations of the heuristic."""
+        return self._max_iter
+
+    @max_iter.setter
+    def max_iter(self, value: int) -> None:
+        _check_solver(QAP_SOLVERS[0], value)
+        self._max_iter = value
 
     def forward(
         self,
-        unary: Tensor,
-        pairwise: Tensor,
+        cost: Tensor,
+        pairwise_cost: Tensor,
         edge_index_s: Tensor,
         edge_index_t: Tensor,
         edge_index: OptTensor = None,
@@ -140,8 +140,8 @@ class IdentityGraphMatching(SolverLayer):
         r"""Forward pass.
 
         Args:
-            unary (torch.Tensor): The cost of every candidate pair.
-            pairwise (torch.Tensor): The cost of every edge pair.
+            cost (torch.Tensor): The unary cost of every candidate pair.
+            pairwise_cost (torch.Tensor): The cost of every edge pair.
             edge_index_s (torch.Tensor): The source graph edges.
             edge_index_t (torch.Tensor): The target graph edges.
             edge_index (torch.Tensor, optional): The candidate pairs
@@ -162,15 +162,11 @@ class IdentityGraphMatching(SolverLayer):
                 (default: :obj:`None`)
         """
         return graph_matching(
-            unary, pairwise, edge_index_s, edge_index_t, edge_index,
+            cost, pairwise_cost, edge_index_s, edge_index_t, edge_index,
             edge_pair_index, batch_s, batch_t, num_nodes_s, num_nodes_t,
             num_graphs, solver=self.solver, max_iter=self.max_iter,
             num_workers=self.num_workers, timeout=self.timeout,
-            projection=self.projection,
-            noise=self.noise, training=self.training,
-            backward=self.backward_mode, lambda_=self.lambda_,
-            noise_position=self.noise_position,
-            diagnostics=self.diagnostics)
+            settings=self.settings, training=self.training)
 
     def __repr__(self) -> str:
         return (f'{self.__class__.__name__}(solver={self.solver!r}, '

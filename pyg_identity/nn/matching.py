@@ -1,25 +1,35 @@
-from typing import Optional
+from typing import Any, Optional, Tuple, Union
 
 from torch import Tensor
+from torch_geometric.data.data import BaseData
 from torch_geometric.typing import OptTensor
 
 from pyg_identity.nn._base import SolverLayer
-from pyg_identity.nn.functional.matching import (
+from pyg_identity.nn._pool_options import PoolOptions
+from pyg_identity.nn.functional.matching import matching
+from pyg_identity.nn.functional.pairs import (
     SIMILARITIES,
     _check_features,
-    _check_projection_for_partial,
     all_pairs,
-    matching,
     pair_cost,
 )
-from pyg_identity.solvers._dispatch import check_num_workers, check_timeout
+from pyg_identity.nn.functional.settings import GradientSettings
 from pyg_identity.solvers.linear_assignment import (
-    METHODS,
+    _check_float,
+    _check_index,
+    _check_method,
+    _check_projection_for_partial,
     _check_unmatch_cost,
+    _looks_like,
 )
 
+# The positional order of IdentityMatching.forward, quoted by the errors on
+# misplaced tensors.
+FORWARD_ORDER = ('x_s, x_t, batch_s, batch_t, num_nodes_s, num_nodes_t, '
+                 'num_graphs; cost=, edge_index= and batch= by keyword')
 
-class IdentityMatching(SolverLayer):
+
+class IdentityMatching(PoolOptions, SolverLayer):
     r"""Linear assignment between the source and target graph of every pair
     of a batch as a layer one can train through, with the Identity gradient
     of the `"Backpropagation through Combinatorial Algorithms: Identity with
@@ -52,7 +62,7 @@ class IdentityMatching(SolverLayer):
     :math:`-\cos(\mathbf{x}_i, \mathbf{x}_j)` (:obj:`"cosine"`), or are
     given. Candidate pairs are all pairs by default, or a sparse
     :obj:`edge_index` (*e.g.* from
-    :func:`~pyg_identity.nn.functional.matching.knn_candidates`), so no dense
+    :func:`~pyg_identity.nn.functional.knn_candidates`), so no dense
     :math:`n_s \times n_t` block is needed. Dense blocks are solved with
     scipy's :obj:`linear_sum_assignment` (measured faster than
     :obj:`pygmtools.linear_solvers.hungarian`, which wraps it), large sparse
@@ -77,42 +87,31 @@ class IdentityMatching(SolverLayer):
             :obj:`"sparse"` per-pair solver (:obj:`"auto"`: dense for
             complete or small candidate sets, sparse otherwise).
             (default: :obj:`"auto"`)
-        num_workers (int, optional): Solve pairs in a pool of this many
-            processes if :obj:`> 1`. (default: :obj:`0`)
-        timeout (float, optional): Seconds a solver call (the whole batch)
-            may take before its worker processes are terminated and a
-            :class:`TimeoutError` is raised. With a timeout, even
-            :obj:`num_workers=0` solves in a worker process (the only way to
-            stop a solver stuck in C code), so scripts need the
-            :obj:`if __name__ == '__main__':` guard of :obj:`spawn`.
-            (default: :obj:`None`)
-        projection (str, optional): :obj:`None`, :obj:`"mean"`,
-            :obj:`"norm"` or :obj:`"std"`, per pair. (default: :obj:`None`)
-        noise (float, optional): The noise margin :math:`\alpha`, applied in
-            training mode. (default: :obj:`0.0`)
-        backward (str, optional): :obj:`"identity"` or :obj:`"blackbox"`.
-            (default: :obj:`"identity"`)
-        lambda_ (float, optional): The Blackbox :math:`\lambda`.
-            (default: :obj:`20.0`)
-        noise_position (str, optional): :obj:`"before"` adds the margin
-            to the raw costs, before the projection (it keeps them from
-            collapsing); :obj:`"after"` to the projected costs.
-            (default: :obj:`"before"`)
-        diagnostics (bool, optional): If set, :obj:`layer.diagnostics` records
-            the cost norm and gradient cosine of the last call.
-            (default: :obj:`False`)
+        num_workers (int, optional): see
+            :func:`~pyg_identity.solvers.map_graphs`. (default: :obj:`0`)
+        timeout (float, optional): see
+            :func:`~pyg_identity.solvers.map_graphs`. (default: :obj:`None`)
+        settings (GradientSettings, optional): The gradient settings (see
+            :class:`~pyg_identity.nn.functional.GradientSettings`); default
+            projection :obj:`None`. (default: :obj:`None`)
+        **kwargs: Fields of :class:`GradientSettings` overriding
+            :obj:`settings` (*e.g.* :obj:`noise=1.0`).
+
+    Every own option is also an attribute validated on assignment.
 
     Shapes:
         - **input:** node embeddings :obj:`x_s` :math:`(N_s, F)`, :obj:`x_t`
-          :math:`(N_t, F)` or costs :math:`(E)`; :obj:`batch_s`
-          :math:`(N_s)`, :obj:`batch_t` :math:`(N_t)`, :obj:`edge_index`
+          :math:`(N_t, F)` and batch vectors :obj:`batch_s` :math:`(N_s)`,
+          :obj:`batch_t` :math:`(N_t)`; or a batch of
+          :class:`~pyg_identity.datasets.PairData`; or costs
+          :obj:`cost=` :math:`(E)`; candidate pairs :obj:`edge_index=`
           :math:`(2, E)` (optional)
         - **output:** 0/1 indicator :math:`(E)` on the candidate pairs
           (:math:`E = \sum_b n_s^{(b)} n_t^{(b)}` in the order of
-          :func:`~pyg_identity.nn.functional.matching.all_pairs` without
+          :func:`~pyg_identity.nn.functional.all_pairs` without
           :obj:`edge_index`), in the costs' dtype and device
     """
-    sense = 'min'
+    default_projection: Optional[str] = None
 
     def __init__(
         self,
@@ -121,75 +120,128 @@ class IdentityMatching(SolverLayer):
         method: str = 'auto',
         num_workers: int = 0,
         timeout: Optional[float] = None,
-        projection: Optional[str] = None,
-        noise: float = 0.0,
-        backward: str = 'identity',
-        lambda_: float = 20.0,
-        noise_position: str = 'before',
-        diagnostics: bool = False,
+        *,
+        settings: Optional[GradientSettings] = None,
+        **kwargs: Any,
     ) -> None:
-        super().__init__(projection=projection, noise=noise, backward=backward,
-                         lambda_=lambda_, noise_position=noise_position,
-                         diagnostics=diagnostics)
-        if similarity not in SIMILARITIES:
-            raise ValueError(f"'similarity' must be 'dot' or 'cosine' (got "
-                             f"{similarity!r})")
-        if method not in METHODS:
-            raise ValueError(f"'method' must be 'auto', 'dense' or 'sparse' "
-                             f"(got {method!r})")
+        super().__init__(settings, **kwargs)
         self.similarity = similarity
-        self.unmatch_cost = _check_unmatch_cost(unmatch_cost)
-        _check_projection_for_partial(self.projection, self.unmatch_cost)
+        self.unmatch_cost = unmatch_cost
         self.method = method
-        self.num_workers = check_num_workers(num_workers)
-        self.timeout = check_timeout(timeout)
+        self.num_workers = num_workers
+        self.timeout = timeout
+
+    @property
+    def similarity(self) -> str:
+        r""":obj:`"dot"` or :obj:`"cosine"`."""
+        return self._similarity
+
+    @similarity.setter
+    def similarity(self, value: str) -> None:
+        if value not in SIMILARITIES:
+            raise ValueError(f"'similarity' must be 'dot' or 'cosine' (got "
+                             f"{value!r})")
+        self._similarity = value
+
+    @property
+    def unmatch_cost(self) -> Optional[float]:
+        r"""The cost of leaving a node unmatched, or :obj:`None`."""
+        return self._unmatch_cost
+
+    @unmatch_cost.setter
+    def unmatch_cost(self, value: Optional[float]) -> None:
+        u = _check_unmatch_cost(value)
+        _check_projection_for_partial(self.projection, u)
+        self._unmatch_cost = u
+
+    @property
+    def method(self) -> str:
+        r""":obj:`"auto"`, :obj:`"dense"` or :obj:`"sparse"`."""
+        return self._method
+
+    @method.setter
+    def method(self, value: str) -> None:
+        self._method = _check_method(value)
 
     def forward(
         self,
-        x_s: OptTensor = None,
-        batch_s: OptTensor = None,
+        x_s: Union[Tensor, BaseData, None] = None,
         x_t: OptTensor = None,
+        batch_s: OptTensor = None,
         batch_t: OptTensor = None,
-        edge_index: OptTensor = None,
-        costs: OptTensor = None,
         num_nodes_s: Optional[int] = None,
         num_nodes_t: Optional[int] = None,
         num_graphs: Optional[int] = None,
+        *,
+        cost: OptTensor = None,
+        edge_index: OptTensor = None,
+        batch: Optional[BaseData] = None,
     ) -> Tensor:
-        r"""Forward pass.
+        r"""Forward pass: :obj:`layer(x_s, x_t, batch_s, batch_t)`,
+        :obj:`layer(pair_batch)`, :obj:`layer(x_s, x_t, batch=pair_batch)`
+        or :obj:`layer(cost=cost, batch_s=batch_s, batch_t=batch_t)`.
 
         Args:
-            x_s (torch.Tensor, optional): Source node embeddings.
-                (default: :obj:`None`)
-            batch_s (torch.Tensor, optional): The source batch vector
-                (:obj:`batch.x_s_batch` with :obj:`follow_batch=['x_s']`);
-                :obj:`None` for a single pair. (default: :obj:`None`)
+            x_s (torch.Tensor or PairData, optional): Source node
+                embeddings, or a (batch of)
+                :class:`~pyg_identity.datasets.PairData` whose :obj:`x_s`
+                and :obj:`x_t` are the embeddings. (default: :obj:`None`)
             x_t (torch.Tensor, optional): Target node embeddings.
                 (default: :obj:`None`)
+            batch_s (torch.Tensor, optional): The source batch vector
+                (:obj:`batch.x_s_batch` with :obj:`follow_batch=['x_s',
+                'x_t']`); :obj:`None` for a single pair.
+                (default: :obj:`None`)
             batch_t (torch.Tensor, optional): The target batch vector.
+                (default: :obj:`None`)
+            num_nodes_s (int, optional): The number of source nodes, for
+                :obj:`cost` without :obj:`batch_s`. (default: :obj:`None`)
+            num_nodes_t (int, optional): The number of target nodes, for
+                :obj:`cost` without :obj:`batch_t`. (default: :obj:`None`)
+            num_graphs (int, optional): The number of pairs.
+                (default: :obj:`None`)
+            cost (torch.Tensor, optional): Given costs on the candidate
+                pairs, instead of :obj:`x_s` and :obj:`x_t`.
                 (default: :obj:`None`)
             edge_index (torch.Tensor, optional): Candidate pairs (global
                 source, global target node); :obj:`None` means all pairs.
                 (default: :obj:`None`)
-            costs (torch.Tensor, optional): Given costs on the candidate
-                pairs, instead of :obj:`x_s` and :obj:`x_t`.
-                (default: :obj:`None`)
-            num_nodes_s (int, optional): The number of source nodes, for
-                :obj:`costs` without :obj:`batch_s`. (default: :obj:`None`)
-            num_nodes_t (int, optional): The number of target nodes, for
-                :obj:`costs` without :obj:`batch_t`. (default: :obj:`None`)
-            num_graphs (int, optional): The number of pairs.
+            batch (PairData, optional): A batch of
+                :class:`~pyg_identity.datasets.PairData` (loaded with
+                :obj:`follow_batch=['x_s', 'x_t']`) that supplies the batch
+                vectors, the sizes and, unless given, the embeddings.
                 (default: :obj:`None`)
         """
-        if costs is not None:
+        if isinstance(x_s, BaseData):
+            if batch is not None:
+                raise ValueError("Pass the pair batch once (got it as 'x_s' "
+                                 "and as 'batch')")
+            batch, x_s = x_s, None
+        if batch is not None:
+            x_s, x_t, batch_s, batch_t, num_nodes_s, num_nodes_t, num_graphs \
+                = _unpack(batch, x_s, x_t, batch_s, batch_t, num_nodes_s,
+                          num_nodes_t, num_graphs, cost is not None)
+        for name, value in (('num_nodes_s', num_nodes_s),
+                            ('num_nodes_t', num_nodes_t),
+                            ('num_graphs', num_graphs)):
+            if isinstance(value, Tensor):
+                raise ValueError(f"'{name}' must be an integer (got a tensor; "
+                                 f"this looks like {_looks_like(value)} — "
+                                 f"the order is {FORWARD_ORDER})")
+        for name, x in (('x_s', x_s), ('x_t', x_t)):
+            if x is not None:  # Data first: the embeddings, then the rest.
+                _check_float(x, name, FORWARD_ORDER)
+        _check_index(batch_s, 'batch_s', order=FORWARD_ORDER)
+        _check_index(batch_t, 'batch_t', order=FORWARD_ORDER)
+        if cost is not None:
             if x_s is not None or x_t is not None:
-                raise ValueError("Pass either 'costs' or 'x_s' and 'x_t' "
+                raise ValueError("Pass either 'cost' or 'x_s' and 'x_t' "
                                  "(got both)")
         else:
             if x_s is None or x_t is None:
                 raise ValueError("'x_s' and 'x_t' are required without "
-                                 "'costs'")
-            _check_features(x_s, x_t)
+                                 "'cost'")
+            _check_features(x_s, x_t, FORWARD_ORDER)
             for name, n, given in (('num_nodes_s', x_s.size(0), num_nodes_s),
                                    ('num_nodes_t', x_t.size(0), num_nodes_t)):
                 if given is not None and given != n:
@@ -200,18 +252,57 @@ class IdentityMatching(SolverLayer):
             if ei is None:
                 ei = all_pairs(batch_s, batch_t, num_nodes_s, num_nodes_t,
                                num_graphs).to(x_s.device)
-            costs = pair_cost(x_s, x_t, ei, mode=self.similarity)
+            cost = pair_cost(x_s, x_t, ei, mode=self.similarity)
 
         return matching(
-            costs, edge_index, batch_s, batch_t, num_nodes_s=num_nodes_s,
-            num_nodes_t=num_nodes_t, num_graphs=num_graphs,
-            unmatch_cost=self.unmatch_cost, method=self.method,
-            projection=self.projection, noise=self.noise,
-            training=self.training, backward=self.backward_mode,
-            lambda_=self.lambda_, noise_position=self.noise_position,
-            diagnostics=self.diagnostics, num_workers=self.num_workers,
-            timeout=self.timeout)
+            cost, edge_index, batch_s, batch_t, num_nodes_s, num_nodes_t,
+            num_graphs, unmatch_cost=self.unmatch_cost, method=self.method,
+            num_workers=self.num_workers, timeout=self.timeout,
+            settings=self.settings, training=self.training)
 
     def __repr__(self) -> str:
         return (f'{self.__class__.__name__}(similarity={self.similarity!r}, '
                 f'unmatch_cost={self.unmatch_cost}, {self.extra_repr()})')
+
+
+def _unpack(
+    batch: Any,
+    x_s: OptTensor,
+    x_t: OptTensor,
+    batch_s: OptTensor,
+    batch_t: OptTensor,
+    num_nodes_s: Optional[int],
+    num_nodes_t: Optional[int],
+    num_graphs: Optional[int],
+    has_cost: bool,
+) -> Tuple[OptTensor, OptTensor, OptTensor, OptTensor, Optional[int],
+           Optional[int], Optional[int]]:
+    # The inputs of IdentityMatching from a (batch of) PairData.
+    if not isinstance(batch, BaseData):
+        raise ValueError(f"'batch' must be a PairData or a batch of them "
+                         f"(got {type(batch).__name__})")
+    if batch_s is not None or batch_t is not None:
+        raise ValueError("Pass either 'batch' or 'batch_s' and 'batch_t' "
+                         "(got both)")
+    if not has_cost and x_s is None and x_t is None:
+        x_s, x_t = getattr(batch, 'x_s', None), getattr(batch, 'x_t', None)
+        if x_s is None or x_t is None:
+            raise ValueError("The pair batch has no 'x_s' and 'x_t'; pass "
+                             "the embeddings as layer(x_s, x_t, batch=...)")
+    batch_s = getattr(batch, 'x_s_batch', None)
+    batch_t = getattr(batch, 'x_t_batch', None)
+    count = getattr(batch, 'num_graphs', None)
+    if (batch_s is None or batch_t is None) and count not in (None, 1):
+        raise ValueError(f"The pair batch of {count} pairs has no "
+                         f"'x_s_batch' and 'x_t_batch'; load it with "
+                         f"follow_batch=['x_s', 'x_t']")
+    if num_graphs is None and count is not None:
+        num_graphs = int(count)
+    if x_s is None and num_nodes_s is None:
+        num_nodes_s = getattr(batch, 'num_nodes_s', None)
+    if x_t is None and num_nodes_t is None:
+        num_nodes_t = getattr(batch, 'num_nodes_t', None)
+    return x_s, x_t, batch_s, batch_t, num_nodes_s, num_nodes_t, num_graphs
+
+
+__all__ = ['IdentityMatching']

@@ -6,7 +6,7 @@ from torch import Tensor
 from torch.nn import Parameter
 from torch_geometric.typing import OptTensor
 
-from pyg_identity.nn.functional.matching import (
+from pyg_identity.nn.functional.pairs import (
     PAIR_COST_MODES,
     all_pairs,
     pair_cost,
@@ -25,7 +25,7 @@ class PairCost(torch.nn.Module):
         a_{\text{bilinear}} = \mathbf{x}_i^{\top}\mathbf{A}\mathbf{x}_j,
 
     ready for :class:`~pyg_identity.nn.matching.IdentityMatching`
-    (:obj:`costs=`). The learnable bilinear affinity is the affinity layer
+    (:obj:`cost=`). The learnable bilinear affinity is the affinity layer
     of deep graph matching (`"Learning Combinatorial Embedding Networks for
     Deep Graph Matching" <https://arxiv.org/abs/1904.00597>`_), with
     :math:`\mathbf{A}` initialised near the identity,
@@ -111,8 +111,8 @@ class PairCost(torch.nn.Module):
         if edge_index is None:
             edge_index = all_pairs(batch_s, batch_t, x_s.size(0),
                                    x_t.size(0)).to(x_s.device)
-        return pair_cost(x_s, x_t, edge_index, self.mode, self.weight,
-                         self.eps)
+        return pair_cost(x_s, x_t, edge_index, mode=self.mode,
+                         weight=self.weight, eps=self.eps)
 
     def __repr__(self) -> str:
         if self.mode == 'bilinear':

@@ -7,13 +7,12 @@ from pyg_identity.solvers._dispatch import (
 )
 from pyg_identity.solvers.linear_assignment import (
     InfeasibleMatchingError,
-    linear_assignment,
-    sparse_linear_assignment,
+    solve_assignment,
 )
 from pyg_identity.solvers.perfect_matching import solve_perfect_matching
 from pyg_identity.solvers.quadratic_assignment import (
     affinity_matrix,
-    quadratic_assignment,
+    solve_graph_matching,
 )
 from pyg_identity.solvers.ranking import solve_ranking
 from pyg_identity.solvers.shortest_path import (
@@ -27,10 +26,9 @@ __all__ = [
     'map_graphs',
     'graph_blocks',
     'GraphBlocks',
-    'linear_assignment',
-    'sparse_linear_assignment',
+    'solve_assignment',
     'InfeasibleMatchingError',
-    'quadratic_assignment',
+    'solve_graph_matching',
     'affinity_matrix',
     'solve_shortest_path',
     'solve_vertex_shortest_path',

@@ -1,5 +1,5 @@
 r"""Linear assignment (bipartite matching) on ragged batches of graph pairs:
-numpy/scipy in, a 0/1 indicator per candidate pair out, no autograd.
+torch in, a 0/1 indicator per candidate pair out, no autograd.
 
 Every pair :math:`b` of a batch has :math:`n_s` source and :math:`n_t` target
 nodes and a set :math:`E_b` of candidate pairs :math:`(i, j)` with costs
@@ -20,15 +20,25 @@ Dense per-pair blocks are solved with
 :obj:`pygmtools.linear_solvers.hungarian`, which wraps it and pads the batch),
 large sparse candidate sets with
 :func:`scipy.sparse.csgraph.min_weight_full_bipartite_matching`.
+
+The public solver is :func:`solve_assignment`; it and the functional
+:func:`pyg_identity.nn.functional.matching` share one builder,
+:func:`_assignment_solver`, which validates and splits the batch once and
+returns the per-call solver. The per-pair numpy kernels are private.
 """
+import operator
 import time
 from typing import Any, List, NamedTuple, Optional, Sequence, Tuple
 
 import numpy as np
+import torch
+from torch import Tensor
+from torch_geometric.typing import OptTensor
 
 from pyg_identity.solvers._dispatch import (
     check_num_workers,
     check_timeout,
+    graph_blocks,
     map_graphs,
 )
 
@@ -39,10 +49,63 @@ METHODS = ('auto', 'dense', 'sparse')
 # the sparse solver has ~0.1 ms fixed cost and wins from about 100 x 100).
 DENSE_MAX_ENTRIES = 10_000
 
+# The positional order of every tier of linear assignment, quoted by the
+# errors on misplaced tensors.
+ORDER = ('cost, edge_index, batch_s, batch_t, num_nodes_s, num_nodes_t, '
+         'num_graphs')
+
 
 class InfeasibleMatchingError(ValueError):
     r"""Raised when the candidate pairs admit no matching that covers the
     smaller side of a pair and no unmatch cost is given."""
+
+
+def _is_index(src: Any) -> bool:
+    return isinstance(src, Tensor) and not (
+        src.is_floating_point() or src.is_complex()
+        or src.dtype == torch.bool)
+
+
+def _looks_like(src: Tensor) -> str:
+    r"""What a tensor in the wrong argument most likely is."""
+    if _is_index(src):
+        if src.dim() == 2 and src.size(0) == 2:
+            return 'an edge_index'
+        return 'a batch vector' if src.dim() == 1 else 'an index tensor'
+    if src.dim() == 2:
+        return 'node embeddings'
+    return 'a cost vector'
+
+
+def _check_float(src: Any, name: str, order: str = ORDER) -> None:
+    r"""Raises a :class:`ValueError` unless :obj:`src` is a floating point
+    tensor; an integer tensor gets told what it looks like."""
+    if isinstance(src, Tensor) and src.is_floating_point():
+        return
+    hint = ''
+    if isinstance(src, Tensor):
+        hint = f'; this looks like {_looks_like(src)} — the order is {order}'
+    raise ValueError(f"'{name}' must be a floating point tensor (got "
+                     f"{getattr(src, 'dtype', type(src))}{hint})")
+
+
+def _check_index(src: OptTensor, name: str, dim: int = 1,
+                 order: str = ORDER) -> None:
+    r"""Raises a :class:`ValueError` unless :obj:`src` is :obj:`None` or an
+    integer tensor with :obj:`dim` dimensions; a floating point tensor gets
+    told what it looks like."""
+    if src is None:
+        return
+    if not _is_index(src):
+        hint = ''
+        if isinstance(src, Tensor) and src.is_floating_point():
+            hint = (f'; this looks like {_looks_like(src)} — the order is '
+                    f'{order}')
+        raise ValueError(f"'{name}' must be an integer tensor (got "
+                         f"{getattr(src, 'dtype', type(src))}{hint})")
+    if src.dim() != dim:
+        raise ValueError(f"'{name}' must be {dim}-dimensional (got shape "
+                         f"{list(src.size())})")
 
 
 def _check_unmatch_cost(unmatch_cost: Optional[float]) -> Optional[float]:
@@ -59,7 +122,27 @@ def _check_unmatch_cost(unmatch_cost: Optional[float]) -> Optional[float]:
     return u
 
 
-def linear_assignment(
+def _check_method(method: str) -> str:
+    if method not in METHODS:
+        raise ValueError(f"'method' must be 'auto', 'dense' or 'sparse' (got "
+                         f"{method!r})")
+    return method
+
+
+def _check_projection_for_partial(projection: Optional[str],
+                                  unmatch_cost: Optional[float]) -> None:
+    # A shift of all costs by the per-pair mean changes which partial
+    # matching is cheapest (their sizes differ); only scaling keeps it.
+    if unmatch_cost is not None and projection in ('mean', 'std'):
+        raise ValueError(f"'projection' {projection!r} changes the solution "
+                         f"of a partial matching ('unmatch_cost' = "
+                         f"{unmatch_cost}: matchings differ in size); use "
+                         f"projection=None or 'norm'")
+
+
+# Per-pair kernels (numpy) ###################################################
+
+def _linear_assignment(
     cost: np.ndarray,
     unmatch_cost: Optional[float] = None,
 ) -> Tuple[np.ndarray, np.ndarray]:
@@ -125,7 +208,7 @@ def _dense_pair(cost: np.ndarray, unmatch_cost: Optional[float]) -> Optional[
     return row[keep], col[keep]
 
 
-def sparse_linear_assignment(
+def _sparse_linear_assignment(
     row: np.ndarray,
     col: np.ndarray,
     cost: np.ndarray,
@@ -263,9 +346,9 @@ def _sparse_pair(indptr: np.ndarray, col: np.ndarray, cost: np.ndarray,
     return np.flatnonzero(match[row] == col)
 
 
-class AssignmentPlan(NamedTuple):
+class _AssignmentPlan(NamedTuple):
     r"""How a batch of pairs is split into per-pair problems; built once per
-    forward pass by :func:`assignment_plan` and reused by every solver call
+    forward pass by :func:`_assignment_plan` and reused by every solver call
     (*e.g.* the second one of the Blackbox backward)."""
     num_edges: int
     # Dense pairs: offset into the dense buffer, n_s, n_t (Python lists).
@@ -297,31 +380,43 @@ def _counts(ptr: np.ndarray) -> np.ndarray:
 
 def _hot_plan(off: np.ndarray, n_s: np.ndarray, n_t: np.ndarray,
               pairs: np.ndarray) -> Tuple[Any, np.ndarray, np.ndarray]:
-    off, n_s, n_t = off[pairs], n_s[pairs], n_t[pairs]
-    start = np.ones(pairs.size, dtype=bool)
-    start[1:] = (n_s[1:] != n_s[:-1]) | (n_t[1:] != n_t[:-1])
-    first = np.flatnonzero(start)
-    count = np.diff(np.append(first, pairs.size))
-    runs = list(zip(off[first].tolist(), count.tolist(), n_s[first].tolist(),
-                    n_t[first].tolist()))
     # Match m of pair p (m - start[p] = position on the short side) sits at
     # off[p] + (m - start[p]) * stride[p] + col * mult[p].
-    k = np.minimum(n_s, n_t)
-    start = np.cumsum(k) - k
+    off, n_s, n_t = off[pairs], n_s[pairs], n_t[pairs]
+    P = pairs.size
+    if P == 0:
+        empty = np.zeros(0, dtype=np.int64)
+        return [], empty, empty
+    a, b = int(n_s[0]), int(n_t[0])
+    if P == 1 or (bool((n_s == a).all()) and bool((n_t == b).all())):
+        # One shape (a padded batch): one run, no per-pair arrays.
+        k = min(a, b)
+        stride, mult = (b, 1) if a <= b else (1, b)
+        base = (off[:, None] + np.arange(k) * stride).reshape(-1)
+        return ([(int(off[0]), P, a, b)], base,
+                np.full(P * k, mult, dtype=np.int64))
+    start = np.ones(P, dtype=bool)
+    start[1:] = (n_s[1:] != n_s[:-1]) | (n_t[1:] != n_t[:-1])
+    first = np.flatnonzero(start)
+    count = np.diff(first, append=P)
+    runs = list(zip(off[first].tolist(), count.tolist(), n_s[first].tolist(),
+                    n_t[first].tolist()))
+    kk = np.minimum(n_s, n_t)
+    cum = np.cumsum(kk)
     wide = n_s <= n_t
-    stride = np.where(wide, n_t, 1)
-    base = (np.repeat(off - start * stride, k)
-            + np.arange(int(k.sum())) * np.repeat(stride, k))
-    mult = np.repeat(np.where(wide, 1, n_t), k)
-    return runs, base, mult
+    strides = np.where(wide, n_t, 1)
+    base = (np.repeat(off - (cum - kk) * strides, kk)
+            + np.arange(int(cum[-1])) * np.repeat(strides, kk))
+    mults = np.repeat(np.where(wide, 1, n_t), kk)
+    return runs, base, mults
 
 
-def assignment_plan(
+def _assignment_plan(
     ptr_s: np.ndarray,
     ptr_t: np.ndarray,
     edge_index: Optional[np.ndarray] = None,
     method: str = 'auto',
-) -> AssignmentPlan:
+) -> _AssignmentPlan:
     r"""Splits a batch of pairs into per-pair assignment problems.
 
     Args:
@@ -333,7 +428,7 @@ def assignment_plan(
             :obj:`[2, E]` (source node, target node), each within one pair
             and unique. If :obj:`None`, all :math:`n_s n_t` pairs of every
             pair in row-major order (see
-            :func:`pyg_identity.nn.functional.matching.all_pairs`).
+            :func:`pyg_identity.nn.functional.all_pairs`).
             (default: :obj:`None`)
         method (str, optional): :obj:`"dense"` (scipy's
             :obj:`linear_sum_assignment` on per-pair blocks, forbidden pairs
@@ -357,7 +452,7 @@ def assignment_plan(
             off = np.zeros(num_pairs, dtype=np.int64)
             np.cumsum(sizes[:-1], out=off[1:])
             nz = np.flatnonzero(sizes)
-            return AssignmentPlan(num_edges, nz.tolist(), off[nz].tolist(),
+            return _AssignmentPlan(num_edges, nz.tolist(), off[nz].tolist(),
                                   n_s[nz].tolist(), n_t[nz].tolist(),
                                   num_edges, *_hot_plan(off, n_s, n_t, nz),
                                   None, None, None, [])
@@ -422,7 +517,7 @@ def assignment_plan(
         np.cumsum(np.bincount(loc_s[sel], minlength=nsb), out=indptr[1:])
         sparse.append((b, sel, indptr, loc_t[sel], nsb, ntb))
 
-    return AssignmentPlan(num_edges, dpairs.tolist(), doff[dpairs].tolist(),
+    return _AssignmentPlan(num_edges, dpairs.tolist(), doff[dpairs].tolist(),
                           n_s[dpairs].tolist(), n_t[dpairs].tolist(),
                           dense_size, *_hot_plan(doff, n_s, n_t, dpairs),
                           dense_edges, dense_flat, dense_inv, sparse)
@@ -442,14 +537,17 @@ def _map(fn: Any, tasks: Sequence[Sequence[Any]], num_workers: int,
     return [fn(*task) for task in tasks]
 
 
-def _raise_infeasible(sols: Sequence[Any], plan: AssignmentPlan) -> None:
+def _raise_infeasible(sols: Sequence[Any], plan: _AssignmentPlan) -> None:
     for i, sol in enumerate(sols):
         if sol is None:
             raise _infeasible(plan.dense_pairs[i], plan.dense_n_s[i],
                               plan.dense_n_t[i])
 
 
-def _solve_dense_hot(buf: np.ndarray, plan: AssignmentPlan) -> np.ndarray:
+_SECOND = operator.itemgetter(1)
+
+
+def _solve_dense_hot(buf: np.ndarray, plan: _AssignmentPlan) -> np.ndarray:
     # No unmatch cost, in process: only scipy calls in the per-pair loop.
     blocks: List[np.ndarray] = []
     for o, cnt, a, b in plan.dense_runs:
@@ -464,13 +562,13 @@ def _solve_dense_hot(buf: np.ndarray, plan: AssignmentPlan) -> np.ndarray:
     except ValueError:  # An infeasible pair (forbidden pairs at inf).
         _raise_infeasible([_dense_pair(c, None) for c in blocks], plan)
         raise
-    cols = np.concatenate([s[1] for s in sols])
+    cols = np.concatenate(list(map(_SECOND, sols)))
     return plan.dense_base + cols * plan.dense_mult
 
 
-def solve_assignment(
+def _solve_plan(
     cost: np.ndarray,
-    plan: AssignmentPlan,
+    plan: _AssignmentPlan,
     unmatch_cost: Optional[float] = None,
     num_workers: int = 0,
     timeout: Optional[float] = None,
@@ -482,7 +580,7 @@ def solve_assignment(
         cost (numpy.ndarray): The finite cost of every candidate pair,
             :obj:`[E]`, aligned with the :obj:`edge_index` (or all pairs)
             the plan was built from.
-        plan (AssignmentPlan): The output of :func:`assignment_plan`.
+        plan (_AssignmentPlan): The output of :func:`_assignment_plan`.
         unmatch_cost (float, optional): The cost :math:`u \geq 0` of leaving
             a node unmatched. (default: :obj:`None`)
         num_workers (int, optional): Solve in a pool of this many processes
@@ -552,12 +650,258 @@ def solve_assignment(
     return y
 
 
+
+
+# The batch of pairs #########################################################
+
+def _side_nodes(batch: OptTensor, num_nodes: Optional[int], row: int,
+                edge_index: OptTensor, side: str) -> int:
+    if num_nodes is not None and (isinstance(num_nodes, bool)
+                                  or not isinstance(num_nodes, int)
+                                  or num_nodes < 0):
+        raise ValueError(f"'num_nodes_{side}' must be a non-negative "
+                         f"integer (got {num_nodes!r})")
+    if batch is not None:
+        if num_nodes is not None and num_nodes != batch.numel():
+            raise ValueError(f"'batch_{side}' must have one entry per "
+                             f"{side} node ({num_nodes}), got "
+                             f"{batch.numel()} entries")
+        return batch.numel()
+    if num_nodes is not None:
+        return num_nodes
+    if edge_index is not None:  # PyG's `maybe_num_nodes`.
+        return int(edge_index[row].max()) + 1 if edge_index.numel() else 0
+    raise ValueError(f"'batch_{side}' or 'num_nodes_{side}' is required "
+                     f"(got neither)")
+
+
+def _pair_ptr(
+    edge_index: OptTensor,
+    batch_s: OptTensor,
+    batch_t: OptTensor,
+    num_nodes_s: Optional[int],
+    num_nodes_t: Optional[int],
+    num_graphs: Optional[int],
+) -> Tuple[np.ndarray, np.ndarray, int]:
+    r"""Validates a batch of pairs and returns the host-side source and
+    target node boundaries of every pair and the number of pairs (the pair
+    helpers of :mod:`pyg_identity.nn.functional` share it)."""
+    _check_index(edge_index, 'edge_index', dim=2)
+    _check_index(batch_s, 'batch_s')
+    _check_index(batch_t, 'batch_t')
+    if edge_index is not None and edge_index.size(0) != 2:
+        raise ValueError(f"'edge_index' must have shape [2, num_edges] (got "
+                         f"{list(edge_index.size())})")
+    n_s = _side_nodes(batch_s, num_nodes_s, 0, edge_index, 's')
+    n_t = _side_nodes(batch_t, num_nodes_t, 1, edge_index, 't')
+    if num_graphs is None:
+        b_s = int(batch_s[-1]) + 1 if batch_s is not None and n_s else 1
+        b_t = b_s if batch_t is batch_s else (
+            int(batch_t[-1]) + 1 if batch_t is not None and n_t else 1)
+        if b_s != b_t:
+            raise ValueError(f"'batch_s' and 'batch_t' describe different "
+                             f"numbers of pairs ({b_s} and {b_t}); pass "
+                             f"'num_graphs' if trailing graphs are empty")
+        num_graphs = b_s
+    elif (isinstance(num_graphs, bool) or not isinstance(num_graphs, int)
+          or num_graphs < 0):
+        raise ValueError(f"'num_graphs' must be a non-negative integer (got "
+                         f"{num_graphs!r})")
+    if batch_s is None and num_graphs != 1:
+        raise ValueError(f"'batch_s' is required for {num_graphs} pairs")
+    if batch_t is None and num_graphs != 1:
+        raise ValueError(f"'batch_t' is required for {num_graphs} pairs")
+    ptr_s = graph_blocks(batch_s, n_s, num_graphs=num_graphs).node_ptr
+    ptr_t = ptr_s if batch_t is batch_s and batch_s is not None else (
+        graph_blocks(batch_t, n_t, num_graphs=num_graphs).node_ptr)
+    return ptr_s, ptr_t, num_graphs
+
+
+def _candidate_pair(edge_index: OptTensor, batch_s: OptTensor,
+                    ptr_s: np.ndarray, ptr_t: np.ndarray,
+                    device: torch.device) -> Tensor:
+    r"""The pair of every candidate pair."""
+    if edge_index is None:
+        sizes = torch.from_numpy(np.diff(ptr_s) * np.diff(ptr_t))
+        pair = torch.arange(sizes.numel()).repeat_interleave(sizes)
+        return pair.to(device)
+    if batch_s is None:
+        return torch.zeros(edge_index.size(1), dtype=torch.long,
+                           device=device)
+    return batch_s.index_select(0, edge_index[0]).to(device)
+
+
+class _AssignmentSolver:
+    r"""The solver of one validated batch of pairs, built by
+    :func:`_assignment_solver`: :obj:`solver(cost)` solves every pair for the
+    costs :obj:`cost` (one entry per candidate pair) and may be called
+    again (*e.g.* by the Blackbox backward) without splitting the batch
+    again."""
+    def __init__(self, plan: _AssignmentPlan, ptr_s: np.ndarray,
+                 ptr_t: np.ndarray, num_graphs: int, edge_index: OptTensor,
+                 batch_s: OptTensor, unmatch_cost: Optional[float],
+                 num_workers: int, timeout: Optional[float]) -> None:
+        self.plan = plan
+        self.ptr_s = ptr_s
+        self.ptr_t = ptr_t
+        self.num_graphs = num_graphs
+        self.edge_index = edge_index
+        self.batch_s = batch_s
+        self.unmatch_cost = unmatch_cost
+        self.num_workers = num_workers
+        self.timeout = timeout
+
+    @property
+    def num_edges(self) -> int:
+        return self.plan.num_edges
+
+    def check_cost(self, cost: Any, name: str = 'cost',
+                   finite: bool = True) -> None:
+        r"""Raises a :class:`ValueError` unless :obj:`cost` is a (finite,
+        unless :obj:`finite=False`) floating point vector with one entry per
+        candidate pair."""
+        _check_float(cost, name)
+        if cost.dim() != 1:
+            raise ValueError(f"'{name}' must be one-dimensional, one entry "
+                             f"per candidate pair (got shape "
+                             f"{list(cost.size())})")
+        if cost.numel() != self.num_edges:
+            if self.edge_index is None:
+                raise ValueError(f"'{name}' must have one entry per pair of "
+                                 f"source and target nodes of the same pair "
+                                 f"({self.num_edges}) when 'edge_index' is "
+                                 f"None (got {cost.numel()})")
+            raise ValueError(f"'{name}' must have one entry per candidate "
+                             f"pair ({self.num_edges}) (got "
+                             f"{cost.numel()})")
+        if not finite:
+            return
+        d = cost.detach()
+        # The sum is non-finite whenever an entry is (or on overflow).
+        if not bool(torch.isfinite(d.sum())) and not bool(
+                torch.isfinite(d).all()):
+            raise ValueError(f"'{name}' must be finite (got NaN or inf)")
+
+    def pair_index(self, device: torch.device) -> Tensor:
+        r"""The pair of every candidate pair, :obj:`[E]`."""
+        return _candidate_pair(self.edge_index, self.batch_s, self.ptr_s,
+                               self.ptr_t, device)
+
+    def __call__(self, cost: Tensor) -> Tensor:
+        c = cost.detach()
+        if c.dtype not in (torch.float32, torch.float64):
+            c = c.double()
+        y = _solve_plan(c.cpu().numpy(), self.plan, self.unmatch_cost,
+                        self.num_workers, self.timeout)
+        return torch.from_numpy(y).to(device=cost.device, dtype=cost.dtype)
+
+
+def _assignment_solver(
+    edge_index: OptTensor = None,
+    batch_s: OptTensor = None,
+    batch_t: OptTensor = None,
+    num_nodes_s: Optional[int] = None,
+    num_nodes_t: Optional[int] = None,
+    num_graphs: Optional[int] = None,
+    *,
+    unmatch_cost: Optional[float] = None,
+    method: str = 'auto',
+    num_workers: int = 0,
+    timeout: Optional[float] = None,
+) -> _AssignmentSolver:
+    r"""Validates the options and the batch of pairs, splits it into per-pair
+    problems once and returns the per-call solver, shared by
+    :func:`solve_assignment` and
+    :func:`pyg_identity.nn.functional.matching` (see
+    :func:`solve_assignment` for the arguments)."""
+    _check_method(method)
+    u = _check_unmatch_cost(unmatch_cost)
+    check_num_workers(num_workers)
+    timeout = check_timeout(timeout)
+    ptr_s, ptr_t, num_graphs = _pair_ptr(edge_index, batch_s, batch_t,
+                                         num_nodes_s, num_nodes_t, num_graphs)
+    ei = None if edge_index is None else edge_index.detach().cpu().numpy()
+    plan = _assignment_plan(ptr_s, ptr_t, ei, method)
+    return _AssignmentSolver(plan, ptr_s, ptr_t, num_graphs, edge_index,
+                             batch_s, u, num_workers, timeout)
+
+
+@torch.no_grad()
+def solve_assignment(
+    cost: Tensor,
+    edge_index: OptTensor = None,
+    batch_s: OptTensor = None,
+    batch_t: OptTensor = None,
+    num_nodes_s: Optional[int] = None,
+    num_nodes_t: Optional[int] = None,
+    num_graphs: Optional[int] = None,
+    *,
+    unmatch_cost: Optional[float] = None,
+    method: str = 'auto',
+    num_workers: int = 0,
+    timeout: Optional[float] = None,
+) -> Tensor:
+    r"""Solves the linear assignment of every pair of a batch of graph pairs
+    (see the module docstring) and returns the 0/1 indicator of the matched
+    candidate pairs.
+
+    Pairs follow PyG's :class:`PairData` + :obj:`follow_batch` convention:
+    pair :math:`b` joins the source nodes with :obj:`batch_s == b` and the
+    target nodes with :obj:`batch_t == b`.
+
+    Args:
+        cost (torch.Tensor): The finite cost of every candidate pair,
+            :obj:`[E]`.
+        edge_index (torch.Tensor, optional): Candidate pairs :obj:`[2, E]`
+            (global source node, global target node), unique, each within
+            one pair. :obj:`None` means all pairs of every pair in the order
+            of :func:`pyg_identity.nn.functional.all_pairs`.
+            (default: :obj:`None`)
+        batch_s (torch.Tensor, optional): The sorted source batch vector;
+            :obj:`None` means a single pair. (default: :obj:`None`)
+        batch_t (torch.Tensor, optional): The sorted target batch vector.
+            (default: :obj:`None`)
+        num_nodes_s (int, optional): The number of source nodes, if
+            :obj:`batch_s` is not given. (default: :obj:`None`)
+        num_nodes_t (int, optional): The number of target nodes, if
+            :obj:`batch_t` is not given. (default: :obj:`None`)
+        num_graphs (int, optional): The number of pairs.
+            (default: :obj:`None`)
+        unmatch_cost (float, optional): The cost :math:`u \geq 0` of leaving
+            a node unmatched; :obj:`None` matches :math:`\min(n_s, n_t)`
+            nodes per pair. (default: :obj:`None`)
+        method (str, optional): :obj:`"dense"` (scipy's
+            :obj:`linear_sum_assignment` on per-pair blocks, forbidden pairs
+            at :math:`+\infty`), :obj:`"sparse"` (scipy's
+            :obj:`min_weight_full_bipartite_matching`) or :obj:`"auto"`
+            (dense for complete candidate sets and for blocks of at most
+            :obj:`DENSE_MAX_ENTRIES` entries, sparse otherwise).
+            (default: :obj:`"auto"`)
+        num_workers (int, optional): see
+            :func:`~pyg_identity.solvers.map_graphs`. (default: :obj:`0`)
+        timeout (float, optional): see
+            :func:`~pyg_identity.solvers.map_graphs`; it bounds the dense
+            and sparse pairs together. (default: :obj:`None`)
+
+    Returns:
+        The indicator :math:`y \in \{0, 1\}^E`, a tensor of the dtype, shape
+        and device of :obj:`cost`.
+
+    Raises:
+        InfeasibleMatchingError: If a pair has no matching that covers its
+            smaller side within the candidates and no unmatch cost is given.
+    """
+    _check_float(cost, 'cost')
+    solver = _assignment_solver(edge_index, batch_s, batch_t, num_nodes_s,
+                                num_nodes_t, num_graphs,
+                                unmatch_cost=unmatch_cost, method=method,
+                                num_workers=num_workers, timeout=timeout)
+    solver.check_cost(cost)
+    return solver(cost)
+
+
 __all__ = [
-    'linear_assignment',
-    'sparse_linear_assignment',
-    'assignment_plan',
     'solve_assignment',
-    'AssignmentPlan',
     'InfeasibleMatchingError',
     'DENSE_MAX_ENTRIES',
 ]

@@ -1,6 +1,7 @@
-r"""Quadratic (Lawler) graph matching of graph pairs with the heuristic QAP
-solvers of :obj:`pygmtools` (RRWM, IPFP, spectral matching), rounded to an
-exact matching by the Hungarian algorithm.
+r"""Quadratic (Lawler) graph matching of batched graph pairs with the
+heuristic QAP solvers of :obj:`pygmtools` (RRWM, IPFP, spectral matching),
+rounded to an exact matching by the Hungarian algorithm: torch in, 0/1
+indicators out, no autograd.
 
 Costs live on *candidate pairs* :math:`(i, a)` (source node :math:`i`,
 target node :math:`a`) and on *edge pairs* :math:`(i \to j, a \to b)`
@@ -17,10 +18,33 @@ nodes as the candidate set allows (:math:`\min(n_s, n_t)` when all pairs are
 candidates). The affinity matrix :math:`\mathbf{K} = -\text{cost}` follows
 :obj:`pygmtools`' column-major layout: variable :math:`(i, a)` has index
 :math:`a\,n_s + i`.
+
+The public solver is :func:`solve_graph_matching`; it and the functional
+:func:`pyg_identity.nn.functional.graph_matching` share one builder,
+:func:`_graph_matching_solver`, which validates and splits the batch once
+and returns the per-call solver. The per-pair numpy kernels are private.
 """
-from typing import Any, List, Sequence, Tuple
+from typing import Any, List, Optional, Sequence, Tuple
 
 import numpy as np
+import torch
+from torch import Tensor
+from torch_geometric.typing import OptTensor
+
+from pyg_identity.solvers._dispatch import (
+    check_num_workers,
+    check_timeout,
+    graph_blocks,
+    map_graphs,
+    to_numpy,
+)
+from pyg_identity.solvers.linear_assignment import _check_float, _looks_like
+
+# The positional order of every tier of graph matching, quoted by the errors
+# on misplaced tensors.
+ORDER = ('cost, pairwise_cost, edge_index_s, edge_index_t, edge_index, '
+         'edge_pair_index, batch_s, batch_t, num_nodes_s, num_nodes_t, '
+         'num_graphs')
 
 QAP_SOLVERS = ('rrwm', 'ipfp', 'sm')
 
@@ -184,14 +208,14 @@ def _run_heuristic(problems: Sequence[_Problem], solver: str,
             p.x = x
 
 
-def quadratic_assignment_batch(
+def _quadratic_assignment_batch(
     problems: Sequence[Tuple[Any, ...]],
     solver: str = 'rrwm',
     max_iter: int = 50,
 ) -> List[Tuple[np.ndarray, np.ndarray]]:
     r"""Solves several graph pairs with one (padded) call of the heuristic;
     each element of :obj:`problems` holds the first six arguments of
-    :func:`quadratic_assignment`. Returns one :obj:`(y_u, y_p)` per pair."""
+    :func:`_quadratic_assignment`. Returns one :obj:`(y_u, y_p)` per pair."""
     _check_solver(solver, max_iter)
     probs = [_Problem(*p) for p in problems]
     _run_heuristic(probs, solver, max_iter)
@@ -208,7 +232,7 @@ def _check_solver(solver: str, max_iter: int) -> None:
                          f"{max_iter!r})")
 
 
-def quadratic_assignment(
+def _quadratic_assignment(
     pairs: np.ndarray,
     unary: np.ndarray,
     quad: np.ndarray,
@@ -254,10 +278,417 @@ def quadratic_assignment(
         The unary indicator of shape :obj:`[P]` and the pairwise indicator
         :math:`y_{ia} y_{jb}` of shape :obj:`[Q]` (float64, 0/1).
     """
-    return quadratic_assignment_batch(
+    return _quadratic_assignment_batch(
         [(pairs, unary, quad, pairwise, num_nodes_s, num_nodes_t)], solver,
         max_iter)[0]
 
 
-__all__ = ['quadratic_assignment', 'quadratic_assignment_batch',
-           'affinity_matrix', 'QAP_SOLVERS']
+
+# Batches of graph pairs ####################################################
+
+_INT_DTYPES = (torch.int64, torch.int32)
+
+
+def _check_index(src: Optional[Tensor], name: str, rows: int = 2) -> None:
+    if src is None:
+        return
+    if not isinstance(src, Tensor) or src.dtype not in _INT_DTYPES:
+        hint = ''
+        if isinstance(src, Tensor) and src.is_floating_point():
+            hint = (f'; this looks like {_looks_like(src)} — the order is '
+                    f'{ORDER}')
+        raise ValueError(f"'{name}' must be an integer tensor (got "
+                         f"{getattr(src, 'dtype', type(src))}{hint})")
+    if src.dim() != rows or (rows == 2 and src.size(0) != 2):
+        shape = '[2, N]' if rows == 2 else '[N]'
+        raise ValueError(f"'{name}' must have shape {shape} (got "
+                         f"{list(src.size())})")
+
+
+def _check_batch(batch: OptTensor, name: str) -> None:
+    _check_index(batch, name, rows=1)
+    if batch is not None and batch.numel() > 1 and bool(
+            (batch[1:] < batch[:-1]).any()):
+        raise ValueError(f"'{name}' must be sorted (PyG's batch vector)")
+    if batch is not None and batch.numel() > 0 and int(batch.min()) < 0:
+        raise ValueError(f"'{name}' must be non-negative")
+
+
+def _num_graphs(batch_s: OptTensor, batch_t: OptTensor,
+                num_graphs: Optional[int]) -> int:
+    if (batch_s is None) != (batch_t is None):
+        raise ValueError("'batch_s' and 'batch_t' must be given together")
+    if num_graphs is not None:
+        if (isinstance(num_graphs, bool) or not isinstance(num_graphs, int)
+                or num_graphs < 0):
+            raise ValueError(f"'num_graphs' must be a non-negative integer "
+                             f"(got {num_graphs!r})")
+        return num_graphs
+    if batch_s is None or batch_t is None:
+        return 1
+    return max([int(b.max()) + 1 for b in (batch_s, batch_t)
+                if b.numel() > 0] or [0])
+
+
+def _num_nodes(batch: OptTensor, num_nodes: Optional[int], name: str,
+               batch_name: str, *index: Tensor) -> int:
+    if num_nodes is not None and (not isinstance(num_nodes, int)
+                                  or num_nodes < 0):
+        raise ValueError(f"'{name}' must be a non-negative integer (got "
+                         f"{num_nodes!r})")
+    if batch is not None:
+        if num_nodes is not None and num_nodes != batch.numel():
+            raise ValueError(f"'{name}' (got {num_nodes}) must equal the "
+                             f"{batch.numel()} entries of '{batch_name}'")
+        return batch.numel()
+    if num_nodes is not None:
+        return num_nodes
+    return max([int(i.max()) + 1 for i in index if i.numel() > 0] or [0])
+
+
+def _block_product(count_a: Tensor, count_b: Tensor) -> Tuple[Tensor, Tensor,
+                                                              Tensor]:
+    # For every group g, all (k_a, k_b) with k_a < count_a[g] and
+    # k_b < count_b[g], ordered by group, then k_a, then k_b.
+    sizes = count_a * count_b
+    total = int(sizes.sum())
+    group = torch.repeat_interleave(
+        torch.arange(sizes.numel(), device=sizes.device), sizes,
+        output_size=total)
+    start = sizes.cumsum(0) - sizes
+    off = torch.arange(total, device=sizes.device) - start[group]
+    width = count_b[group]
+    return group, torch.div(off, width, rounding_mode='floor'), off % width
+
+
+def _all_node_pairs(
+    batch_s: OptTensor = None,
+    batch_t: OptTensor = None,
+    num_nodes_s: Optional[int] = None,
+    num_nodes_t: Optional[int] = None,
+    num_graphs: Optional[int] = None,
+) -> Tensor:
+    r"""See :func:`pyg_identity.nn.functional.all_node_pairs`."""
+    _check_batch(batch_s, 'batch_s')
+    _check_batch(batch_t, 'batch_t')
+    B = _num_graphs(batch_s, batch_t, num_graphs)
+    counts = []
+    for batch, n, name in ((batch_s, num_nodes_s, 'num_nodes_s'),
+                           (batch_t, num_nodes_t, 'num_nodes_t')):
+        if batch is None:
+            if n is None or not isinstance(n, int) or n < 0:
+                raise ValueError(f"'{name}' must be a non-negative integer "
+                                 f"when no batch vector is given (got {n!r})")
+            c = torch.zeros(max(B, 1), dtype=torch.long)
+            c[0] = n
+            counts.append(c)
+        else:
+            _num_nodes(batch, n, name, name.replace('num_nodes', 'batch'))
+            counts.append(torch.bincount(batch.long(), minlength=B))
+    device = batch_s.device if batch_s is not None else torch.device('cpu')
+    cs, ct = counts[0].to(device), counts[1].to(device)
+    if cs.numel() != B or ct.numel() != B:
+        raise ValueError(f"The batch vectors refer to more than num_graphs "
+                         f"= {B} graph pairs")
+    group, i, a = _block_product(cs, ct)
+    ptr_s = cs.cumsum(0) - cs
+    ptr_t = ct.cumsum(0) - ct
+    return torch.stack([i + ptr_s[group], a + ptr_t[group]], dim=0)
+
+
+def _all_edge_pairs(
+    edge_index_s: Tensor,
+    edge_index_t: Tensor,
+    batch_s: OptTensor = None,
+    batch_t: OptTensor = None,
+    num_graphs: Optional[int] = None,
+) -> Tensor:
+    r"""See :func:`pyg_identity.nn.functional.all_edge_pairs`."""
+    _check_index(edge_index_s, 'edge_index_s')
+    _check_index(edge_index_t, 'edge_index_t')
+    _check_index(batch_s, 'batch_s', rows=1)
+    _check_index(batch_t, 'batch_t', rows=1)
+    B = _num_graphs(batch_s, batch_t, num_graphs)
+    groups, perms, counts = [], [], []
+    for ei, batch in ((edge_index_s, batch_s), (edge_index_t, batch_t)):
+        ei = ei.long()
+        if batch is None:
+            g = torch.zeros(ei.size(1), dtype=torch.long, device=ei.device)
+        else:
+            if ei.numel() > 0 and int(ei.max()) >= batch.numel():
+                raise ValueError(f"'edge_index' refers to nodes outside [0, "
+                                 f"{batch.numel()})")
+            g = batch.long().to(ei.device)[ei[0]]
+        if g.numel() > 0 and int(g.max()) >= B:
+            raise ValueError(f"The batch vectors refer to more than "
+                             f"num_graphs = {B} graph pairs")
+        groups.append(g)
+        perms.append(torch.sort(g, stable=True)[1])
+        counts.append(torch.bincount(g, minlength=B))
+    device = edge_index_s.device
+    cs, ct = counts[0].to(device), counts[1].to(device)
+    group, ks, kt = _block_product(cs, ct)
+    ptr_s, ptr_t = cs.cumsum(0) - cs, ct.cumsum(0) - ct
+    return torch.stack([
+        perms[0].to(device)[ptr_s[group] + ks],
+        perms[1].to(device)[ptr_t[group] + kt],
+    ], dim=0)
+
+
+def _check_cost(src: Any, name: str, size: int, what: str) -> None:
+    _check_float(src, name, ORDER)
+    if src.dim() != 1:
+        raise ValueError(f"'{name}' must be a one-dimensional floating point "
+                         f"tensor (got {src.dtype} of shape "
+                         f"{list(src.shape)})")
+    if src.numel() != size:
+        raise ValueError(f"'{name}' must have one entry per {what} ({size}) "
+                         f"(got {src.numel()})")
+    if not bool(torch.isfinite(src.detach()).all()):
+        raise ValueError(f"'{name}' must be finite (got NaN or inf)")
+
+
+class _GraphMatchingSolver:
+    r"""The solver of one validated batch of graph pairs, built by
+    :func:`_graph_matching_solver`: :obj:`solver(cost, pairwise_cost)`
+    solves every pair and may be called again (*e.g.* by the Blackbox
+    backward) without splitting the batch again."""
+    def __init__(self, num_graphs: int, num_pairs: int, num_edge_pairs: int,
+                 g_u: np.ndarray, g_p: np.ndarray, pairs: np.ndarray,
+                 quad: np.ndarray, ptr_s: np.ndarray, ptr_t: np.ndarray, *,
+                 solver: str, max_iter: int, num_workers: int,
+                 timeout: Optional[float]) -> None:
+        B = num_graphs
+        self.num_graphs = B
+        self.num_pairs = num_pairs
+        self.num_edge_pairs = num_edge_pairs
+        self.g_u, self.g_p = g_u, g_p
+        self.solver, self.max_iter = solver, max_iter
+        self.num_workers, self.timeout = num_workers, timeout
+        perm_u = np.argsort(g_u, kind='stable')
+        perm_p = np.argsort(g_p, kind='stable')
+        cut_u = np.concatenate([[0], np.cumsum(np.bincount(g_u,
+                                                           minlength=B))])
+        cut_p = np.concatenate([[0], np.cumsum(np.bincount(g_p,
+                                                           minlength=B))])
+        self.sel_u = [perm_u[cut_u[g]:cut_u[g + 1]] for g in range(B)]
+        self.sel_p = [perm_p[cut_p[g]:cut_p[g + 1]] for g in range(B)]
+        self.pairs_g = [pairs[s] for s in self.sel_u]
+        self.quad_g = [quad[s] for s in self.sel_p]
+        self.n_s = np.diff(ptr_s).tolist()
+        self.n_t = np.diff(ptr_t).tolist()
+        # One task per worker (one padded pygmtools call for all graph pairs
+        # in this process): the heuristic is batched, so chunks are larger
+        # than those of `map_graphs` over single problems.
+        todo = [g for g in range(B) if self.sel_u[g].size > 0]
+        n_chunks = min(max(num_workers, 1), len(todo)) or 1
+        self.chunks: List[Sequence[int]] = [todo[k::n_chunks]
+                                            for k in range(n_chunks)]
+
+    def check_cost(self, cost: Any, pairwise_cost: Any) -> None:
+        r"""Raises a :class:`ValueError` unless both costs are finite
+        floating point vectors of the right sizes."""
+        _check_cost(cost, 'cost', self.num_pairs,
+                    'candidate pair (column of edge_index)')
+        _check_cost(pairwise_cost, 'pairwise_cost', self.num_edge_pairs,
+                    'edge pair (column of edge_pair_index)')
+
+    def index(self, device: torch.device) -> Tuple[Tensor, Tensor]:
+        r"""The graph pair of every candidate pair and of every edge pair."""
+        return (torch.from_numpy(self.g_u).to(device),
+                torch.from_numpy(self.g_p).to(device))
+
+    def __call__(self, cost: Tensor,
+                 pairwise_cost: Tensor) -> Tuple[Tensor, Tensor]:
+        u, p = to_numpy(cost), to_numpy(pairwise_cost)
+        sel_u, sel_p = self.sel_u, self.sel_p
+        tasks = [([(self.pairs_g[g], u[sel_u[g]], self.quad_g[g],
+                    p[sel_p[g]], self.n_s[g], self.n_t[g]) for g in chunk],
+                  self.solver, self.max_iter) for chunk in self.chunks]
+        results = map_graphs(_quadratic_assignment_batch, tasks,
+                             self.num_workers, self.timeout)
+        y_u, y_p = np.zeros(self.num_pairs), np.zeros(self.num_edge_pairs)
+        for chunk, res in zip(self.chunks, results):
+            for g, (yu, yp) in zip(chunk, res):
+                y_u[sel_u[g]] = yu
+                y_p[sel_p[g]] = yp
+        return (torch.from_numpy(y_u).to(cost.device, cost.dtype),
+                torch.from_numpy(y_p).to(pairwise_cost.device,
+                                         pairwise_cost.dtype))
+
+
+def _graph_matching_solver(
+    edge_index_s: Tensor,
+    edge_index_t: Tensor,
+    edge_index: OptTensor = None,
+    edge_pair_index: OptTensor = None,
+    batch_s: OptTensor = None,
+    batch_t: OptTensor = None,
+    num_nodes_s: Optional[int] = None,
+    num_nodes_t: Optional[int] = None,
+    num_graphs: Optional[int] = None,
+    *,
+    solver: str = 'rrwm',
+    max_iter: int = 50,
+    num_workers: int = 0,
+    timeout: Optional[float] = None,
+) -> _GraphMatchingSolver:
+    r"""Validates the options and the batch of graph pairs, splits it into
+    per-pair problems once and returns the per-call solver, shared by
+    :func:`solve_graph_matching` and
+    :func:`pyg_identity.nn.functional.graph_matching` (see
+    :func:`solve_graph_matching` for the arguments)."""
+    _check_solver(solver, max_iter)
+    check_num_workers(num_workers)
+    timeout = check_timeout(timeout)
+    _check_index(edge_index_s, 'edge_index_s')
+    _check_index(edge_index_t, 'edge_index_t')
+    _check_index(edge_index, 'edge_index')
+    _check_index(edge_pair_index, 'edge_pair_index')
+    _check_batch(batch_s, 'batch_s')
+    _check_batch(batch_t, 'batch_t')
+    B = _num_graphs(batch_s, batch_t, num_graphs)
+    cand = [] if edge_index is None else [edge_index[0]]
+    n_s = _num_nodes(batch_s, num_nodes_s, 'num_nodes_s', 'batch_s',
+                     edge_index_s, *cand)
+    cand = [] if edge_index is None else [edge_index[1]]
+    n_t = _num_nodes(batch_t, num_nodes_t, 'num_nodes_t', 'batch_t',
+                     edge_index_t, *cand)
+    if edge_index is None:
+        edge_index = _all_node_pairs(batch_s, batch_t, n_s, n_t, B)
+    if edge_pair_index is None:
+        edge_pair_index = _all_edge_pairs(edge_index_s, edge_index_t,
+                                          batch_s, batch_t, B)
+    P, Q = edge_index.size(1), edge_pair_index.size(1)
+
+    ptr_s = graph_blocks(batch_s, n_s, edge_index_s, B).node_ptr
+    ptr_t = graph_blocks(batch_t, n_t, edge_index_t, B).node_ptr
+    bs = np.repeat(np.arange(B), np.diff(ptr_s))
+    bt = np.repeat(np.arange(B), np.diff(ptr_t))
+
+    ei = edge_index.detach().cpu().numpy().astype(np.int64)
+    if P and (ei[0].min() < 0 or ei[0].max() >= n_s or ei[1].min() < 0
+              or ei[1].max() >= n_t):
+        raise ValueError(f"'edge_index' refers to nodes outside [0, {n_s}) "
+                         f"x [0, {n_t})")
+    g_u = bs[ei[0]]
+    if np.any(g_u != bt[ei[1]]):
+        raise ValueError("'edge_index' pairs nodes of different graph pairs")
+    if np.unique(ei[0] * max(n_t, 1) + ei[1]).size != P:
+        raise ValueError("'edge_index' contains duplicate candidate pairs")
+
+    eis = edge_index_s.detach().cpu().numpy().astype(np.int64)
+    eit = edge_index_t.detach().cpu().numpy().astype(np.int64)
+    epi = edge_pair_index.detach().cpu().numpy().astype(np.int64)
+    if Q and (epi[0].min() < 0 or epi[0].max() >= eis.shape[1]
+              or epi[1].min() < 0 or epi[1].max() >= eit.shape[1]):
+        raise ValueError(f"'edge_pair_index' refers to edges outside [0, "
+                         f"{eis.shape[1]}) x [0, {eit.shape[1]})")
+    es, et = eis[:, epi[0]], eit[:, epi[1]]
+    g_p = bs[es[0]]
+    if np.any(g_p != bt[et[0]]):
+        raise ValueError("'edge_pair_index' pairs edges of different graph "
+                         "pairs")
+
+    pairs = np.stack([ei[0] - ptr_s[g_u], ei[1] - ptr_t[g_u]], axis=1)
+    quad = np.stack([es[0] - ptr_s[g_p], es[1] - ptr_s[g_p],
+                     et[0] - ptr_t[g_p], et[1] - ptr_t[g_p]], axis=1)
+    return _GraphMatchingSolver(B, P, Q, g_u, g_p, pairs, quad, ptr_s, ptr_t,
+                                solver=solver, max_iter=max_iter,
+                                num_workers=num_workers, timeout=timeout)
+
+
+@torch.no_grad()
+def solve_graph_matching(
+    cost: Tensor,
+    pairwise_cost: Tensor,
+    edge_index_s: Tensor,
+    edge_index_t: Tensor,
+    edge_index: OptTensor = None,
+    edge_pair_index: OptTensor = None,
+    batch_s: OptTensor = None,
+    batch_t: OptTensor = None,
+    num_nodes_s: Optional[int] = None,
+    num_nodes_t: Optional[int] = None,
+    num_graphs: Optional[int] = None,
+    *,
+    solver: str = 'rrwm',
+    max_iter: int = 50,
+    num_workers: int = 0,
+    timeout: Optional[float] = None,
+) -> Tuple[Tensor, Tensor]:
+    r"""Solves the Lawler QAP of every graph pair of a batch heuristically
+    (see the module docstring) and returns an exact, feasible matching.
+
+    The affinity matrix :math:`\mathbf{K} = -\text{cost}` of a pair is
+    symmetrised and restricted to compatible variable pairs (distinct source
+    *and* target nodes, both candidates). The heuristics of :obj:`pygmtools`
+    expect non-negative affinities, so :obj:`pygmtools.classic_solvers.
+    <solver>` (NumPy backend, one padded call for all pairs of a worker)
+    runs on up to two non-negative versions of it, each scaled to a maximum
+    of one: negative entries clamped to zero (a relaxation), and all
+    compatible entries shifted by one constant (the same problem, since it
+    adds the same :math:`m^2` to every matching of the fixed cardinality
+    :math:`m`). Each continuous solution is rounded by
+    :func:`pygmtools.hungarian` inside the candidate set, and the best of
+    these matchings and of the exact linear assignment of the unary costs
+    alone is returned, by the exact objective. The result is therefore
+    optimal when all pairwise costs vanish, and otherwise a *feasible*
+    matching from a heuristic, not necessarily the optimum.
+
+    Args:
+        cost (torch.Tensor): The finite unary cost of every candidate pair,
+            :obj:`[P]`.
+        pairwise_cost (torch.Tensor): The finite cost of every edge pair,
+            :obj:`[Q]`.
+        edge_index_s (torch.Tensor): The source graph edges.
+        edge_index_t (torch.Tensor): The target graph edges.
+        edge_index (torch.Tensor, optional): The candidate pairs
+            :math:`(i, a)` of shape :obj:`[2, P]` (global indices); pairs
+            outside it are never matched. :obj:`None` means all pairs of each
+            graph pair, in the order of
+            :func:`pyg_identity.nn.functional.all_node_pairs`.
+            (default: :obj:`None`)
+        edge_pair_index (torch.Tensor, optional): The edge pairs
+            :math:`(e_s, e_t)` (columns of :obj:`edge_index_s` and
+            :obj:`edge_index_t`) of shape :obj:`[2, Q]`. :obj:`None` means
+            all edge pairs of each graph pair, in the order of
+            :func:`pyg_identity.nn.functional.all_edge_pairs`.
+            (default: :obj:`None`)
+        batch_s (torch.Tensor, optional): The sorted batch vector of the
+            source nodes. (default: :obj:`None`)
+        batch_t (torch.Tensor, optional): The sorted batch vector of the
+            target nodes. (default: :obj:`None`)
+        num_nodes_s (int, optional): The number of source nodes; without it
+            and :obj:`batch_s`, inferred from the edge indices.
+            (default: :obj:`None`)
+        num_nodes_t (int, optional): The number of target nodes; without it
+            and :obj:`batch_t`, inferred from the edge indices.
+            (default: :obj:`None`)
+        num_graphs (int, optional): The number of graph pairs.
+            (default: :obj:`None`)
+        solver (str, optional): :obj:`"rrwm"`, :obj:`"ipfp"` or :obj:`"sm"`.
+            (default: :obj:`"rrwm"`)
+        max_iter (int, optional): The iterations of the QAP heuristic.
+            (default: :obj:`50`)
+        num_workers (int, optional): see
+            :func:`~pyg_identity.solvers.map_graphs`. (default: :obj:`0`)
+        timeout (float, optional): see
+            :func:`~pyg_identity.solvers.map_graphs`. (default: :obj:`None`)
+
+    Returns:
+        The unary indicator :math:`y^u` (dtype, shape and device of
+        :obj:`cost`) and the pairwise indicator :math:`y^p_{ij,ab} =
+        y^u_{ia} y^u_{jb}` (those of :obj:`pairwise_cost`), 0/1 values.
+    """
+    _check_float(cost, 'cost', ORDER)
+    _check_float(pairwise_cost, 'pairwise_cost', ORDER)
+    qap = _graph_matching_solver(
+        edge_index_s, edge_index_t, edge_index, edge_pair_index, batch_s,
+        batch_t, num_nodes_s, num_nodes_t, num_graphs, solver=solver,
+        max_iter=max_iter, num_workers=num_workers, timeout=timeout)
+    qap.check_cost(cost, pairwise_cost)
+    return qap(cost, pairwise_cost)
+
+
+__all__ = ['solve_graph_matching', 'affinity_matrix', 'QAP_SOLVERS']

@@ -8,14 +8,20 @@ import torch
 
 from pyg_identity.datasets.synthetic_keypoints import SyntheticKeypoints
 from pyg_identity.experiments.graph_matching import (
+    LOSS_FORMS,
     evaluate,
-    hamming,
+    loss_of,
     main,
     paper_row,
     parser,
     synthetic_kwargs,
 )
-from pyg_identity.models.keypoint_matcher import KeypointMatcher
+from pyg_identity.models.keypoint_matcher import (
+    KeypointMatcher,
+    candidate_truth,
+    edge_pair_truth,
+)
+from pyg_identity.nn.functional import all_edge_pairs, all_pairs, hamming_loss
 
 MODELS = os.path.join(os.path.dirname(__file__), '..', '..', 'models')
 
@@ -101,18 +107,65 @@ def test_no_paper_row(argv):
     assert paper_row(parser().parse_args(argv)) == {}
 
 
+def hamming(y, target, num_graphs, form='hamming'):
+    # The experiment's own loss before issue 11 (now the library's).
+    if form == 'hamming':
+        err = (y - target).pow(2)
+    else:
+        err = y * (1 - target) + (1 - y) * target
+    return err.sum() / max(num_graphs, 1)
+
+
 def test_hamming_forms_agree_in_value_not_gradient():
     target = torch.tensor([1., 0., 0., 1., 0.])
     y = torch.tensor([1., 1., 0., 0., 0.], requires_grad=True)
-    value = hamming(y, target, 1)
+    value = hamming_loss(y, target, form=LOSS_FORMS['hamming'])
     value.backward()
     assert float(value.detach()) == 2.0
     assert torch.equal(y.grad, 2 * (y.detach() - target))
     y.grad = None
-    value = hamming(y, target, 1, 'hamming-bbgm')
+    value = hamming_loss(y, target, form=LOSS_FORMS['hamming-bbgm'])
     value.backward()
     assert float(value.detach()) == 2.0
     assert torch.equal(y.grad, 1 - 2 * target)
+
+
+@pytest.mark.parametrize('loss', ['hamming', 'hamming-bbgm'])
+@pytest.mark.parametrize('quadratic', [False, True])
+def test_library_loss_equals_the_old_experiment_loss(loss, quadratic):
+    import numpy as np
+    from torch_geometric.loader import DataLoader
+
+    from pyg_identity.datasets.synthetic_keypoints import generate_pair
+    rng = np.random.default_rng(0)
+    ds = [generate_pair(rng, num_inliers=(3, 5), num_outliers_t=(0, 2),
+                        feature_dim=8) for _ in range(6)]
+    batch = next(iter(DataLoader(ds, batch_size=6,
+                                 follow_batch=['x_s', 'x_t'])))
+    args = argparse.Namespace(loss=loss, pairwise_loss=0.7)
+    bs, bt = batch.x_s_batch, batch.x_t_batch
+    n_s, n_t = batch.x_s.size(0), batch.x_t.size(0)
+    pairs = all_pairs(bs, bt, n_s, n_t)
+    edge_pairs = all_edge_pairs(batch.edge_index_s, batch.edge_index_t, bs,
+                                bt)
+    gen = torch.Generator().manual_seed(0)
+    y_u = (torch.rand(pairs.size(1), generator=gen) < 0.3).double()
+    y_p = (torch.rand(edge_pairs.size(1), generator=gen) < 0.3).double()
+    out = (y_u.requires_grad_(), y_p.requires_grad_()) if quadratic else (
+        y_u.requires_grad_())
+    new = loss_of(out, batch, args)
+    grads = torch.autograd.grad(new, out if quadratic else [out])
+    # The old loss_of, with the experiment's own `hamming`.
+    y_star = candidate_truth(batch.y, pairs, n_t, y_u.dtype)
+    old = hamming(y_u, y_star, batch.num_graphs, loss)
+    if quadratic:
+        t = edge_pair_truth(y_star, batch.edge_index_s, batch.edge_index_t,
+                            edge_pairs, bs, bt, n_s, n_t)
+        old = old + 0.7 * hamming(y_p, t, batch.num_graphs, loss)
+    ref = torch.autograd.grad(old, out if quadratic else [out])
+    torch.testing.assert_close(new, old, rtol=1e-12, atol=0)
+    for a, b in zip(grads, ref):
+        torch.testing.assert_close(a, b, rtol=1e-12, atol=0)
 
 
 def test_pascal_without_local_copy_is_a_clear_error(tmp_path, capsys):

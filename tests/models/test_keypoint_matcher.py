@@ -11,8 +11,7 @@ from pyg_identity.models.keypoint_matcher import (
     candidate_truth,
     edge_pair_truth,
 )
-from pyg_identity.nn.functional.graph_matching import all_edge_pairs
-from pyg_identity.nn.functional.matching import all_pairs, matching
+from pyg_identity.nn.functional import all_edge_pairs, all_pairs, matching
 from pyg_identity.nn.graph_matching import IdentityGraphMatching
 from pyg_identity.nn.matching import IdentityMatching
 
@@ -148,8 +147,8 @@ def test_identity_gradient_on_the_costs() -> None:
     captured = {}
 
     def hook(module: Any, args: Any, kwargs: Dict[str, Any]) -> None:
-        kwargs['costs'].retain_grad()
-        captured['costs'] = kwargs['costs']
+        kwargs['cost'].retain_grad()
+        captured['costs'] = kwargs['cost']
 
     model.matcher.register_forward_pre_hook(hook, with_kwargs=True)
     y = model(**inputs(batch))
@@ -239,3 +238,29 @@ def test_embed_edges_needs_quadratic() -> None:
         model.embed_edges(torch.zeros(2, 16), torch.zeros(2, 1,
                                                           dtype=torch.long),
                           torch.zeros(1, 3))
+
+
+def test_pair_batch_input_and_settings() -> None:
+    from pyg_identity.nn.functional import GradientSettings
+    batch = make_batch()
+    model = KeypointMatcher(8, 16).eval()
+    assert torch.equal(model(batch), model(**inputs(batch)))
+    assert model.matcher.lambda_ == 80.0 and model.matcher.projection is None
+    model = KeypointMatcher(8, settings=GradientSettings(noise=0.5),
+                            backward='blackbox')
+    assert model.matcher.noise == 0.5
+    assert model.matcher.backward_mode == 'blackbox'
+    with pytest.raises(TypeError):  # the gradient settings are keywords
+        KeypointMatcher(8, 16, 2, 3, 'gine', False, 16, 'ipfp', 20, None,
+                        0.0, 'norm')
+    with pytest.raises(ValueError, match="'noise'"):
+        model.matcher.noise = -1
+
+
+def test_state_dict_keys_are_unchanged() -> None:
+    import os
+    path = os.path.join(os.path.dirname(__file__), '..', '..', 'models',
+                        'keypoint_matcher.pt')
+    state = torch.load(path, weights_only=True)
+    model = KeypointMatcher(32, 64)
+    assert list(model.state_dict()) == list(state)

@@ -8,15 +8,17 @@ from hypothesis import strategies as st
 from scipy.optimize import linear_sum_assignment
 from torch import Tensor
 
-from pyg_identity.nn.functional.graph_matching import (
+from pyg_identity.nn.functional import (
+    GradientSettings,
     all_edge_pairs,
     all_node_pairs,
     graph_matching,
 )
 from pyg_identity.nn.graph_matching import IdentityGraphMatching
 from pyg_identity.projection import project
+from pyg_identity.solvers import solve_graph_matching
 from pyg_identity.solvers.quadratic_assignment import (
-    quadratic_assignment_batch,
+    _quadratic_assignment_batch,
 )
 
 
@@ -103,7 +105,7 @@ def reference(data: Dict[str, Tensor], unary: Tensor, pairwise: Tensor,
     index_u, index_p = graph_of_costs(data)
     y_u, y_p = torch.zeros_like(unary), torch.zeros_like(pairwise)
     probs = local_problems(data, unary, pairwise, num_graphs)
-    for g, (a, b) in enumerate(quadratic_assignment_batch(probs)):
+    for g, (a, b) in enumerate(_quadratic_assignment_batch(probs)):
         y_u[index_u == g] = torch.from_numpy(a).to(unary.dtype)
         y_p[index_p == g] = torch.from_numpy(b).to(pairwise.dtype)
     return y_u, y_p
@@ -340,17 +342,17 @@ def _bad(data: Dict[str, Tensor], **changes) -> Dict[str, Tensor]:
 
 BAD = [
     ('nan unary', lambda d: _bad(d, unary=d['unary'].clone().fill_(
-        float('nan'))), {}, "'unary' must be finite"),
+        float('nan'))), {}, "'cost' must be finite"),
     ('inf pairwise', lambda d: _bad(d, pairwise=d['pairwise'] + float(
-        'inf')), {}, "'pairwise' must be finite"),
+        'inf')), {}, "'pairwise_cost' must be finite"),
     ('int unary', lambda d: _bad(d, unary=d['unary'].long()), {},
-     "'unary' must be a one-dimensional floating point"),
+     "'cost' must be a floating point tensor"),
     ('2d unary', lambda d: _bad(d, unary=d['unary'].view(-1, 1)), {},
-     "'unary' must be a one-dimensional floating point"),
+     "'cost' must be a one-dimensional floating point"),
     ('short unary', lambda d: _bad(d, unary=d['unary'][1:]), {},
-     "'unary' must have one entry per candidate pair"),
+     "'cost' must have one entry per candidate pair"),
     ('short pairwise', lambda d: _bad(d, pairwise=d['pairwise'][1:]), {},
-     "'pairwise' must have one entry per edge pair"),
+     "'pairwise_cost' must have one entry per edge pair"),
     ('edge_index shape', lambda d: _bad(d, edge_index=d['edge_index'][0]),
      {}, r"'edge_index' must have shape \[2, N\]"),
     ('float edge_index', lambda d: _bad(
@@ -411,3 +413,71 @@ def test_bad_input(name, change, kwargs, match):
 def test_bad_layer_arguments(kwargs, match):
     with pytest.raises(ValueError, match=match):
         IdentityGraphMatching(**kwargs)
+
+
+# One argument order, settings, the public solver (issue 11) ################
+
+ARGS = ('unary', 'pairwise', 'edge_index_s', 'edge_index_t', 'edge_index',
+        'edge_pair_index', 'batch_s', 'batch_t')
+
+
+@pytest.mark.parametrize('dtype', [torch.float32, torch.float64])
+def test_public_solver_equals_functional_in_the_costs_dtype(dtype):
+    data = make_batch(SIZES, seed=14, dtype=dtype)
+    y_u, y_p = solve_graph_matching(*[data[k] for k in ARGS])
+    assert isinstance(y_u, Tensor) and isinstance(y_p, Tensor)
+    assert y_u.dtype == dtype and y_p.dtype == dtype
+    assert y_u.shape == data['unary'].shape
+    assert y_p.shape == data['pairwise'].shape
+    r_u, r_p = call(data)
+    assert torch.equal(y_u, r_u) and torch.equal(y_p, r_p)
+    r_u, r_p = reference(data, data['unary'], data['pairwise'], len(SIZES))
+    assert torch.equal(y_u, r_u) and torch.equal(y_p, r_p)
+
+
+def test_options_are_keyword_only():
+    data = make_batch(SIZES, seed=15)
+    args = [data[k] for k in ARGS]
+    with pytest.raises(TypeError):
+        graph_matching(*args, None, None, None, 'ipfp')
+    with pytest.raises(TypeError):
+        solve_graph_matching(*args, None, None, None, 'ipfp')
+
+
+def test_misplaced_tensors_are_named():
+    data = make_batch(SIZES, seed=16)
+    with pytest.raises(ValueError, match="'cost' must be a floating point "
+                       "tensor .*looks like an edge_index — the order is "
+                       "cost, pairwise_cost, edge_index_s"):
+        graph_matching(data['edge_index_s'], data['edge_index_t'],
+                       data['unary'], data['pairwise'])
+    with pytest.raises(ValueError, match="'edge_index_s' must be an integer "
+                       "tensor .*looks like a cost vector"):
+        solve_graph_matching(data['unary'], data['pairwise'],
+                             data['pairwise'], data['edge_index_t'])
+
+
+def test_layer_options_are_validated_on_assignment():
+    layer = IdentityGraphMatching()
+    for name, value in (('noise', -1), ('solver', 'lpmp'), ('max_iter', 0),
+                        ('num_workers', -2), ('timeout', -1.0),
+                        ('backward_mode', 'ste')):
+        with pytest.raises(ValueError):
+            setattr(layer, name, value)
+    assert layer.solver == 'rrwm' and layer.max_iter == 50
+    layer = IdentityGraphMatching(
+        settings=GradientSettings(projection='norm'))
+    assert layer.projection == 'norm'
+
+
+def test_generator_makes_the_margin_reproducible():
+    data = make_batch(SIZES, seed=17)
+    args = [data[k] for k in ARGS]
+
+    def run(seed):
+        layer = IdentityGraphMatching(
+            noise=10.0, generator=torch.Generator().manual_seed(seed))
+        return torch.cat([layer.train()(*args)[0] for _ in range(2)])
+
+    assert torch.equal(run(3), run(3))
+    assert not torch.equal(run(3), run(4))

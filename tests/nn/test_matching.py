@@ -2,7 +2,8 @@ import numpy as np
 import pytest
 import torch
 
-from pyg_identity.nn.functional.matching import (
+from pyg_identity.nn.functional import (
+    GradientSettings,
     all_pairs,
     knn_candidates,
     matched_pairs,
@@ -15,9 +16,10 @@ from pyg_identity.nn.functional.matching import (
 )
 from pyg_identity.nn.matching import IdentityMatching
 from pyg_identity.projection import project
+from pyg_identity.solvers import solve_assignment
 from pyg_identity.solvers.linear_assignment import (
-    assignment_plan,
-    solve_assignment,
+    _assignment_plan,
+    _solve_plan,
 )
 
 
@@ -42,10 +44,10 @@ def reference(costs, batch_s, batch_t, edge_index=None, unmatch_cost=None):
     ptr_s = np.concatenate([[0], np.cumsum(np.bincount(batch_s.numpy()))])
     ptr_t = np.concatenate([[0], np.cumsum(np.bincount(batch_t.numpy()))])
     ei = None if edge_index is None else edge_index.numpy()
-    plan = assignment_plan(ptr_s, ptr_t, ei)
+    plan = _assignment_plan(ptr_s, ptr_t, ei)
     return torch.from_numpy(
-        solve_assignment(costs.detach().double().numpy(), plan,
-                         unmatch_cost)).to(costs.dtype)
+        _solve_plan(costs.detach().double().numpy(), plan,
+                    unmatch_cost)).to(costs.dtype)
 
 
 def test_all_pairs_order():
@@ -58,7 +60,7 @@ def test_all_pairs_order():
 def test_layer_on_embeddings_equals_functional_on_costs():
     x_s, batch_s, x_t, batch_t = ragged(SIZES_S, SIZES_T)
     for similarity in ('dot', 'cosine'):
-        y = IdentityMatching(similarity)(x_s, batch_s, x_t, batch_t)
+        y = IdentityMatching(similarity)(x_s, x_t, batch_s, batch_t)
         ei = all_pairs(batch_s, batch_t)
         costs = pair_cost(x_s, x_t, ei, mode=similarity)
         assert torch.equal(y, matching(costs, None, batch_s,
@@ -72,9 +74,9 @@ def test_layer_on_embeddings_equals_functional_on_costs():
 
 def test_sparse_candidates_and_unmatch_cost():
     x_s, batch_s, x_t, batch_t = ragged(SIZES_S, SIZES_T)
-    ei = knn_candidates(x_s, x_t, 2, batch_s, batch_t)
+    ei = knn_candidates(x_s, x_t, batch_s, batch_t, k=2)
     layer = IdentityMatching(unmatch_cost=0.5)
-    y = layer(x_s, batch_s, x_t, batch_t, edge_index=ei)
+    y = layer(x_s, x_t, batch_s, batch_t, edge_index=ei)
     costs = pair_cost(x_s, x_t, ei)
     assert torch.equal(y, reference(costs, batch_s, batch_t, ei, 0.5))
     assert y.numel() == ei.size(1)
@@ -82,7 +84,7 @@ def test_sparse_candidates_and_unmatch_cost():
 
 def test_n_s_larger_than_n_t_is_allowed():
     x_s, batch_s, x_t, batch_t = ragged([6], [2])
-    y = IdentityMatching()(x_s, batch_s, x_t, batch_t)
+    y = IdentityMatching()(x_s, x_t, batch_s, batch_t)
     assert y.sum() == 2
     m = matched_pairs(y, batch_s=batch_s, batch_t=batch_t)
     assert m.size(1) == 2 and m[1].unique().numel() == 2
@@ -91,7 +93,7 @@ def test_n_s_larger_than_n_t_is_allowed():
 @pytest.mark.parametrize('dtype', [torch.float32, torch.float64])
 def test_dtype_and_device_follow_costs(dtype):
     x_s, batch_s, x_t, batch_t = ragged(SIZES_S, SIZES_T, dtype=dtype)
-    y = IdentityMatching()(x_s, batch_s, x_t, batch_t)
+    y = IdentityMatching()(x_s, x_t, batch_s, batch_t)
     assert y.dtype == dtype and y.device == x_s.device
     costs = pair_cost(x_s, x_t, all_pairs(batch_s, batch_t))
     y = matching(costs, None, batch_s, batch_t, unmatch_cost=0.1)
@@ -112,7 +114,7 @@ def test_identity_gradient_is_minus_incoming_gradient(unmatch_cost):
     c = costs.clone().requires_grad_()
     g = torch.randn_like(c)
     layer = IdentityMatching(unmatch_cost=unmatch_cost)
-    (layer(costs=c, batch_s=batch_s, batch_t=batch_t) * g).sum().backward()
+    (layer(cost=c, batch_s=batch_s, batch_t=batch_t) * g).sum().backward()
     assert torch.equal(c.grad, -g)
 
 
@@ -123,7 +125,7 @@ def test_identity_gradient_through_projection(mode):
     g = torch.randn_like(costs)
     c = costs.clone().requires_grad_()
     layer = IdentityMatching(projection=mode)
-    (layer(costs=c, batch_s=batch_s, batch_t=batch_t) * g).sum().backward()
+    (layer(cost=c, batch_s=batch_s, batch_t=batch_t) * g).sum().backward()
     c2 = costs.clone().requires_grad_()
     (expected, ) = torch.autograd.grad(
         project(c2, index, num_graphs=5, mode=mode), c2, -g)
@@ -136,7 +138,7 @@ def test_blackbox_gradient():
     g = torch.randn_like(costs)
     c = costs.clone().requires_grad_()
     layer = IdentityMatching(backward='blackbox', lambda_=lam)
-    y = layer(costs=c, batch_s=batch_s, batch_t=batch_t)
+    y = layer(cost=c, batch_s=batch_s, batch_t=batch_t)
     (y * g).sum().backward()
     y_lam = reference(costs + lam * g, batch_s, batch_t)
     assert not torch.equal(y.detach(), y_lam)
@@ -160,7 +162,7 @@ def test_per_pair_shift_invariance_without_unmatch_cost():
     y2 = matching(costs + shift[pair], None, batch_s, batch_t)
     assert torch.equal(y, y2)
     x_s, _, x_t, _ = ragged(SIZES_S, SIZES_T, seed=2)
-    knn = knn_candidates(x_s, x_t, 2, batch_s, batch_t)
+    knn = knn_candidates(x_s, x_t, batch_s, batch_t, k=2)
     # Add one full matching so that the sparse candidates are feasible.
     knn = torch.cat([knn, matched_pairs(y, ei)], 1).unique(dim=1)
     c = torch.randn(knn.size(1), dtype=torch.float64)
@@ -189,14 +191,14 @@ def test_noise_and_diagnostics():
     costs, batch_s, batch_t, _ = _costs()
     layer = IdentityMatching(noise=100.0, diagnostics=True, projection='norm')
     c = costs.clone().requires_grad_()
-    y = layer(costs=c, batch_s=batch_s, batch_t=batch_t)
+    y = layer(cost=c, batch_s=batch_s, batch_t=batch_t)
     y.sum().backward()
     assert layer.diagnostics.cost_norm is not None
     assert layer.diagnostics.grad_cosine is not None
     layer.eval()
-    assert torch.equal(layer(costs=costs, batch_s=batch_s, batch_t=batch_t),
+    assert torch.equal(layer(cost=costs, batch_s=batch_s, batch_t=batch_t),
                        IdentityMatching(projection='norm')(
-                           costs=costs, batch_s=batch_s, batch_t=batch_t))
+                           cost=costs, batch_s=batch_s, batch_t=batch_t))
     assert 'IdentityMatching' in repr(layer)
 
 
@@ -226,7 +228,7 @@ def test_matched_pairs_and_dense_view():
 
 def test_knn_candidates_are_the_most_similar_targets():
     x_s, batch_s, x_t, batch_t = ragged(SIZES_S, SIZES_T)
-    ei = knn_candidates(x_s, x_t, 2, batch_s, batch_t, similarity='cosine')
+    ei = knn_candidates(x_s, x_t, batch_s, batch_t, k=2, similarity='cosine')
     ptr_t = [0] + torch.tensor(SIZES_T).cumsum(0).tolist()
     for i in range(x_s.size(0)):
         b = int(batch_s[i])
@@ -241,7 +243,7 @@ def test_knn_candidates_are_the_most_similar_targets():
 def test_hamming_loss_matches_bb_gm_value_and_form_gradient(form):
     costs, batch_s, batch_t, ei = _costs()
     c = costs.clone().requires_grad_()
-    y = IdentityMatching()(costs=c, batch_s=batch_s, batch_t=batch_t)
+    y = IdentityMatching()(cost=c, batch_s=batch_s, batch_t=batch_t)
     y_star = reference(-costs, batch_s, batch_t)  # Some other matching.
     loss = matching_hamming_loss(y, y_star, ei, batch_s, batch_t, form=form)
     pair = batch_s[ei[0]]
@@ -305,45 +307,45 @@ def _bad_cases():
     c = torch.zeros(3)
     ei = torch.tensor([[0, 1, 2], [0, 0, 2]])
     return [
-        (dict(costs=torch.tensor([0.0, float('nan'), 0.0]), edge_index=ei,
+        (dict(cost=torch.tensor([0.0, float('nan'), 0.0]), edge_index=ei,
               batch_s=bs, batch_t=bt), 'finite'),
-        (dict(costs=torch.tensor([0.0, float('inf'), 0.0]), edge_index=ei,
+        (dict(cost=torch.tensor([0.0, float('inf'), 0.0]), edge_index=ei,
               batch_s=bs, batch_t=bt), 'finite'),
-        (dict(costs=torch.zeros(3, dtype=torch.long), edge_index=ei,
+        (dict(cost=torch.zeros(3, dtype=torch.long), edge_index=ei,
               batch_s=bs, batch_t=bt), 'floating point'),
-        (dict(costs=torch.zeros(3, 1), edge_index=ei, batch_s=bs,
+        (dict(cost=torch.zeros(3, 1), edge_index=ei, batch_s=bs,
               batch_t=bt), 'one-dimensional'),
-        (dict(costs=torch.zeros(4), edge_index=ei, batch_s=bs, batch_t=bt),
+        (dict(cost=torch.zeros(4), edge_index=ei, batch_s=bs, batch_t=bt),
          'one entry per candidate'),
-        (dict(costs=torch.zeros(5), batch_s=bs, batch_t=bt),
+        (dict(cost=torch.zeros(5), batch_s=bs, batch_t=bt),
          'one entry per pair'),
-        (dict(costs=c, edge_index=torch.tensor([[0, 1, 2], [0, 0, 0]]),
+        (dict(cost=c, edge_index=torch.tensor([[0, 1, 2], [0, 0, 0]]),
               batch_s=bs, batch_t=bt), 'different pair'),
-        (dict(costs=c, edge_index=torch.tensor([[0, 0, 2], [0, 0, 2]]),
+        (dict(cost=c, edge_index=torch.tensor([[0, 0, 2], [0, 0, 2]]),
               batch_s=bs, batch_t=bt), 'duplicate'),
-        (dict(costs=c, edge_index=torch.tensor([[0, 1, 5], [0, 0, 2]]),
+        (dict(cost=c, edge_index=torch.tensor([[0, 1, 5], [0, 0, 2]]),
               batch_s=bs, batch_t=bt), 'outside'),
-        (dict(costs=c, edge_index=ei.float(), batch_s=bs, batch_t=bt),
+        (dict(cost=c, edge_index=ei.float(), batch_s=bs, batch_t=bt),
          "'edge_index' must be an integer"),
-        (dict(costs=c, edge_index=ei[:1], batch_s=bs, batch_t=bt),
+        (dict(cost=c, edge_index=ei[:1], batch_s=bs, batch_t=bt),
          r'\[2, num_edges\]'),
-        (dict(costs=c, edge_index=ei, batch_s=bs,
+        (dict(cost=c, edge_index=ei, batch_s=bs,
               batch_t=torch.tensor([0, 1, 2])), 'different numbers of pairs'),
-        (dict(costs=c, edge_index=ei, batch_s=torch.tensor([1, 0, 1]),
+        (dict(cost=c, edge_index=ei, batch_s=torch.tensor([1, 0, 1]),
               batch_t=bt), 'sorted'),
-        (dict(costs=c, edge_index=ei, batch_s=bs.float(), batch_t=bt),
+        (dict(cost=c, edge_index=ei, batch_s=bs.float(), batch_t=bt),
          "'batch_s' must be an integer"),
-        (dict(costs=c, edge_index=ei, batch_s=bs, batch_t=bt,
+        (dict(cost=c, edge_index=ei, batch_s=bs, batch_t=bt,
               num_nodes_s=4), "'batch_s' must have one entry"),
-        (dict(costs=c, edge_index=ei, batch_s=bs, batch_t=bt,
+        (dict(cost=c, edge_index=ei, batch_s=bs, batch_t=bt,
               unmatch_cost=-1.0), "'unmatch_cost'"),
-        (dict(costs=c, edge_index=ei, batch_s=bs, batch_t=bt,
+        (dict(cost=c, edge_index=ei, batch_s=bs, batch_t=bt,
               method='hungarian'), "'method'"),
-        (dict(costs=c, edge_index=ei, batch_s=bs, batch_t=bt,
+        (dict(cost=c, edge_index=ei, batch_s=bs, batch_t=bt,
               timeout=float('nan')), "'timeout' must be a positive"),
-        (dict(costs=c, edge_index=ei, batch_s=bs, batch_t=bt,
+        (dict(cost=c, edge_index=ei, batch_s=bs, batch_t=bt,
               projection='l2'), "'projection'"),
-        (dict(costs=torch.zeros(4)), "'num_nodes_s' is required"),
+        (dict(cost=torch.zeros(4)), "'num_nodes_s' is required"),
     ]
 
 
@@ -371,15 +373,15 @@ def test_bad_layer_inputs():
     x_s, batch_s, x_t, batch_t = ragged(SIZES_S, SIZES_T)
     layer = IdentityMatching()
     with pytest.raises(ValueError, match='either'):
-        layer(x_s, batch_s, x_t, batch_t, costs=torch.zeros(3))
+        layer(x_s, x_t, batch_s, batch_t, cost=torch.zeros(3))
     with pytest.raises(ValueError, match="'x_s' and 'x_t' are required"):
-        layer(x_s, batch_s)
+        layer(x_s)
     with pytest.raises(ValueError, match="'batch_s' must have one entry"):
-        layer(x_s, batch_s[:-1], x_t, batch_t)
+        layer(x_s, x_t, batch_s[:-1], batch_t)
     with pytest.raises(ValueError, match='same number of channels'):
-        layer(x_s, batch_s, x_t[:, :2], batch_t)
+        layer(x_s, x_t[:, :2], batch_s, batch_t)
     with pytest.raises(ValueError, match='floating point'):
-        layer(x_s.long(), batch_s, x_t, batch_t)
+        layer(x_s.long(), x_t, batch_s, batch_t)
     with pytest.raises(ValueError, match="'y_true'"):
         matching_hamming_loss(torch.zeros(3), torch.zeros(2, 2), num_nodes_s=1,
                      num_nodes_t=3)
@@ -387,12 +389,12 @@ def test_bad_layer_inputs():
         matching_f1(torch.zeros(1), torch.zeros(1), num_nodes_s=1,
                     num_nodes_t=1, reduction='max')
     with pytest.raises(ValueError, match="'k'"):
-        knn_candidates(x_s, x_t, 0, batch_s, batch_t)
+        knn_candidates(x_s, x_t, batch_s, batch_t, k=0)
 
 
 def test_hamming_loss_bad_form():
     costs, batch_s, batch_t, ei = _costs()
-    y = IdentityMatching()(costs=costs, batch_s=batch_s, batch_t=batch_t)
+    y = IdentityMatching()(cost=costs, batch_s=batch_s, batch_t=batch_t)
     with pytest.raises(ValueError, match="'form' must be"):
         matching_hamming_loss(y, y, ei, batch_s, batch_t, form='l1')
 
@@ -403,9 +405,9 @@ def test_sparse_tiny_costs_beside_an_unmatch_cost_terminate():
     c = torch.tensor([-2.1e-9, 8.3e-10, 4.9e-10, 5.2e-10, -1.1e-9, -5.1e-10],
                      dtype=torch.float64)
     y = IdentityMatching(unmatch_cost=3.0, method='sparse', timeout=60)(
-        costs=c, num_nodes_s=3, num_nodes_t=2)
+        cost=c, num_nodes_s=3, num_nodes_t=2)
     dense = IdentityMatching(unmatch_cost=3.0, method='dense')(
-        costs=c, num_nodes_s=3, num_nodes_t=2)
+        cost=c, num_nodes_s=3, num_nodes_t=2)
     assert torch.equal(y, dense)
     assert y.tolist() == [1.0, 0.0, 0.0, 0.0, 0.0, 1.0]
 
@@ -418,4 +420,136 @@ def test_shift_projection_with_unmatch_cost_raises(projection):
     layer = IdentityMatching(projection='norm', unmatch_cost=0.5)
     layer.projection = projection  # assigned later: refused at call time
     with pytest.raises(ValueError, match="'unmatch_cost' = 0.5"):
-        layer(costs=torch.randn(6), num_nodes_s=3, num_nodes_t=2)
+        layer(cost=torch.randn(6), num_nodes_s=3, num_nodes_t=2)
+
+
+# One argument order, pair batches, settings (issue 11) #####################
+
+def pair_batch(sizes_s=SIZES_S, sizes_t=SIZES_T, follow=True):
+    from torch_geometric.loader import DataLoader
+
+    from pyg_identity.datasets import PairData
+    x_s, batch_s, x_t, batch_t = ragged(sizes_s, sizes_t)
+    pairs = [PairData(x_s=x_s[batch_s == b], x_t=x_t[batch_t == b])
+             for b in range(len(sizes_s))]
+    follow_batch = ['x_s', 'x_t'] if follow else None
+    return next(iter(DataLoader(pairs, batch_size=len(pairs),
+                                follow_batch=follow_batch)))
+
+
+def test_layer_accepts_a_pair_batch():
+    batch = pair_batch()
+    layer = IdentityMatching()
+    y = layer(batch.x_s, batch.x_t, batch.x_s_batch, batch.x_t_batch)
+    assert torch.equal(layer(batch), y)
+    assert torch.equal(layer(batch=batch), y)
+    assert torch.equal(layer(batch.x_s, batch.x_t, batch=batch), y)
+    cost = pair_cost(batch.x_s, batch.x_t,
+                     all_pairs(batch.x_s_batch, batch.x_t_batch))
+    assert torch.equal(layer(cost=cost, batch=batch), y)
+    # One pair, without batch vectors.
+    single = pair_batch([3], [4], follow=False)[0]
+    assert layer(single).sum() == 3
+    with pytest.raises(ValueError, match="follow_batch=\\['x_s', 'x_t'\\]"):
+        layer(pair_batch(follow=False))
+    with pytest.raises(ValueError, match="either 'batch' or 'batch_s'"):
+        layer(batch.x_s, batch.x_t, batch.x_s_batch, batch=batch)
+    with pytest.raises(ValueError, match='once'):
+        layer(batch, batch=batch)
+
+
+def test_old_argument_order_names_the_misplaced_tensor():
+    x_s, batch_s, x_t, batch_t = ragged(SIZES_S, SIZES_T)
+    layer = IdentityMatching()
+    # The order before issue 11, (x_s, batch_s, x_t, batch_t):
+    with pytest.raises(ValueError, match="'x_t' must be a floating point "
+                       "tensor \\(got torch.int64; this looks like a batch "
+                       "vector — the order is x_s, x_t, batch_s, batch_t"):
+        layer(x_s, batch_s, x_t, batch_t)
+    with pytest.raises(ValueError, match="'batch_s' must be an integer "
+                       "tensor .*looks like node embeddings"):
+        layer(x_s, x_t, x_t, batch_t)
+    with pytest.raises(ValueError, match="'num_nodes_s' must be an integer "
+                       "\\(got a tensor; this looks like an edge_index"):
+        layer(x_s, x_t, batch_s, batch_t, all_pairs(batch_s, batch_t))
+    costs, bs, bt, _ = _costs()
+    with pytest.raises(ValueError, match="'cost' must be a floating point "
+                       "tensor .*looks like a batch vector — the order is "
+                       "cost, edge_index, batch_s, batch_t"):
+        matching(bs, None, costs, bt)
+
+
+def test_options_are_keyword_only():
+    costs, batch_s, batch_t, _ = _costs()
+    x_s, _, x_t, _ = ragged(SIZES_S, SIZES_T)
+    with pytest.raises(TypeError):
+        matching(costs, None, batch_s, batch_t, None, None, None, 0.5)
+    with pytest.raises(TypeError):
+        IdentityMatching()(x_s, x_t, batch_s, batch_t, None, None, None,
+                           costs)
+    with pytest.raises(TypeError):
+        knn_candidates(x_s, x_t, batch_s, batch_t, None, 2)
+    with pytest.raises(TypeError):
+        pair_cost(x_s, x_t, all_pairs(batch_s, batch_t), 'cosine')
+    with pytest.raises(TypeError):
+        matching_hamming_loss(costs, costs, None, batch_s, batch_t, None,
+                              None, None, 'sum')
+
+
+def test_own_options_and_settings_are_validated_on_assignment():
+    layer = IdentityMatching()
+    for name, value in (('noise', -1), ('similarity', 'l2'),
+                        ('unmatch_cost', -0.5), ('method', 'lap'),
+                        ('num_workers', -1), ('timeout', 0),
+                        ('projection', 'l1')):
+        with pytest.raises(ValueError, match=f"'{name}'"):
+            setattr(layer, name, value)
+    layer.projection = 'std'
+    with pytest.raises(ValueError, match="changes the solution of a "
+                       "partial matching"):
+        layer.unmatch_cost = 0.5
+    assert layer.unmatch_cost is None
+    layer = IdentityMatching(settings=GradientSettings(projection='norm',
+                                                       noise=0.5),
+                             noise=0.25)
+    assert layer.projection == 'norm' and layer.noise == 0.25
+    assert IdentityMatching().projection is None
+
+
+def test_generator_makes_the_margin_reproducible():
+    costs, batch_s, batch_t, _ = _costs()
+
+    def run(seed):
+        layer = IdentityMatching(
+            noise=5.0, generator=torch.Generator().manual_seed(seed)).train()
+        return torch.stack([layer(cost=costs, batch_s=batch_s,
+                                  batch_t=batch_t) for _ in range(3)])
+
+    a, b = run(0), run(0)
+    assert torch.equal(a, b)
+    assert not torch.equal(a[0], a[1]) or not torch.equal(a[1], a[2])
+    assert not torch.equal(a, run(1))
+
+
+def test_functional_takes_settings():
+    costs, batch_s, batch_t, ei = _costs()
+    g = torch.randn_like(costs)
+    c1 = costs.clone().requires_grad_()
+    c2 = costs.clone().requires_grad_()
+    y1 = matching(c1, None, batch_s, batch_t,
+                  settings=GradientSettings(projection='norm'))
+    y2 = matching(c2, None, batch_s, batch_t, projection='norm')
+    (y1 * g).sum().backward()
+    (y2 * g).sum().backward()
+    assert torch.equal(y1, y2) and torch.equal(c1.grad, c2.grad)
+    assert not torch.equal(c1.grad, -g)  # the projection was applied
+
+
+def test_public_solver_returns_the_costs_dtype_and_layout():
+    costs, batch_s, batch_t, _ = _costs()
+    for dtype in (torch.float32, torch.float64):
+        y = solve_assignment(costs.to(dtype), None, batch_s, batch_t)
+        assert isinstance(y, torch.Tensor) and y.dtype == dtype
+        assert y.shape == costs.shape
+        assert torch.equal(y, matching(costs.to(dtype), None, batch_s,
+                                       batch_t))

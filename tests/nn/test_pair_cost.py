@@ -1,7 +1,7 @@
 import pytest
 import torch
 
-from pyg_identity.nn.functional.matching import all_pairs, pair_cost
+from pyg_identity.nn.functional import all_pairs, pair_cost
 from pyg_identity.nn.pair_cost import PairCost
 
 
@@ -44,19 +44,19 @@ def test_gradcheck(mode):
         inputs = (x_s, x_t, w)
 
         def fn(a, b, w):
-            return pair_cost(a, b, ei, mode, w)
+            return pair_cost(a, b, ei, mode=mode, weight=w)
     else:
         inputs = (x_s, x_t)
 
         def fn(a, b):
-            return pair_cost(a, b, ei, mode)
+            return pair_cost(a, b, ei, mode=mode)
     assert torch.autograd.gradcheck(fn, inputs)
 
 
 def test_cosine_of_zero_embedding_has_finite_gradient():
     x_s = torch.zeros(1, 3, dtype=torch.float64, requires_grad=True)
     x_t = torch.randn(2, 3, dtype=torch.float64)
-    out = pair_cost(x_s, x_t, torch.tensor([[0, 0], [0, 1]]), 'cosine')
+    out = pair_cost(x_s, x_t, torch.tensor([[0, 0], [0, 1]]), mode='cosine')
     out.sum().backward()
     assert torch.isfinite(out).all() and torch.isfinite(x_s.grad).all()
 
@@ -108,7 +108,7 @@ def test_bad_inputs():
     with pytest.raises(ValueError, match='same number of channels'):
         pair_cost(x_s, x_t[:, :3], ei)
     with pytest.raises(ValueError, match="'weight' must have shape"):
-        pair_cost(x_s, x_t, ei, 'bilinear', torch.zeros(5, 4))
+        pair_cost(x_s, x_t, ei, mode='bilinear', weight=torch.zeros(5, 4))
     with pytest.raises(ValueError, match='outside'):
         pair_cost(x_s, x_t, torch.tensor([[0], [6]]))
     with pytest.raises(ValueError, match=r'\[2, num_edges\]'):

@@ -10,12 +10,12 @@ from scipy.optimize import linear_sum_assignment
 
 from pyg_identity.solvers.linear_assignment import (
     InfeasibleMatchingError,
+    _assignment_plan,
     _dense_pair,
+    _linear_assignment,
+    _solve_plan,
+    _sparse_linear_assignment,
     _sparse_pair,
-    assignment_plan,
-    linear_assignment,
-    solve_assignment,
-    sparse_linear_assignment,
 )
 
 
@@ -105,9 +105,9 @@ def test_tiny_pairs_match_brute_force(unmatch_cost, method):
         density = 1.0 if trial < 2 else 0.6
         ptr_s, ptr_t, ei = random_batch(rng, sizes, density)
         cost = rng.normal(size=ei.shape[1])
-        plan = assignment_plan(ptr_s, ptr_t, ei, method)
+        plan = _assignment_plan(ptr_s, ptr_t, ei, method)
         try:
-            y = solve_assignment(cost, plan, unmatch_cost)
+            y = _solve_plan(cost, plan, unmatch_cost)
         except InfeasibleMatchingError:
             y = None
         got = None if y is None else batch_objective(
@@ -121,14 +121,14 @@ def test_tiny_pairs_match_brute_force(unmatch_cost, method):
             ref = brute_force(dense, allowed, unmatch_cost)
             # The pair alone: infeasible exactly when brute force finds none.
             sub = np.stack([ei[0, sel] - ptr_s[b], ei[1, sel] - ptr_t[b]])
-            alone = assignment_plan(np.array([0, a]), np.array([0, c]), sub,
+            alone = _assignment_plan(np.array([0, a]), np.array([0, c]), sub,
                                     method)
             if ref is None:
                 assert y is None
                 with pytest.raises(InfeasibleMatchingError):
-                    solve_assignment(cost[sel], alone, unmatch_cost)
+                    _solve_plan(cost[sel], alone, unmatch_cost)
                 continue
-            y_b = solve_assignment(cost[sel], alone, unmatch_cost)
+            y_b = _solve_plan(cost[sel], alone, unmatch_cost)
             value = float((y_b * cost[sel]).sum())
             if unmatch_cost is not None:
                 value += unmatch_cost * (a + c - 2 * y_b.sum())
@@ -145,7 +145,7 @@ def test_linear_assignment_matches_brute_force_with_unmatch_cost():
         a, c = rng.integers(1, 5, size=2)
         cost = rng.normal(size=(a, c))
         u = float(rng.uniform(0.0, 1.0))
-        row, col = linear_assignment(cost, u)
+        row, col = _linear_assignment(cost, u)
         ref = brute_force(cost, np.ones((a, c), bool), u)
         assert objective(cost, row, col, u) == pytest.approx(ref)
 
@@ -159,16 +159,16 @@ def test_unmatch_cost_agrees_with_pygmtools():
     x = pygm.linear_solvers.hungarian(
         -cost[None], unmatch1=np.full((1, 6), -u),
         unmatch2=np.full((1, 9), -u), backend='numpy')[0]
-    row, col = linear_assignment(cost, u)
+    row, col = _linear_assignment(cost, u)
     r, c = np.nonzero(x)
     assert objective(cost, row, col, u) == pytest.approx(
         objective(cost, r, c, u))
 
 
 def test_tie_at_twice_unmatch_cost_stays_unmatched():
-    row, col = linear_assignment(np.array([[1.0]]), unmatch_cost=0.5)
+    row, col = _linear_assignment(np.array([[1.0]]), unmatch_cost=0.5)
     assert row.size == 0 and col.size == 0
-    row, col = linear_assignment(np.array([[0.999]]), unmatch_cost=0.5)
+    row, col = _linear_assignment(np.array([[0.999]]), unmatch_cost=0.5)
     assert row.tolist() == [0] and col.tolist() == [0]
 
 
@@ -177,9 +177,9 @@ def test_larger_ragged_batch_matches_scipy(method):
     rng = np.random.default_rng(3)
     sizes = [(int(a), int(b)) for a, b in rng.integers(1, 40, size=(12, 2))]
     ptr_s, ptr_t, _ = random_batch(rng, sizes)
-    plan = assignment_plan(ptr_s, ptr_t, None, method)
+    plan = _assignment_plan(ptr_s, ptr_t, None, method)
     cost = rng.normal(size=plan.num_edges)
-    y = solve_assignment(cost, plan)
+    y = _solve_plan(cost, plan)
     got = batch_objective(y, cost, _all_pairs(ptr_s, ptr_t), ptr_s, ptr_t,
                           None)
     off = 0
@@ -205,8 +205,8 @@ def test_all_pairs_plan_equals_explicit_edge_index():
     ptr_s, ptr_t, _ = random_batch(rng, sizes)
     ei = _all_pairs(ptr_s, ptr_t)
     cost = rng.normal(size=ei.shape[1])
-    y1 = solve_assignment(cost, assignment_plan(ptr_s, ptr_t, None))
-    y2 = solve_assignment(cost, assignment_plan(ptr_s, ptr_t, ei))
+    y1 = _solve_plan(cost, _assignment_plan(ptr_s, ptr_t, None))
+    y2 = _solve_plan(cost, _assignment_plan(ptr_s, ptr_t, ei))
     np.testing.assert_array_equal(y1, y2)
 
 
@@ -218,9 +218,9 @@ def test_sparse_equals_dense_on_candidate_subsets(unmatch_cost):
     cost = rng.normal(size=ei.shape[1])
     objs = []
     for method in ('dense', 'sparse'):
-        plan = assignment_plan(ptr_s, ptr_t, ei, method)
+        plan = _assignment_plan(ptr_s, ptr_t, ei, method)
         try:
-            y = solve_assignment(cost, plan, unmatch_cost)
+            y = _solve_plan(cost, plan, unmatch_cost)
         except InfeasibleMatchingError:
             assert unmatch_cost is None
             objs.append(None)
@@ -241,10 +241,10 @@ def test_large_sparse_pair_uses_sparse_solver():
     dst[::k] = np.arange(n)  # Ensure a perfect matching exists.
     ei = np.unique(np.stack([src, dst]), axis=1)
     ptr = np.array([0, n])
-    plan = assignment_plan(ptr, ptr, ei, 'auto')
+    plan = _assignment_plan(ptr, ptr, ei, 'auto')
     assert len(plan.sparse) == 1 and not plan.dense_pairs
     cost = rng.normal(size=ei.shape[1])
-    y = solve_assignment(cost, plan)
+    y = _solve_plan(cost, plan)
     dense = np.full((n, n), np.inf)
     dense[ei[0], ei[1]] = cost
     r, c = linear_sum_assignment(dense)
@@ -262,9 +262,9 @@ def test_every_output_is_a_feasible_matching(seed, num_pairs, density,
     sizes = [(int(a), int(b)) for a, b in rng.integers(0, 9, (num_pairs, 2))]
     ptr_s, ptr_t, ei = random_batch(rng, sizes, density)
     cost = rng.normal(size=ei.shape[1]) * 10
-    plan = assignment_plan(ptr_s, ptr_t, ei, method)
+    plan = _assignment_plan(ptr_s, ptr_t, ei, method)
     try:
-        y = solve_assignment(cost, plan, unmatch)
+        y = _solve_plan(cost, plan, unmatch)
     except InfeasibleMatchingError:
         assert unmatch is None and density < 1.0
         return
@@ -294,9 +294,9 @@ def regime_costs(rng: np.random.Generator, regime: str, size: int,
 def test_sparse_tiny_costs_beside_unmatch_cost_do_not_hang():
     # scipy's LAPJVsp looped forever on this pair (issue 10).
     cost = np.array([-2.1e-9, 8.3e-10, 4.9e-10, 5.2e-10, -1.1e-9, -5.1e-10])
-    plan = assignment_plan(np.array([0, 3]), np.array([0, 2]), None,
+    plan = _assignment_plan(np.array([0, 3]), np.array([0, 2]), None,
                            'sparse')
-    y = solve_assignment(cost, plan, 3.0, timeout=TIMEOUT)
+    y = _solve_plan(cost, plan, 3.0, timeout=TIMEOUT)
     ref = brute_force(cost.reshape(3, 2), np.ones((3, 2), bool), 3.0)
     assert objective(cost.reshape(3, 2), *np.nonzero(y.reshape(3, 2)),
                      3.0) == pytest.approx(ref, rel=0, abs=1e-20)
@@ -316,9 +316,9 @@ def test_sparse_solver_is_exact_and_terminates_in_every_cost_regime(
     sizes = [(int(a), int(b)) for a, b in rng.integers(1, 5, (3, 2))]
     ptr_s, ptr_t, ei = random_batch(rng, sizes, density)
     cost = regime_costs(rng, regime, ei.shape[1], unmatch)
-    plan = assignment_plan(ptr_s, ptr_t, ei, 'sparse')
+    plan = _assignment_plan(ptr_s, ptr_t, ei, 'sparse')
     try:
-        y = solve_assignment(cost, plan, unmatch, timeout=TIMEOUT)
+        y = _solve_plan(cost, plan, unmatch, timeout=TIMEOUT)
     except InfeasibleMatchingError:
         y = None
     got = None if y is None else batch_objective(y, cost, ei, ptr_s, ptr_t,
@@ -348,21 +348,21 @@ def test_timeout_matches_in_process(unmatch_cost):
     ptr_s, ptr_t, ei = random_batch(rng, sizes, 0.8)
     cost = rng.normal(size=ei.shape[1])
     for method in ('dense', 'sparse'):
-        plan = assignment_plan(ptr_s, ptr_t, ei, method)
+        plan = _assignment_plan(ptr_s, ptr_t, ei, method)
         np.testing.assert_array_equal(
-            solve_assignment(cost, plan, unmatch_cost, timeout=TIMEOUT),
-            solve_assignment(cost, plan, unmatch_cost))
-    plan = assignment_plan(ptr_s, ptr_t, None, 'auto')  # the hot path
+            _solve_plan(cost, plan, unmatch_cost, timeout=TIMEOUT),
+            _solve_plan(cost, plan, unmatch_cost))
+    plan = _assignment_plan(ptr_s, ptr_t, None, 'auto')  # the hot path
     cost = rng.normal(size=plan.num_edges)
     np.testing.assert_array_equal(
-        solve_assignment(cost, plan, unmatch_cost, timeout=TIMEOUT),
-        solve_assignment(cost, plan, unmatch_cost))
+        _solve_plan(cost, plan, unmatch_cost, timeout=TIMEOUT),
+        _solve_plan(cost, plan, unmatch_cost))
 
 
 def test_float32_costs_give_float32_solution():
     ptr = np.array([0, 3, 5])
-    plan = assignment_plan(ptr, ptr)
-    y = solve_assignment(np.arange(13, dtype=np.float32), plan)
+    plan = _assignment_plan(ptr, ptr)
+    y = _solve_plan(np.arange(13, dtype=np.float32), plan)
     assert y.dtype == np.float32 and y.sum() == 5
 
 
@@ -370,15 +370,15 @@ def test_infeasible_candidates_raise():
     ptr = np.array([0, 2])
     ei = np.array([[0, 1], [0, 0]])  # Both sources only to target 0.
     for method in ('dense', 'sparse'):
-        plan = assignment_plan(ptr, ptr, ei, method)
+        plan = _assignment_plan(ptr, ptr, ei, method)
         with pytest.raises(ValueError, match='pair 0 .*admit no matching'):
-            solve_assignment(np.zeros(2), plan)
-        y = solve_assignment(np.zeros(2) - 1.0, plan, unmatch_cost=0.0)
+            _solve_plan(np.zeros(2), plan)
+        y = _solve_plan(np.zeros(2) - 1.0, plan, unmatch_cost=0.0)
         assert y.sum() == 1
     with pytest.raises(ValueError, match='no matching of size'):
-        linear_assignment(np.array([[0.0, np.inf], [1.0, np.inf]]))
+        _linear_assignment(np.array([[0.0, np.inf], [1.0, np.inf]]))
     with pytest.raises(ValueError, match='admit no matching'):
-        sparse_linear_assignment(ei[0], ei[1], np.zeros(2), 2, 2)
+        _sparse_linear_assignment(ei[0], ei[1], np.zeros(2), 2, 2)
 
 
 def test_per_pair_functions_are_picklable():
@@ -396,28 +396,28 @@ def test_per_pair_functions_are_picklable():
 def test_bad_plan_input(ptr_s, ptr_t, ei, method, match):
     ei = None if ei is None else np.array(ei)
     with pytest.raises(ValueError, match=match):
-        assignment_plan(np.array(ptr_s), np.array(ptr_t), ei, method)
+        _assignment_plan(np.array(ptr_s), np.array(ptr_t), ei, method)
 
 
 @pytest.mark.parametrize('unmatch_cost', [-0.1, float('nan'), float('inf'),
                                           'a'])
 def test_bad_unmatch_cost(unmatch_cost):
     with pytest.raises(ValueError, match="'unmatch_cost'"):
-        linear_assignment(np.zeros((2, 2)), unmatch_cost)
+        _linear_assignment(np.zeros((2, 2)), unmatch_cost)
 
 
 def test_bad_solver_input():
     with pytest.raises(ValueError, match='NaN'):
-        linear_assignment(np.array([[np.nan]]))
+        _linear_assignment(np.array([[np.nan]]))
     with pytest.raises(ValueError, match='two-dimensional'):
-        linear_assignment(np.zeros(3))
+        _linear_assignment(np.zeros(3))
     with pytest.raises(ValueError, match='finite'):
-        sparse_linear_assignment([0], [0], [np.inf], 1, 1)
+        _sparse_linear_assignment([0], [0], [np.inf], 1, 1)
     with pytest.raises(ValueError, match='duplicate'):
-        sparse_linear_assignment([0, 0], [0, 0], [1.0, 2.0], 1, 1)
-    plan = assignment_plan(np.array([0, 2]), np.array([0, 2]))
+        _sparse_linear_assignment([0, 0], [0, 0], [1.0, 2.0], 1, 1)
+    plan = _assignment_plan(np.array([0, 2]), np.array([0, 2]))
     with pytest.raises(ValueError, match=r"'cost' must have shape \[4\]"):
-        solve_assignment(np.zeros(3), plan)
+        _solve_plan(np.zeros(3), plan)
 
 
 def test_timeout_bounds_dense_and_sparse_pairs_together(monkeypatch):
@@ -435,8 +435,97 @@ def test_timeout_bounds_dense_and_sparse_pairs_together(monkeypatch):
     ptr_s, ptr_t = np.array([0, 2, 202]), np.array([0, 2, 202])
     ei = np.concatenate([[[0, 0, 1, 1], [0, 1, 0, 1]],
                          np.stack([np.arange(2, 202)] * 2)], axis=1)
-    plan = assignment_plan(ptr_s, ptr_t, ei, 'auto')
+    plan = _assignment_plan(ptr_s, ptr_t, ei, 'auto')
     assert plan.dense_pairs == [0] and len(plan.sparse) == 1
     with pytest.raises(TimeoutError, match=r'within timeout=5 s \(stuck\)'):
-        solve_assignment(np.zeros(ei.shape[1]), plan, timeout=5)
+        _solve_plan(np.zeros(ei.shape[1]), plan, timeout=5)
     assert calls[0] == 5 and 0 < calls[1] <= 5
+
+
+# The public, batched torch solver ###########################################
+
+def _torch_batch(sizes, seed=0):
+    import torch
+    gen = torch.Generator().manual_seed(seed)
+    n_s = torch.tensor([a for a, _ in sizes])
+    n_t = torch.tensor([b for _, b in sizes])
+    batch_s = torch.repeat_interleave(torch.arange(len(sizes)), n_s)
+    batch_t = torch.repeat_interleave(torch.arange(len(sizes)), n_t)
+    cost = torch.randn(int((n_s * n_t).sum()), generator=gen,
+                       dtype=torch.float64)
+    return cost, batch_s, batch_t
+
+
+@pytest.mark.parametrize('dtype', ['float16', 'bfloat16', 'float32',
+                                   'float64'])
+def test_solve_assignment_returns_torch_in_the_costs_dtype(dtype):
+    import torch
+
+    from pyg_identity.solvers import solve_assignment
+    sizes = [(3, 4), (5, 5), (2, 1)]
+    cost, batch_s, batch_t = _torch_batch(sizes)
+    c = cost.to(getattr(torch, dtype))
+    y = solve_assignment(c, None, batch_s, batch_t)
+    assert isinstance(y, torch.Tensor)
+    assert y.dtype == c.dtype and y.shape == c.shape
+    assert y.device == c.device
+    assert set(y.unique().tolist()) <= {0.0, 1.0}
+    if dtype == 'float64':  # the numpy path, pair by pair
+        ptr_s = np.concatenate([[0], np.cumsum([a for a, _ in sizes])])
+        ptr_t = np.concatenate([[0], np.cumsum([b for _, b in sizes])])
+        expected = _solve_plan(cost.numpy(),
+                               _assignment_plan(ptr_s, ptr_t, None))
+        np.testing.assert_array_equal(y.numpy(), expected)
+
+
+def test_solve_assignment_equals_the_functional():
+    import torch
+
+    from pyg_identity.nn.functional import knn_candidates, matching
+    from pyg_identity.solvers import solve_assignment
+    cost, batch_s, batch_t = _torch_batch([(4, 6), (3, 3), (6, 4)], seed=1)
+    for u in (None, 0.4):
+        assert torch.equal(
+            solve_assignment(cost, None, batch_s, batch_t, unmatch_cost=u),
+            matching(cost, None, batch_s, batch_t, unmatch_cost=u))
+    x = torch.randn(batch_s.numel(), 3, dtype=torch.float64)
+    z = torch.randn(batch_t.numel(), 3, dtype=torch.float64)
+    ei = knn_candidates(x, z, batch_s, batch_t, k=2)
+    c = torch.randn(ei.size(1), dtype=torch.float64)
+    for method in ('dense', 'sparse'):
+        assert torch.equal(
+            solve_assignment(c, ei, batch_s, batch_t, unmatch_cost=0.1,
+                             method=method),
+            matching(c, ei, batch_s, batch_t, unmatch_cost=0.1,
+                     method=method))
+
+
+def test_solve_assignment_options_are_keyword_only():
+
+    from pyg_identity.solvers import solve_assignment
+    cost, batch_s, batch_t = _torch_batch([(2, 2)])
+    with pytest.raises(TypeError):
+        solve_assignment(cost, None, batch_s, batch_t, None, None, None, 0.5)
+
+
+def test_solve_assignment_names_a_misplaced_tensor():
+    import torch
+
+    from pyg_identity.solvers import solve_assignment
+    cost, batch_s, batch_t = _torch_batch([(2, 3), (2, 2)])
+    with pytest.raises(ValueError, match="'cost' must be a floating point "
+                       "tensor .*looks like a batch vector — the order is "
+                       "cost, edge_index, batch_s"):
+        solve_assignment(batch_s, None, batch_s, batch_t)
+    ei = torch.zeros(2, 3, dtype=torch.long)
+    with pytest.raises(ValueError, match="'cost' .*looks like an "
+                       "edge_index"):
+        solve_assignment(ei, cost, batch_s, batch_t)
+    with pytest.raises(ValueError, match="'batch_s' must be an integer "
+                       "tensor .*looks like a cost vector"):
+        solve_assignment(cost, None, cost, batch_t)
+    with pytest.raises(ValueError, match="'cost' must be finite"):
+        solve_assignment(cost + float('inf'), None, batch_s, batch_t)
+    with pytest.raises(InfeasibleMatchingError):
+        solve_assignment(torch.zeros(2), torch.tensor([[0, 1], [0, 0]]),
+                         num_nodes_s=2, num_nodes_t=2)

@@ -8,9 +8,9 @@ from scipy.optimize import linear_sum_assignment
 
 from pyg_identity.solvers.quadratic_assignment import (
     QAP_SOLVERS,
+    _quadratic_assignment,
+    _quadratic_assignment_batch,
     affinity_matrix,
-    quadratic_assignment,
-    quadratic_assignment_batch,
 )
 
 Problem = Tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, int, int]
@@ -124,7 +124,7 @@ def test_planted_matching_reaches_brute_force_optimum(solver, offset):
     probs = [planted_problem(rng, int(n), offset=offset)
              for n in rng.integers(2, 6, 12)]
     for prob, (y_u, y_p) in zip(
-            probs, quadratic_assignment_batch(probs, solver=solver)):
+            probs, _quadratic_assignment_batch(probs, solver=solver)):
         best, size = brute_force(prob)
         assert_feasible(prob, y_u, y_p, size)
         assert objective(prob, y_u, y_p) == pytest.approx(best, abs=1e-9)
@@ -139,7 +139,7 @@ def test_random_tiny_is_feasible_and_never_below_optimum(solver):
                              rng.choice([0.5, 1.0], 16))
     ]
     for prob, (y_u, y_p) in zip(
-            probs, quadratic_assignment_batch(probs, solver=solver)):
+            probs, _quadratic_assignment_batch(probs, solver=solver)):
         best, size = brute_force(prob)
         assert_feasible(prob, y_u, y_p, size)
         assert objective(prob, y_u, y_p) >= best - 1e-9
@@ -150,7 +150,7 @@ def test_zero_pairwise_equals_linear_assignment(n1, n2):
     rng = np.random.default_rng(n1 * n2)
     pairs, unary, quad, _, _, _ = random_problem(rng, n1, n2)
     prob = (pairs, unary, quad, np.zeros(len(quad)), n1, n2)
-    y_u, y_p = quadratic_assignment(*prob)
+    y_u, y_p = _quadratic_assignment(*prob)
     row, col = linear_sum_assignment(unary.reshape(n1, n2))
     assert_feasible(prob, y_u, y_p, min(n1, n2))
     assert objective(prob, y_u, y_p) == pytest.approx(
@@ -165,7 +165,7 @@ def test_sparse_candidates_are_respected():
     quad = all_quads(random_edges(rng, n, 0.7), random_edges(rng, n, 0.7))
     prob = (pairs, rng.normal(size=n), quad, rng.normal(size=len(quad)), n,
             n)
-    y_u, y_p = quadratic_assignment(*prob)
+    y_u, y_p = _quadratic_assignment(*prob)
     np.testing.assert_array_equal(y_u, np.ones(n))
     assert_feasible(prob, y_u, y_p, n)
 
@@ -174,9 +174,9 @@ def test_batch_equals_single_calls():
     rng = np.random.default_rng(4)
     probs: List[Problem] = [random_problem(rng, n1, n2)
                             for n1, n2 in [(3, 4), (5, 5), (2, 2), (4, 3)]]
-    batched = quadratic_assignment_batch(probs)
+    batched = _quadratic_assignment_batch(probs)
     for prob, (y_u, y_p) in zip(probs, batched):
-        y_u1, y_p1 = quadratic_assignment(*prob)
+        y_u1, y_p1 = _quadratic_assignment(*prob)
         assert objective(prob, y_u, y_p) == pytest.approx(
             objective(prob, y_u1, y_p1), abs=1e-9)
 
@@ -184,9 +184,9 @@ def test_batch_equals_single_calls():
 def test_empty_and_single_node():
     empty = (np.zeros((0, 2)), np.zeros(0), np.zeros((0, 4)), np.zeros(0), 0,
              3)
-    y_u, y_p = quadratic_assignment(*empty)
+    y_u, y_p = _quadratic_assignment(*empty)
     assert y_u.shape == (0, ) and y_p.shape == (0, )
-    y_u, y_p = quadratic_assignment(np.array([[0, 0]]), np.array([2.0]),
+    y_u, y_p = _quadratic_assignment(np.array([[0, 0]]), np.array([2.0]),
                                     np.zeros((0, 4)), np.zeros(0), 1, 1)
     np.testing.assert_array_equal(y_u, [1.0])
 
@@ -198,16 +198,16 @@ def test_empty_and_single_node():
 def test_bad_arguments(kwargs, match):
     prob = random_problem(np.random.default_rng(5), 2, 2)
     with pytest.raises(ValueError, match=match):
-        quadratic_assignment(*prob, **kwargs)
+        _quadratic_assignment(*prob, **kwargs)
 
 
 def test_mismatched_cost_sizes():
     pairs, unary, quad, pairwise, n1, n2 = random_problem(
         np.random.default_rng(6), 3, 3)
     with pytest.raises(ValueError, match="'unary' must have one entry"):
-        quadratic_assignment(pairs, unary[1:], quad, pairwise, n1, n2)
+        _quadratic_assignment(pairs, unary[1:], quad, pairwise, n1, n2)
     with pytest.raises(ValueError, match="'pairwise' must have one entry"):
-        quadratic_assignment(pairs, unary, quad, pairwise[1:], n1, n2)
+        _quadratic_assignment(pairs, unary, quad, pairwise[1:], n1, n2)
 
 
 @pytest.mark.parametrize('solver', ['rrwm', 'ipfp', 'sm'])

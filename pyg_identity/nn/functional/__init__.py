@@ -2,25 +2,25 @@ r"""Differentiable functionals behind the layers of :mod:`pyg_identity.nn`.
 
 Every functional runs its solver through :func:`identity_solver`, the one
 gradient mechanism (Identity or Blackbox backward)."""
-from pyg_identity.nn.functional.graph_matching import (
-    all_edge_pairs,
-    all_node_pairs,
-    graph_matching,
-)
+from pyg_identity.nn.functional.graph_matching import graph_matching
 from pyg_identity.nn.functional.identity_solver import identity_solver
 from pyg_identity.nn.functional.losses import hamming_loss
-from pyg_identity.nn.functional.matching import (
-    all_pairs,
-    knn_candidates,
-    matched_pairs,
-    matching,
+from pyg_identity.nn.functional.matching import matching
+from pyg_identity.nn.functional.matching_metrics import (
     matching_accuracy,
     matching_f1,
     matching_hamming_loss,
+)
+from pyg_identity.nn.functional.noise import symmetric_noise
+from pyg_identity.nn.functional.pairs import (
+    all_edge_pairs,
+    all_node_pairs,
+    all_pairs,
+    knn_candidates,
+    matched_pairs,
     pair_cost,
     to_dense_matching,
 )
-from pyg_identity.nn.functional.noise import symmetric_noise
 from pyg_identity.nn.functional.perfect_matching import perfect_matching
 from pyg_identity.nn.functional.ranking import (
     identity_recall_loss,
