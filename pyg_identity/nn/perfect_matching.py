@@ -4,12 +4,12 @@ from torch import Tensor
 from torch_geometric.typing import OptTensor
 
 from pyg_identity.nn._base import SolverLayer
+from pyg_identity.nn._pool_options import PoolOptions
 from pyg_identity.nn.functional.perfect_matching import perfect_matching
 from pyg_identity.nn.functional.settings import GradientSettings
-from pyg_identity.solvers._dispatch import check_num_workers, check_timeout
 
 
-class IdentityPerfectMatching(SolverLayer):
+class IdentityPerfectMatching(PoolOptions, SolverLayer):
     r"""The differentiable minimum-cost perfect matching layer (Edmonds'
     blossom algorithm with the Identity gradient) from the
     `"Backpropagation through Combinatorial Algorithms: Identity with
@@ -83,26 +83,6 @@ class IdentityPerfectMatching(SolverLayer):
         super().__init__(settings, **kwargs)
         self.num_workers = num_workers
         self.timeout = timeout
-
-    @property
-    def num_workers(self) -> int:
-        r"""The number of solver processes (see
-        :func:`~pyg_identity.solvers.map_graphs`)."""
-        return self._num_workers
-
-    @num_workers.setter
-    def num_workers(self, value: int) -> None:
-        self._num_workers = check_num_workers(value)
-
-    @property
-    def timeout(self) -> Optional[float]:
-        r"""The timeout of a solver call in seconds (see
-        :func:`~pyg_identity.solvers.map_graphs`)."""
-        return self._timeout
-
-    @timeout.setter
-    def timeout(self, value: Optional[float]) -> None:
-        self._timeout = check_timeout(value)
 
     def forward(
         self,

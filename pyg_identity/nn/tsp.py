@@ -4,13 +4,13 @@ from torch import Tensor
 from torch_geometric.typing import OptTensor
 
 from pyg_identity.nn._base import SolverLayer
+from pyg_identity.nn._pool_options import PoolOptions
 from pyg_identity.nn.functional.settings import GradientSettings
 from pyg_identity.nn.functional.tsp import tsp
-from pyg_identity.solvers._dispatch import check_num_workers, check_timeout
 from pyg_identity.solvers.tsp import _check_options
 
 
-class IdentityTSP(SolverLayer):
+class IdentityTSP(PoolOptions, SolverLayer):
     r"""The travelling salesman layer: a shortest tour through all nodes of
     every graph of a batch, given edge costs, trainable with the Identity
     gradient of the `"Backpropagation through Combinatorial Algorithms:
@@ -131,26 +131,6 @@ class IdentityTSP(SolverLayer):
     def lkh_executable(self, value: str) -> None:
         _check_options(self._solver, self._runs, value)
         self._lkh_executable = value
-
-    @property
-    def num_workers(self) -> int:
-        r"""The number of solver processes (see
-        :func:`~pyg_identity.solvers.map_graphs`)."""
-        return self._num_workers
-
-    @num_workers.setter
-    def num_workers(self, value: int) -> None:
-        self._num_workers = check_num_workers(value)
-
-    @property
-    def timeout(self) -> Optional[float]:
-        r"""The timeout of a solver call in seconds (see
-        :func:`~pyg_identity.solvers.map_graphs`)."""
-        return self._timeout
-
-    @timeout.setter
-    def timeout(self, value: Optional[float]) -> None:
-        self._timeout = check_timeout(value)
 
     def forward(
         self,
