@@ -63,14 +63,16 @@ class IdentitySolver(SolverLayer):
         self.solve_fn = solve_fn
         self.sense = sense
 
-    def forward(self, costs: Union[Tensor, Sequence[Tensor]],
-                index: Any = None, num_graphs: Optional[int] = None,
+    def forward(self, cost: Union[Tensor, Sequence[Tensor]],
+                batch: Any = None, num_graphs: Optional[int] = None,
                 **kwargs: Any) -> Any:
         r"""Forward pass.
 
         Args:
-            costs (torch.Tensor or sequence of torch.Tensor): The costs.
-            index (torch.Tensor, optional): The graph of every cost entry.
+            cost (torch.Tensor or sequence of torch.Tensor): The costs (one
+                tensor per cost part of the solver).
+            batch (torch.Tensor or sequence, optional): The graph of every
+                cost entry along the first dimension (one per cost tensor).
                 (default: :obj:`None`)
             num_graphs (int, optional): The number of graphs.
                 (default: :obj:`None`)
@@ -78,7 +80,7 @@ class IdentitySolver(SolverLayer):
         """
         fn = self.solve_fn
         solver = (lambda *c: fn(*c, **kwargs)) if kwargs else fn
-        return identity_solver(costs, solver, index, num_graphs,
+        return identity_solver(cost, solver, batch, num_graphs,
                                sense=self.sense, settings=self.settings,
                                training=self.training)
 
