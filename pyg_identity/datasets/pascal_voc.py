@@ -40,6 +40,7 @@ from pyg_identity.models.backbone import (
     Backbone,
     VGG16Backbone,
     keypoint_features,
+    vgg16_weights_path,
 )
 
 # The keypoint names of the Berkeley annotations per category (the label of
@@ -135,13 +136,16 @@ for _animal in ('cat', 'cow', 'dog', 'horse', 'sheep'):
 
 def backbone_key(backbone: Optional[Backbone]) -> str:
     r"""A folder name identifying a backbone, so that the features of
-    different backbones are cached apart: the class name plus a hash of the
+    different backbones are cached apart: :obj:`"vgg16_bn"` for
+    :obj:`None` (the default) and for
+    :obj:`VGG16Backbone(weights="download")` (:obj:`"vgg16"` without batch
+    normalisation), else the class name plus a hash of the
     parameters and buffers for a :class:`torch.nn.Module`, the qualified
     name for a function (functions or lambdas of the same name share a
     cache: pass :obj:`force_reload=True` after changing one)."""
     if backbone is None:
         return 'vgg16_bn'
-    if isinstance(backbone, VGG16Backbone) and backbone.pretrained:
+    if isinstance(backbone, VGG16Backbone) and backbone.weights == 'download':
         return 'vgg16_bn' if backbone.batch_norm else 'vgg16'
     if isinstance(backbone, torch.nn.Module):
         sha = hashlib.sha1(repr(backbone).encode('utf-8'))
@@ -310,15 +314,20 @@ class PascalVOCKeypoints(InMemoryDataset):
         backbone (callable, optional): The image backbone (see
             :func:`~pyg_identity.models.keypoint_features`); it receives
             crops :obj:`[1, 3, 256, 256]` in :math:`[0, 1]`. If :obj:`None`,
-            uses :class:`~pyg_identity.models.VGG16Backbone` (requires
-            :obj:`torchvision`), on
-            the GPU if available. Features are cached per backbone (see
-            :func:`backbone_key`). (default: :obj:`None`)
+            uses :class:`~pyg_identity.models.VGG16Backbone` with
+            torchvision's ImageNet :obj:`vgg16_bn` weights (plain torch, no
+            torchvision needed), on the GPU if available: the weights are
+            read from :func:`~pyg_identity.models.backbone.vgg16_weights_path`
+            and downloaded there (about 530 MB) only if
+            :obj:`download=True`; for a file elsewhere pass
+            :obj:`backbone=VGG16Backbone(weights=PATH)`. Features are cached
+            per backbone (see :func:`backbone_key`). (default: :obj:`None`)
         with_images (bool, optional): If set, also keeps the crops as
             :obj:`uint8` tensors :obj:`img_s`/:obj:`img_t` of shape
             :obj:`[1, 3, 256, 256]` (*e.g.*, to fine-tune the backbone).
             (default: :obj:`False`)
-        download (bool, optional): Whether to download missing raw files.
+        download (bool, optional): Whether to download missing raw files
+            (and, with :obj:`backbone=None`, missing VGG16 weights).
             (default: :obj:`False`)
         transform (callable, optional): A function/transform that takes in a
             :class:`~pyg_identity.datasets.PairData` object and returns a
@@ -523,7 +532,14 @@ class PascalVOCKeypoints(InMemoryDataset):
 
     def _get_backbone(self) -> Backbone:
         if self._backbone is None:
-            backbone = VGG16Backbone()
+            path = vgg16_weights_path()
+            if not osp.isfile(path) and not self._allow_download:
+                raise ValueError(
+                    f"The default backbone needs torchvision's ImageNet "
+                    f"vgg16_bn weights at {path!r}; pass download=True to "
+                    f"fetch them (about 530 MB), or "
+                    f"backbone=VGG16Backbone(weights=PATH) for a local copy")
+            backbone = VGG16Backbone(weights='download', progress=self.log)
             if torch.cuda.is_available():
                 backbone = backbone.to('cuda')
             self._backbone = backbone

@@ -11,7 +11,10 @@ The default data are :class:`~pyg_identity.datasets.SyntheticKeypoints`
 noise and target outliers, so that descriptors alone match about 58% of the
 keypoints and the geometry must be learned); :obj:`--dataset pascal`
 trains on :class:`~pyg_identity.datasets.PascalVOCKeypoints` read from a
-local copy under :obj:`--root` (nothing is downloaded). The paper's numbers
+local copy under :obj:`--root` (nothing is downloaded), with node
+features from :class:`~pyg_identity.models.VGG16Backbone` (plain torch) and
+torchvision's ImageNet :obj:`vgg16_bn` weights, read from
+:obj:`--vgg-weights` or from the :obj:`torch.hub` cache. The paper's numbers
 are on Pascal VOC with a VGG16 backbone and the LPMP quadratic solver; they
 are printed beside ours for orientation only.
 
@@ -113,6 +116,10 @@ def parser() -> argparse.ArgumentParser:
                    help='dataset root (default: the dataset\'s default '
                    'root); Pascal VOC must already be there, see '
                    'PascalVOCKeypoints')
+    p.add_argument('--vgg-weights', default=None, metavar='PATH',
+                   help='pascal: torchvision-format vgg16_bn state dict for '
+                   'the node features (default: vgg16_bn-6c64b313.pth in '
+                   'the torch.hub cache, $TORCH_HOME/hub/checkpoints)')
     p.add_argument('--informed-margin', type=_non_negative, default=0.0,
                    metavar='ALPHA',
                    help='BB-GM informed margin: add ALPHA to the unary '
@@ -183,20 +190,29 @@ def load_data(args: argparse.Namespace, p: argparse.ArgumentParser,
         return (SyntheticKeypoints(args.root, 'train', log=log, **kw),
                 SyntheticKeypoints(args.root, 'test', log=log, **kw))
     from pyg_identity.datasets import PascalVOCKeypoints
+    from pyg_identity.models.backbone import (
+        VGG16Backbone,
+        vgg16_weights_path,
+    )
     n_train, n_test = ((TINY['num_train'], TINY['num_test']) if args.tiny
                        else (args.num_train, args.num_test))
     try:
+        backbone = (None if args.vgg_weights is None else
+                    VGG16Backbone(weights=args.vgg_weights))
         return (PascalVOCKeypoints(args.root, split='train',
                                    num_pairs=n_train, seed=args.data_seed,
+                                   backbone=backbone,
                                    log=log and not args.quiet),
                 PascalVOCKeypoints(args.root, split='test', num_pairs=n_test,
-                                   seed=args.data_seed,
+                                   seed=args.data_seed, backbone=backbone,
                                    log=log and not args.quiet))
     except (ValueError, ImportError) as e:
         p.error(f'--dataset pascal needs a local copy of Pascal VOC 2011 + '
                 f'the Berkeley keypoints under --root (nothing is '
                 f'downloaded; see PascalVOCKeypoints for the layout) and '
-                f'torchvision for the VGG16 features: {e}')
+                f'torchvision\'s ImageNet vgg16_bn weights for the VGG16 '
+                f'features (--vgg-weights PATH, or the file at '
+                f'{vgg16_weights_path()}): {e}')
         raise  # unreachable: p.error exits
 
 

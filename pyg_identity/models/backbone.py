@@ -1,7 +1,20 @@
 r"""The image backbone of deep graph matching and the sampling of its feature
 maps at keypoints (node features of
 :class:`~pyg_identity.datasets.PascalVOCKeypoints`)."""
-from typing import Callable, List, Sequence, Tuple, Union
+import os
+import os.path as osp
+from typing import (
+    Any,
+    Callable,
+    Dict,
+    List,
+    Mapping,
+    Optional,
+    Sequence,
+    Tuple,
+    Union,
+    cast,
+)
 
 import torch
 import torch.nn.functional as F
@@ -9,7 +22,25 @@ from torch import Tensor
 
 Backbone = Callable[[Tensor], Union[Tensor, Sequence[Tensor]]]
 
+# Pillow reads the Pascal VOC images; the backbone itself is plain torch.
 VISION_EXTRA = 'pip install pyg_identity[vision]'
+
+# torchvision's VGG16 configuration "D": output channels of the 13 3x3
+# convolutions, 'M' a 2x2 max-pool.
+VGG16_CFG: List[Union[int, str]] = [
+    64, 64, 'M', 128, 128, 'M', 256, 256, 256, 'M', 512, 512, 512, 'M',
+    512, 512, 512, 'M'
+]
+
+# torchvision's ImageNet weights (IMAGENET1K_V1), by batch_norm; the hex
+# suffix is the prefix of the file's SHA-256, checked on download.
+VGG16_URLS: Dict[bool, str] = {
+    True: 'https://download.pytorch.org/models/vgg16_bn-6c64b313.pth',
+    False: 'https://download.pytorch.org/models/vgg16-397923af.pth',
+}
+
+Weights = Union[str, 'os.PathLike[str]', Mapping[str, Tensor],
+                torch.nn.Module]
 
 
 def _feature_maps(out: Union[Tensor, Sequence[Tensor]]) -> List[Tensor]:
@@ -83,15 +114,34 @@ def keypoint_features(image: Tensor, pos: Tensor, backbone: Backbone,
     return torch.cat(out, dim=-1)
 
 
-def _vgg16_slices(
-        features: torch.nn.Sequential
-) -> Tuple[torch.nn.Sequential, torch.nn.Sequential]:
-    r"""Cuts a VGG16 :obj:`features` stack after :obj:`relu4_2` and after
-    :obj:`relu5_1` (works with and without batch normalisation)."""
+def _vgg16_features(batch_norm: bool) -> torch.nn.Sequential:
+    r"""The convolutional stack of VGG16, module for module as
+    :obj:`torchvision.models.vgg16_bn().features` (or :obj:`vgg16()`), so
+    that the state-dict keys :obj:`<i>.weight`, :obj:`<i>.running_mean`,
+    ... coincide."""
+    layers: List[torch.nn.Module] = []
+    in_channels = 3
+    for width in VGG16_CFG:
+        if width == 'M':
+            layers.append(torch.nn.MaxPool2d(kernel_size=2, stride=2))
+            continue
+        out_channels = int(width)
+        layers.append(
+            torch.nn.Conv2d(in_channels, out_channels, kernel_size=3,
+                            padding=1))
+        if batch_norm:
+            layers.append(torch.nn.BatchNorm2d(out_channels))
+        layers.append(torch.nn.ReLU(inplace=True))
+        in_channels = out_channels
+    return torch.nn.Sequential(*layers)
+
+
+def _vgg16_cuts(features: torch.nn.Sequential) -> Tuple[int, int]:
+    r"""The indices right after :obj:`relu4_2` and after :obj:`relu5_1` in a
+    VGG16 :obj:`features` stack (with or without batch normalisation)."""
     block, conv = 1, 0
-    modules = list(features.children())
     cut_4_2 = cut_5_1 = None
-    for i, module in enumerate(modules):
+    for i, module in enumerate(features.children()):
         if isinstance(module, torch.nn.Conv2d):
             conv += 1
         elif isinstance(module, torch.nn.MaxPool2d):
@@ -104,53 +154,204 @@ def _vgg16_slices(
     if cut_4_2 is None or cut_5_1 is None:
         raise ValueError("'features' is not a VGG16 feature stack (no "
                          "relu4_2 / relu5_1 found)")
+    return cut_4_2, cut_5_1
+
+
+def _vgg16_slices(
+        features: torch.nn.Sequential
+) -> Tuple[torch.nn.Sequential, torch.nn.Sequential]:
+    r"""Cuts a VGG16 :obj:`features` stack after :obj:`relu4_2` and after
+    :obj:`relu5_1` (works with and without batch normalisation)."""
+    cut_4_2, cut_5_1 = _vgg16_cuts(features)
+    modules = list(features.children())
     return (torch.nn.Sequential(*modules[:cut_4_2]),
             torch.nn.Sequential(*modules[cut_4_2:cut_5_1]))
 
 
-class VGG16Backbone(torch.nn.Module):
-    r"""The ImageNet-pretrained VGG16 image backbone of BB-GM
-    (`"Deep Graph Matching via Blackbox Differentiation of Combinatorial
-    Solvers" <https://arxiv.org/abs/2003.11657>`_): it returns the
-    :obj:`relu4_2` and :obj:`relu5_1` feature maps (512 channels each, at
-    strides 8 and 16) of an image in :math:`[0, 1]`, which it normalises
-    with the ImageNet mean and standard deviation.
+def vgg16_weights_path(batch_norm: bool = True) -> str:
+    r"""The local path of torchvision's ImageNet VGG16 weights in the
+    :obj:`torch.hub` cache (:obj:`$TORCH_HOME/hub/checkpoints/`), where
+    :obj:`VGG16Backbone(weights="download")` (and torchvision) keep them.
+    The file may not exist.
 
-    Requires :obj:`torchvision` (:obj:`pip install pyg_identity[vision]`);
-    with :obj:`pretrained=True`, torchvision downloads the ImageNet weights
-    to its cache on first use.
+    Args:
+        batch_norm (bool, optional): VGG16 with batch normalisation
+            (:obj:`vgg16_bn-6c64b313.pth`) or without
+            (:obj:`vgg16-397923af.pth`). (default: :obj:`True`)
+    """
+    url = VGG16_URLS[bool(batch_norm)]
+    return osp.join(torch.hub.get_dir(), 'checkpoints', osp.basename(url))
+
+
+def _read_weights(weights: Weights, batch_norm: bool,
+                  progress: bool) -> Tuple[Mapping[str, Any], str]:
+    r"""The state dict named by :obj:`weights` and a short description of
+    its source."""
+    if isinstance(weights, torch.nn.Module):
+        return weights.state_dict(), type(weights).__name__
+    if isinstance(weights, Mapping):
+        return weights, 'state_dict'
+    if isinstance(weights, (str, os.PathLike)):
+        if str(weights) == 'download':
+            state = torch.hub.load_state_dict_from_url(
+                VGG16_URLS[batch_norm], map_location='cpu',
+                progress=progress, check_hash=True, weights_only=True)
+            return state, 'download'
+        path = os.fspath(weights)
+        if not osp.isfile(path):
+            raise ValueError(f"'weights' must be 'download', a state dict, "
+                             f"a module or the path of a state-dict file "
+                             f"(no file at {path!r})")
+        state = torch.load(path, map_location='cpu', weights_only=True)
+        if not isinstance(state, Mapping):
+            raise ValueError(f"'weights' file {path!r} does not hold a "
+                             f"state dict (got {type(state).__name__})")
+        return state, path
+    raise ValueError(f"'weights' must be None, 'download', a state dict, a "
+                     f"module or the path of a state-dict file (got "
+                     f"{type(weights).__name__})")
+
+
+class VGG16Backbone(torch.nn.Module):
+    r"""The VGG16 image backbone of BB-GM
+    (`"Deep Graph Matching via Blackbox Differentiation of Combinatorial
+    Solvers" <https://arxiv.org/abs/2003.11657>`_), written in plain
+    :mod:`torch`: it returns the :obj:`relu4_2` and :obj:`relu5_1` feature
+    maps (512 channels each, at strides 8 and 16) of an image in
+    :math:`[0, 1]`, which it normalises with the ImageNet mean and standard
+    deviation.
+
+    :obj:`features` is the convolutional stack of
+    :obj:`torchvision.models.vgg16_bn` (or :obj:`vgg16`) module for module
+    (13 :math:`3 \times 3` convolutions, each followed by batch
+    normalisation and a ReLU, and 5 max-pools), so torchvision's ImageNet
+    weights load as they are: the keys :obj:`features.<i>.weight`,
+    :obj:`features.<i>.bias`, :obj:`features.<i>.running_mean`,
+    :obj:`features.<i>.running_var` (and, if present,
+    :obj:`features.<i>.num_batches_tracked`) of torchvision's state dict;
+    its :obj:`classifier.*` keys are ignored. The layers after
+    :obj:`relu5_1` are loaded but not used, and do not require gradients.
+    torchvision is never imported.
+
+    Without :obj:`weights` the layers keep PyTorch's random
+    initialisation (useful for tests, not for features). Nothing is
+    downloaded unless :obj:`weights="download"`. Where the weights came
+    from is kept as :obj:`weights` (the path, :obj:`"download"`,
+    :obj:`"state_dict"`, the module's class name, or :obj:`None`). The
+    module is put in evaluation mode (batch normalisation with the running
+    statistics).
 
     Args:
         batch_norm (bool, optional): Whether to use VGG16 with batch
-            normalisation, as BB-GM does. (default: :obj:`True`)
-        pretrained (bool, optional): Whether to load the ImageNet weights.
+            normalisation (:obj:`vgg16_bn`), as BB-GM does.
             (default: :obj:`True`)
+        weights (str or dict or torch.nn.Module, optional): The weights:
+            the path of a file holding a torchvision-format state dict
+            (*e.g.*, :obj:`vgg16_bn-6c64b313.pth`), such a state dict, a
+            torchvision VGG16 model whose :meth:`state_dict` is read, or
+            :obj:`"download"` to fetch torchvision's ImageNet weights with
+            :func:`torch.hub.load_state_dict_from_url` (about 530 MB, kept
+            at :func:`vgg16_weights_path` and read from there afterwards).
+            :obj:`None` keeps the random initialisation.
+            (default: :obj:`None`)
+        progress (bool, optional): Whether to show a progress bar while
+            downloading. (default: :obj:`True`)
+
+    Shapes:
+        - **input:** image :math:`(B, 3, H, W)` in :math:`[0, 1]`
+        - **output:** a list of :math:`(B, 512, \lfloor H/8 \rfloor,
+          \lfloor W/8 \rfloor)` (:obj:`relu4_2`) and :math:`(B, 512,
+          \lfloor H/16 \rfloor, \lfloor W/16 \rfloor)` (:obj:`relu5_1`)
     """
     mean: Tensor
     std: Tensor
 
     def __init__(self, batch_norm: bool = True,
-                 pretrained: bool = True) -> None:
+                 weights: Optional[Weights] = None,
+                 progress: bool = True) -> None:
         super().__init__()
-        try:
-            import torchvision.models as models
-        except ImportError as e:
-            raise ImportError(
-                f"'VGG16Backbone' requires torchvision; install it with "
-                f"`{VISION_EXTRA}`, or pass your own 'backbone='") from e
-        self.batch_norm = batch_norm
-        self.pretrained = pretrained
-        weights = 'DEFAULT' if pretrained else None
-        if batch_norm:
-            vgg = models.vgg16_bn(weights=weights)
-        else:
-            vgg = models.vgg16(weights=weights)
-        self.node_layers, self.edge_layers = _vgg16_slices(vgg.features)
+        self.batch_norm = bool(batch_norm)
+        self.features = _vgg16_features(self.batch_norm)
+        self._cuts = _vgg16_cuts(self.features)
+        for module in list(self.features.children())[self._cuts[1]:]:
+            module.requires_grad_(False)
+        # Constants, not state: the state dict is torchvision's.
         self.register_buffer(
-            'mean', torch.tensor([0.485, 0.456, 0.406]).view(1, 3, 1, 1))
+            'mean', torch.tensor([0.485, 0.456, 0.406]).view(1, 3, 1, 1),
+            persistent=False)
         self.register_buffer(
-            'std', torch.tensor([0.229, 0.224, 0.225]).view(1, 3, 1, 1))
+            'std', torch.tensor([0.229, 0.224, 0.225]).view(1, 3, 1, 1),
+            persistent=False)
+        self.weights: Optional[str] = None
+        if weights is not None:
+            state, source = _read_weights(weights, self.batch_norm,
+                                          bool(progress))
+            self.load_torchvision_state_dict(state)
+            self.weights = source
         self.eval()
+
+    @property
+    def pretrained(self) -> bool:
+        r"""Whether weights were loaded (else the layers are random)."""
+        return self.weights is not None
+
+    def load_torchvision_state_dict(self, state: Mapping[str, Any]) -> None:
+        r"""Copies the :obj:`features.*` entries of a torchvision VGG16
+        state dict into :obj:`features`; :obj:`classifier.*` entries are
+        ignored.
+
+        Raises a :class:`ValueError` naming the key if an entry is missing
+        (a missing :obj:`num_batches_tracked`, absent from torchvision's
+        file, is left as is), has the wrong shape, or is neither a
+        :obj:`features.*` nor a :obj:`classifier.*` entry.
+
+        Args:
+            state (dict): The state dict, with torchvision's key names.
+        """
+        if not isinstance(state, Mapping):
+            raise ValueError(f"'state' must be a state dict (got "
+                             f"{type(state).__name__})")
+        name = 'vgg16_bn' if self.batch_norm else 'vgg16'
+        own = self.features.state_dict()
+        for key in state:
+            if not isinstance(key, str) or not (
+                    key.startswith('classifier.') or
+                    key.startswith('features.')):
+                raise ValueError(f"'weights' holds {key!r}, which is not a "
+                                 f"key of torchvision's {name}")
+            if key.startswith('features.') and key[9:] not in own:
+                raise ValueError(f"'weights' holds {key!r}, which is not a "
+                                 f"key of torchvision's {name}.features "
+                                 f"(batch_norm={self.batch_norm})")
+        new = {}
+        for sub, target in own.items():
+            key = f'features.{sub}'
+            if key not in state:
+                if sub.endswith('num_batches_tracked'):
+                    new[sub] = target
+                    continue
+                raise ValueError(f"'weights' has no {key!r} (not a "
+                                 f"torchvision {name} state dict?)")
+            value = state[key]
+            if not isinstance(value, Tensor) or value.shape != target.shape:
+                raise ValueError(
+                    f"'weights' entry {key!r} must have shape "
+                    f"{list(target.shape)} (got "
+                    f"{list(getattr(value, 'shape', [])) or type(value)})")
+            new[sub] = value
+        self.features.load_state_dict(new)
+
+    @property
+    def node_layers(self) -> torch.nn.Sequential:
+        r"""The layers up to :obj:`relu4_2` (a view of :obj:`features`)."""
+        return cast(torch.nn.Sequential, self.features[:self._cuts[0]])
+
+    @property
+    def edge_layers(self) -> torch.nn.Sequential:
+        r"""The layers from :obj:`relu4_2` to :obj:`relu5_1` (a view of
+        :obj:`features`)."""
+        return cast(torch.nn.Sequential,
+                    self.features[self._cuts[0]:self._cuts[1]])
 
     def forward(self, image: Tensor) -> List[Tensor]:
         x = (image - self.mean) / self.std
@@ -163,4 +364,4 @@ class VGG16Backbone(torch.nn.Module):
                 f'pretrained={self.pretrained})')
 
 
-__all__ = ['VGG16Backbone', 'keypoint_features']
+__all__ = ['VGG16Backbone', 'keypoint_features', 'vgg16_weights_path']

@@ -16,7 +16,12 @@ from pyg_identity.datasets.pascal_voc import (
     backbone_key,
     read_split_file,
 )
-from pyg_identity.models.backbone import VGG16Backbone, keypoint_features
+from pyg_identity.models.backbone import (
+    VGG16_URLS,
+    VGG16Backbone,
+    keypoint_features,
+    vgg16_weights_path,
+)
 
 Image = pytest.importorskip('PIL.Image')
 
@@ -510,14 +515,52 @@ def test_bad_backbone_output(root) -> None:
         make(root, backbone=lambda image: image.mean())
 
 
-def test_vgg16_requires_torchvision(root) -> None:
-    try:
-        import torchvision  # noqa: F401
-    except ImportError:
-        pass
-    else:
-        pytest.skip('torchvision is installed')
-    with pytest.raises(ImportError, match=r'pyg_identity\[vision\]'):
-        VGG16Backbone()
-    with pytest.raises(ImportError, match=r'pyg_identity\[vision\]'):
+def _hub_cache(monkeypatch, tmp_path) -> str:
+    monkeypatch.setenv('TORCH_HOME', str(tmp_path / 'torch'))
+    return vgg16_weights_path()
+
+
+def test_default_backbone_needs_its_weights(root, monkeypatch,
+                                            tmp_path) -> None:
+    _hub_cache(monkeypatch, tmp_path)
+
+    def fail(*args: Any, **kwargs: Any) -> None:
+        raise AssertionError('a test must not download')
+
+    monkeypatch.setattr(torch.hub, 'load_state_dict_from_url', fail)
+    with pytest.raises(ValueError, match=r"vgg16_bn-6c64b313\.pth.*"
+                       r"download=True.*VGG16Backbone\(weights=PATH\)"):
         PascalVOCKeypoints(root, category='car', log=False)
+
+
+def test_default_backbone_is_vgg16_from_the_hub_cache(root, monkeypatch,
+                                                      tmp_path) -> None:
+    # torchvision's file layout (features.* and classifier.* keys), as
+    # VGG16Backbone(weights='download') would have left it.
+    path = _hub_cache(monkeypatch, tmp_path)
+    os.makedirs(osp.dirname(path))
+    state = dict(VGG16Backbone().state_dict())
+    state['classifier.0.bias'] = torch.zeros(4)
+    torch.save(state, path)
+    dataset = PascalVOCKeypoints(root, category='car', log=False)
+    assert dataset.processed_dir.endswith(osp.join('processed', 'vgg16_bn'))
+    assert dataset[0].x_s.size(-1) == 1024
+    image = dataset.image(0)
+    assert image.x.shape == (image.pos.size(0), 1024)
+
+
+def test_default_backbone_downloads_when_asked(root, monkeypatch,
+                                               tmp_path) -> None:
+    _hub_cache(monkeypatch, tmp_path)
+    urls: List[str] = []
+    state = VGG16Backbone().state_dict()
+
+    def fake_load(url: str, **kwargs: Any) -> Dict[str, Tensor]:
+        urls.append(url)
+        return state
+
+    monkeypatch.setattr(torch.hub, 'load_state_dict_from_url', fake_load)
+    dataset = PascalVOCKeypoints(root, category='car', download=True,
+                                 log=False)
+    assert urls == [VGG16_URLS[True]]
+    assert dataset.image(0).x.size(-1) == 1024

@@ -173,6 +173,43 @@ def test_pascal_without_local_copy_is_a_clear_error(tmp_path, capsys):
         tiny(tmp_path, '--dataset', 'pascal')
     err = capsys.readouterr().err
     assert 'Pascal VOC' in err and '--root' in err
+    assert 'vgg16_bn' in err and '--vgg-weights' in err
+
+
+def test_pascal_reads_the_vgg_weights_file(tmp_path, monkeypatch):
+    import pyg_identity.datasets as datasets
+    from pyg_identity.experiments.graph_matching import load_data
+    from pyg_identity.models import VGG16Backbone
+
+    path = str(tmp_path / 'vgg16_bn.pth')
+    state = VGG16Backbone().state_dict()
+    torch.save(state, path)
+    made = []
+
+    def fake(root, **kwargs):
+        made.append(kwargs)
+        return kwargs['split']
+
+    monkeypatch.setattr(datasets, 'PascalVOCKeypoints', fake)
+    p = parser()
+    args = p.parse_args(['--dataset', 'pascal', '--vgg-weights', path])
+    assert load_data(args, p) == ('train', 'test')
+    backbone = made[0]['backbone']
+    assert isinstance(backbone, VGG16Backbone) and backbone.weights == path
+    assert made[1]['backbone'] is backbone
+    assert torch.equal(backbone.state_dict()['features.3.weight'],
+                       state['features.3.weight'])
+    args = p.parse_args(['--dataset', 'pascal'])
+    load_data(args, p)
+    assert made[-1]['backbone'] is None  # the dataset's default
+
+
+def test_pascal_bad_vgg_weights_is_a_clear_error(tmp_path, capsys):
+    with pytest.raises(SystemExit):
+        tiny(tmp_path, '--dataset', 'pascal', '--vgg-weights',
+             str(tmp_path / 'missing.pth'))
+    err = capsys.readouterr().err
+    assert '--vgg-weights' in err and 'missing.pth' in err
 
 
 @pytest.mark.parametrize('argv', [
