@@ -228,7 +228,9 @@ def plots(results: Dict[str, List[dict]]) -> List[str]:
         ('paper_globe10_id_a0.1', 'Identity, α = 0.1', 'C0'),
         ('paper_globe10_bb_a0.1', 'BB, α = 0.1', 'C1'),
         ('paper_globe10_id_a0', 'Identity, α = 0', 'C2')))]
-    if any(results.get(f'paper_globe20_{b}_a0.1_s0.25') for b in ('id', 'bb')):
+    if any(results.get(f'paper_globe20_{b}_a0.1_s0.25')
+           or _partial_history(f'paper_globe20_{b}_a0.1_s0.25')
+           for b in ('id', 'bb')):
         panels.append(('Globe TSP(20), σ = 0.25 (Fig. 4c setting)', (
             ('paper_globe20_id_a0.1_s0.25', 'Identity, α = 0.1', 'C0'),
             ('paper_globe20_bb_a0.1_s0.25', 'BB, α = 0.1', 'C1'))))
@@ -242,6 +244,11 @@ def plots(results: Dict[str, List[dict]]) -> List[str]:
                 ax.plot(*zip(*pts), color=color, alpha=0.85,
                         label=label if i == 0 else None)
                 true_norm = r['final'].get('true_cost_norm', true_norm)
+            part = _partial_history(config)
+            if not results.get(config) and part:
+                ax.plot([e for e, _ in part], [v for _, v in part],
+                        color=color, ls='--', alpha=0.85,
+                        label=f'{label} (unfinished, {part[-1][0]} epochs)')
         if true_norm is not None:
             ax.axhline(true_norm, color='k', ls=':', lw=1,
                        label='true distances')
@@ -354,6 +361,19 @@ def globe_table(results: Dict[str, List[dict]]) -> str:
                 rows.append(f'| {k} | {a} | {b} | {len(res)} | {acc} | '
                             f'{paper} | {spread} | {err} | {norm} ({true}) | '
                             f'{wall} | {verdict} |')
+    for b in ('id', 'bb'):
+        config = f'paper_globe20_{b}_a0.1_s0.25'
+        if not results.get(config):
+            continue
+        rows.append(
+            f"| 20 | 0.1 | {b}, gradient noise σ = 0.25 on dl/dy (Fig. 4a, "
+            f"4c setting) | {len(results[config])} | "
+            f"{stat(results, config, 'test_acc')} | curves only | "
+            f"{stat(results, config, 'spread')} | "
+            f"{stat(results, config, 'location_error_km')} | "
+            f"{stat(results, config, 'final_cost_norm')} "
+            f"({stat(results, config, 'true_cost_norm')}) | "
+            f"{_wall(results, config)} | — (no number in the paper) |")
     for k, a in ((5, '0'), (5, '0.1'), (10, '0.1')):
         config = f'paper_globe{k}_id_a{a}_decay'
         if not results.get(config):
@@ -370,7 +390,49 @@ def globe_table(results: Dict[str, List[dict]]) -> str:
             f"{_wall(results, config)} | not reproduced (a different "
             f"schedule, stated; it shows what the constant lr costs) |")
     return (head + '\n'.join(rows) + '\n' + _globe_curves(results) +
-            _globe_precision())
+            _partial_runs() + _globe_precision())
+
+
+def _partial_history(config: str) -> List[tuple]:
+    # (epoch, raw cost norm) of an unfinished run's committed log.
+    path = os.path.join(REPO, 'docs', 'reproduction', 'partial',
+                        f'{config}-seed0.log')
+    if not os.path.exists(path):
+        return []
+    out = []
+    with open(path) as f:
+        for line in f:
+            if line.startswith('Epoch '):
+                kv = dict(x.strip().split(' ', 1) for x in line.split('|'))
+                out.append((int(kv['Epoch']), float(kv['cost_norm'])))
+    return out
+
+
+def _partial_runs() -> str:
+    # Runs stopped before their last epoch (the session ended): their
+    # per-epoch log is committed under docs/reproduction/partial/; they are
+    # reported, never judged.
+    folder = os.path.join(REPO, 'docs', 'reproduction', 'partial')
+    if not os.path.isdir(folder):
+        return ''
+    lines = []
+    for name in sorted(os.listdir(folder)):
+        with open(os.path.join(folder, name)) as f:
+            epochs = [ln for ln in f if ln.startswith('Epoch ')]
+        if not epochs:
+            continue
+        last = dict(kv.strip().split(' ', 1) for kv in
+                    epochs[-1].split('|')[1:])
+        lines.append(
+            f"- `{name}` (stopped after epoch {epochs[-1].split()[1]}, not "
+            f"finished): test accuracy {float(last['test_acc']):.1f}%, "
+            f"spread {float(last['spread']):.2f} rad, raw cost norm "
+            f"{float(last['cost_norm']):.2f} (true "
+            f"{float(last['true_cost_norm']):.2f}).")
+    if not lines:
+        return ''
+    return ('\nUnfinished runs (their per-epoch logs are in '
+            '`docs/reproduction/partial/`):\n\n' + '\n'.join(lines) + '\n')
 
 
 def _globe_precision() -> str:
