@@ -4,12 +4,25 @@ r"""The :obj:`pyg-identity` command.
     pyg-identity train TASK [options]    # a paper experiment
     pyg-identity eval NAME               # a checkpoint on its test split
     pyg-identity list-models
+    pyg-identity --version
+
+Usage errors exit with status 2, missing data files with status 1 (a
+one-line message that names the folder and the flag that fixes it).
 """
 import argparse
 import os
 import sys
+import textwrap
 import time
-from typing import List, Optional
+from typing import List, NoReturn, Optional
+
+
+class _ArgumentParser(argparse.ArgumentParser):
+    # One-line usage errors, status 2 (as the experiments' parsers; this
+    # module does not import them, so that --help and --version are fast).
+    def error(self, message: str) -> 'NoReturn':  # type: ignore[override]
+        self.exit(2, f'{self.prog}: error: {message} (see {self.prog} '
+                  f'--help)\n')
 
 
 def demo(argv: Optional[List[str]] = None) -> dict:
@@ -18,21 +31,39 @@ def demo(argv: Optional[List[str]] = None) -> dict:
     Euclidean graphs, then evaluates the optimality gap against the LKH-3
     labels of the pretrained checkpoint's fixed test split, beside the
     pretrained checkpoint and an untrained model, and writes plots."""
-    parser = argparse.ArgumentParser(
-        prog='pyg-identity demo', description=demo.__doc__,
-        formatter_class=argparse.ArgumentDefaultsHelpFormatter)
-    parser.add_argument('--nodes', type=int, default=20)
-    parser.add_argument('--num-train', type=int, default=1000)
-    parser.add_argument('--epochs', type=int, default=6)
+    from pyg_identity.experiments._common import (
+        ArgumentParser,
+        HelpFormatter,
+        _int,
+        _positive_int,
+        add_alias,
+        plain_text,
+    )
+    parser = ArgumentParser(
+        prog='pyg-identity demo', description=plain_text(demo.__doc__ or ''),
+        formatter_class=HelpFormatter)
+    parser.add_argument('--nodes', type=_positive_int, default=20,
+                        help='points per TSP instance (20, 50 or 100 have a '
+                        'pretrained checkpoint to compare with)')
+    parser.add_argument('--num-train', type=_positive_int, default=1000,
+                        help='fresh training graphs')
+    parser.add_argument('--epochs', type=_positive_int, default=6,
+                        help='training epochs')
     parser.add_argument('--backward', default='identity',
-                        choices=['identity', 'blackbox'])
-    parser.add_argument('--seed', type=int, default=0)
-    parser.add_argument('--data-seed', type=int, default=1,
+                        choices=['identity', 'blackbox'],
+                        help='gradient of the solver layer')
+    parser.add_argument('--seed', type=_int, default=0,
+                        help='seed of the model initialisation and the '
+                        'noise')
+    parser.add_argument('--data-seed', type=_int, default=1,
                         help='seed of the fresh training graphs (the '
                         'checkpoint was trained on seed 0)')
-    parser.add_argument('--out', default=None, help='run folder')
-    parser.add_argument('--quick', action='store_true',
-                        help='a seconds-long run (smoke test)')
+    parser.add_argument('--out', default=None, metavar='DIR',
+                        help='run folder (default: runs/demo-<time>)')
+    parser.add_argument('--tiny', action='store_true',
+                        help='a seconds-long run (smoke test), as the '
+                        'experiments\' --tiny')
+    add_alias(parser, '--quick', '--tiny')
     args = parser.parse_args(argv)
 
     import torch
@@ -62,7 +93,7 @@ def demo(argv: Optional[List[str]] = None) -> dict:
                   args.backward, '--seed', str(args.seed), '--data-seed',
                   str(args.data_seed), '--save', ckpt, '--out', out,
                   '--threads', '1']
-    if args.quick:
+    if args.tiny:
         train_argv += ['--tiny']
     print(f'== Training TSPEdgeGNN -> IdentityTSP on {args.num_train} fresh '
           f'random TSP({args.nodes}) graphs ({args.backward} backward, '
@@ -75,7 +106,7 @@ def demo(argv: Optional[List[str]] = None) -> dict:
     if name in available():
         card = model_card(name)
         test = card_dataset(card)
-        if args.quick:
+        if args.tiny:
             test = test[:16]
         trained = TSPEdgeGNN(**card['kwargs'])
         trained.load_state_dict(torch.load(ckpt, weights_only=True))
@@ -130,16 +161,28 @@ def _experiment(task: str):
 
 
 def train(argv: List[str]) -> int:
-    parser = argparse.ArgumentParser(
+    r"""Runs :obj:`pyg-identity train TASK [options]`; a missing dataset
+    ends with a one-line error on stderr and status 1."""
+    parser = _ArgumentParser(
         prog='pyg-identity train',
-        description='Trains a paper experiment; options after the task go '
-        'to the experiment (see pyg-identity train TASK --help).',
-        epilog='tasks: ' + '; '.join(f'{k}: {v}' for k, v in TASKS.items()))
-    parser.add_argument('task', choices=list(TASKS))
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        description=textwrap.fill(
+            'Trains a paper experiment; options after the task go to the '
+            'experiment (see pyg-identity train TASK --help).', 79),
+        epilog='tasks:\n' + '\n'.join(f'  {k:22s} {v}'
+                                       for k, v in TASKS.items()))
+    parser.add_argument('task', choices=list(TASKS), metavar='TASK',
+                        help='the experiment (see the tasks below)')
     parser.add_argument('options', nargs=argparse.REMAINDER,
                         help='options of the experiment')
     args = parser.parse_args(argv)
-    _experiment(args.task).main(args.options)
+    module = _experiment(args.task)
+    from pyg_identity.experiments._common import DataNotFoundError
+    try:
+        module.main(args.options)
+    except DataNotFoundError as e:
+        print(f'pyg-identity train {args.task}: error: {e}', file=sys.stderr)
+        return 1
     return 0
 
 
@@ -150,14 +193,15 @@ def evaluate(argv: List[str]) -> int:
         load_pretrained,
         model_card,
     )
-    parser = argparse.ArgumentParser(
+    parser = _ArgumentParser(
         prog='pyg-identity eval',
         description='Evaluates a pretrained checkpoint (or the one of a '
         'task) on the fixed test split of its model card.')
     parser.add_argument('name', help='checkpoint name (see list-models) or '
                         'task name')
-    parser.add_argument('--root', default=None,
-                        help='dataset root (default: the dataset default)')
+    parser.add_argument('--root', default=None, metavar='DIR',
+                        help='dataset root (default: the default folder of '
+                        'the dataset named on the model card)')
     args = parser.parse_args(argv)
     names = available()
     name = args.name
@@ -187,7 +231,7 @@ def list_models(argv: List[str]) -> int:
         checkpoint_dir,
         model_card,
     )
-    argparse.ArgumentParser(
+    _ArgumentParser(
         prog='pyg-identity list-models',
         description='Lists the pretrained checkpoints.').parse_args(argv)
     names = available()
@@ -202,10 +246,15 @@ def list_models(argv: List[str]) -> int:
 
 
 def main(argv: Optional[List[str]] = None) -> int:
-    parser = argparse.ArgumentParser(
+    from pyg_identity import __version__
+    parser = _ArgumentParser(
         prog='pyg-identity',
         description='Exact combinatorial solvers as trainable PyG layers '
-        '(Identity gradient with projections, Sahoo et al. ICLR 2023).')
+        '(Identity gradient with projections, Sahoo et al. ICLR 2023).',
+        epilog='Run pyg-identity COMMAND --help for the options of a '
+        'command, pyg-identity train TASK --help for those of a task.')
+    parser.add_argument('--version', action='version',
+                        version=f'pyg-identity {__version__}')
     sub = parser.add_subparsers(dest='command', required=True)
     sub.add_parser('demo', add_help=False,
                    help='the main job: train a TSP model through IdentityTSP')

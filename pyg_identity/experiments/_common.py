@@ -6,8 +6,10 @@ import contextlib
 import json
 import os
 import random
+import re
+import sys
 import time
-from typing import Any, Dict, Iterator, List, Optional, Sequence
+from typing import Any, Dict, Iterator, List, NoReturn, Optional, Sequence
 
 import numpy as np
 import torch
@@ -15,6 +17,11 @@ import torch
 from pyg_identity.projection import validate_mode
 from pyg_identity.utils.collapse import CollapseMonitor  # noqa: F401
 from pyg_identity.utils.plot import import_pyplot
+
+# Argument types ##############################################################
+# argparse prints "argument --x: <message>" for an ArgumentTypeError, but
+# "invalid <function name> value" for any other exception: every type below
+# raises the former, naming what it expected and what it got.
 
 
 def _projection(value: str) -> Optional[str]:
@@ -24,22 +31,220 @@ def _projection(value: str) -> Optional[str]:
         raise argparse.ArgumentTypeError(str(e)) from e
 
 
-def _non_negative(value: str) -> float:
-    x = float(value)
-    if not x >= 0:
-        raise argparse.ArgumentTypeError(f'must be non-negative (got {x})')
+def _number(value: str, what: str, cast: Any, low: Optional[float]) -> Any:
+    try:
+        x = cast(value)
+    except ValueError:
+        x = None
+    if x is None or x != x or (low is not None and not x >= low):
+        raise argparse.ArgumentTypeError(f'expected {what}, got {value!r}')
     return x
+
+
+def _float(value: str) -> float:
+    return _number(value, 'a number', float, None)
+
+
+def _non_negative(value: str) -> float:
+    return _number(value, 'a non-negative number', float, 0.0)
+
+
+def _int(value: str) -> int:
+    return _number(value, 'an integer', int, None)
+
+
+def _non_negative_int(value: str) -> int:
+    return _number(value, 'a non-negative integer', int, 0)
 
 
 def _positive_int(value: str) -> int:
-    x = int(value)
-    if x < 1:
-        raise argparse.ArgumentTypeError(f'must be positive (got {x})')
-    return x
+    return _number(value, 'a positive integer', int, 1)
+
+
+# Help text ###################################################################
+
+_LATEX = [
+    (r'\times', '×'), (r'\cdot', '·'), (r'\langle', '⟨'), (r'\rangle', '⟩'),
+    (r'\hat{y}', 'ŷ'), (r'\lambda', 'λ'), (r'\alpha', 'α'),
+    (r'\sigma', 'σ'), (r'\rho', 'ρ'), (r'\partial', '∂'), (r'\ell', 'ℓ'),
+    (r'\sum', 'Σ'), (r'\mathcal', ''), (r'\text', ''), (r'\,', ' '),
+]
+
+
+def _plain_math(tex: str) -> str:
+    for old, new in _LATEX:
+        tex = tex.replace(old, new)
+    tex = re.sub(r'\^\{([^{}]*)\}', r'^\1', tex).replace('^*', '*')
+    tex = tex.replace('{', '').replace('}', '').replace('\\', '')
+    return re.sub(r'⟨\s*', '⟨', re.sub(r'\s*⟩', '⟩', tex))
+
+
+def plain_text(text: str) -> str:
+    r"""Returns :obj:`text` (a docstring) without its reST markup, for
+    :obj:`--help`: roles such as :obj:`:class:` become their target's last
+    name, :obj:`:math:` becomes plain Unicode (:math:`\lambda` → λ),
+    literals and links lose their quotes."""
+    text = re.sub(r':math:`([^`]*)`', lambda m: _plain_math(m.group(1)),
+                  text)
+    text = re.sub(r':[a-z]+:`(~?)([^`]*)`',
+                  lambda m: m.group(2).rsplit('.', 1)[-1] if m.group(1)
+                  else m.group(2), text)
+    text = re.sub(r'`([^`<]*?)\s*<([^>]+)>`_', r'\1 (\2)', text)
+    text = text.replace('``', '')
+    return ' '.join(text.split())
+
+
+def describe(doc: Optional[str]) -> str:
+    r"""The first paragraph of a module docstring as plain text (the
+    :obj:`--help` description of an experiment)."""
+    return plain_text((doc or '').strip().split('\n\n')[0])
+
+
+class HelpFormatter(argparse.HelpFormatter):
+    r"""Appends :obj:`(default: ...)` to the help of every option that
+    takes a value, unless the help already states its default (options
+    whose default is :obj:`None` must say it in words)."""
+    def _get_help_string(self, action: argparse.Action) -> Optional[str]:
+        text = action.help or ''
+        if ('(default' in text or action.default is argparse.SUPPRESS
+                or action.default is None or not action.option_strings
+                or action.nargs == 0):
+            return text
+        value = action.default
+        if isinstance(value, (list, tuple)):
+            value = ' '.join(str(v) for v in value)
+        value = str(value).replace('%', '%%')
+        return f'{text} (default: {value})'.lstrip()
+
+
+class ArgumentParser(argparse.ArgumentParser):
+    r"""An :class:`argparse.ArgumentParser` whose usage errors are one line
+    on stderr (:obj:`PROG: error: MESSAGE (see PROG --help)`), status 2."""
+    def error(self, message: str) -> 'NoReturn':  # type: ignore[override]
+        self.exit(2, f'{self.prog}: error: {message} (see {self.prog} '
+                  f'--help)\n')
+
+
+class _DeprecatedAlias(argparse.Action):
+    r"""A hidden old spelling of an option: stores into the new option's
+    destination and prints a one-line notice to stderr."""
+    def __init__(self, option_strings: Sequence[str], dest: str,
+                 new: str = '', **kwargs: Any) -> None:
+        self.new = new
+        kwargs.update(default=argparse.SUPPRESS, help=argparse.SUPPRESS)
+        super().__init__(option_strings, dest, **kwargs)
+
+    def __call__(self, parser: argparse.ArgumentParser,
+                 namespace: argparse.Namespace, values: Any,
+                 option_string: Optional[str] = None) -> None:
+        print(f'{parser.prog}: warning: {option_string} is deprecated and '
+              f'will be removed in the next release; use {self.new}',
+              file=sys.stderr)
+        setattr(namespace, self.dest, self.const if self.nargs == 0 else
+                values)
+
+
+def add_alias(parser: argparse.ArgumentParser, old: str, new: str) -> None:
+    r"""Keeps :obj:`old` as a hidden, deprecated spelling of the option
+    :obj:`new` (already added to :obj:`parser`) for one release."""
+    action = next(a for a in parser._actions if new in a.option_strings)
+    kwargs: Dict[str, Any] = dict(nargs=action.nargs, const=action.const,
+                                  metavar=action.metavar)
+    if action.type is not None:
+        kwargs['type'] = action.type
+    parser.add_argument(old, action=_DeprecatedAlias, dest=action.dest,
+                        new=new, **kwargs)
+
+
+# Missing data ################################################################
+
+
+class DataNotFoundError(FileNotFoundError):
+    r"""The files of a dataset are missing; the :obj:`pyg-identity` command
+    prints it as a one-line error."""
+
+
+@contextlib.contextmanager
+def missing_data(name: str, root: Optional[str], folder: str,
+                 downloadable: bool = True) -> Iterator[None]:
+    r"""Turns the error of a dataset whose files are missing under
+    :obj:`root` (the datasets name :obj:`download=True` in it) into a
+    :class:`DataNotFoundError` that says which flags fix it.
+
+    Args:
+        name (str): The dataset's name in the message, *e.g.*
+            :obj:`"MNIST"`.
+        root (str, optional): The :obj:`--root` flag.
+        folder (str): The dataset's folder name under the default root.
+        downloadable (bool, optional): Whether the experiment takes
+            :obj:`--download`. (default: :obj:`True`)
+    """
+    try:
+        yield
+    except (ValueError, RuntimeError) as e:
+        message = str(e)
+        if isinstance(e, ValueError) and 'download=True' not in message:
+            raise
+        if isinstance(e, RuntimeError) and not message.startswith(
+                'Could not download'):
+            raise
+        from pyg_identity.datasets._utils import check_root
+        where = check_root(root, folder)
+        if isinstance(e, RuntimeError):
+            raise DataNotFoundError(f'{name} not found under {where} and '
+                                    f'the download failed ({message}); '
+                                    f'pass --root PATH') from e
+        fix = 'pass --download or --root PATH' if downloadable else \
+            'pass --root PATH'
+        raise DataNotFoundError(f'{name} not found under {where}; '
+                                f'{fix}') from e
+
+
+def root_help(folder: str, what: str = 'dataset root') -> str:
+    r"""The help of a :obj:`--root` flag: :obj:`what` and the default
+    folder of the dataset :obj:`folder` on this install."""
+    from pyg_identity.datasets import default_root
+    return f'{what} (default: {default_root(folder)})'
+
+
+def add_download(parser: argparse.ArgumentParser, what: str) -> None:
+    r"""Adds :obj:`--download` (fetch :obj:`what` if missing)."""
+    parser.add_argument('--download', action='store_true',
+                        help=f'download {what} into --root if missing')
+
+
+# Run-time estimate ###########################################################
+
+#: Print an estimate of the run time after the first epoch if it exceeds
+#: this many seconds.
+LONG_RUN_S = 600.0
+
+
+def format_duration(seconds: float) -> str:
+    r"""Seconds as :obj:`"23 s"`, :obj:`"38 min"` or :obj:`"2.5 h"`."""
+    if seconds < 120:
+        return f'{seconds:.0f} s'
+    if seconds < 2 * 3600:
+        return f'{seconds / 60:.0f} min'
+    return f'{seconds / 3600:.1f} h'
+
+
+def run_time_estimate(epoch_s: float, epochs: int,
+                      threshold_s: float = LONG_RUN_S) -> Optional[str]:
+    r"""The line printed after the first of :obj:`epochs` epochs took
+    :obj:`epoch_s` seconds, or :obj:`None` if the whole run is estimated
+    to take at most :obj:`threshold_s` seconds."""
+    total = epoch_s * epochs
+    if epochs <= 1 or total <= threshold_s:
+        return None
+    return (f'epoch 1 took {format_duration(epoch_s)}; {epochs} epochs ≈ '
+            f'{format_duration(total)} (pass --epochs N for a shorter run)')
 
 
 def base_parser(description: str, *, epochs: int, projection: Optional[str],
+                name: Optional[str] = None,
                 noise: float = 0.0, noise_epochs: Optional[int] = None,
+                noise_epochs_default: str = 'all epochs',
                 lambda_: float = 20.0, lr: float = 1e-3,
                 batch_size: int = 32,
                 lr_milestones: Optional[Sequence[int]] = None,
@@ -50,39 +255,53 @@ def base_parser(description: str, *, epochs: int, projection: Optional[str],
     :obj:`--lambda`, :obj:`--epochs`, :obj:`--lr`, :obj:`--lr-milestones`,
     :obj:`--lr-gamma`, :obj:`--batch-size`, :obj:`--seed`,
     :obj:`--out`, :obj:`--tiny` and :obj:`--quiet`; defaults are the
-    experiment's."""
-    p = argparse.ArgumentParser(
-        description=description,
-        formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    experiment's. Its program name is :obj:`pyg-identity train NAME` and its
+    help shows every option's default once (:class:`HelpFormatter`)."""
+    p = ArgumentParser(
+        prog=f'pyg-identity train {name}' if name else None,
+        usage='%(prog)s [-h] [options]',
+        description=plain_text(description),
+        formatter_class=HelpFormatter)
     p.add_argument('--backward', default='identity',
                    choices=['identity', 'blackbox'],
                    help='gradient of the solver layer')
     p.add_argument('--projection', type=_projection,
                    default='none' if projection is None else projection,
-                   help="cost projection: none, mean, norm or std")
+                   metavar='{none,mean,norm,std}',
+                   help='per-graph projection of the costs before the '
+                   'solver')
     p.add_argument('--noise', type=_non_negative, default=noise,
-                   help='noise margin alpha (training only)')
-    p.add_argument('--noise-epochs', type=int, default=noise_epochs,
+                   metavar='ALPHA',
+                   help='noise margin alpha, in training only')
+    p.add_argument('--noise-epochs', type=_non_negative_int,
+                   default=noise_epochs, metavar='N',
                    help='apply the noise during the first N epochs only '
-                   '(default: all epochs)')
+                   f'(default: {noise_epochs_default})')
     p.add_argument('--noise-position', default='before',
                    choices=['before', 'after'],
                    help='add the margin to the raw costs (before the '
                    'projection; it keeps them from collapsing) or to the '
                    'projected costs')
-    p.add_argument('--lambda', dest='lambda_', type=float, default=lambda_,
+    p.add_argument('--lambda', dest='lambda_', type=_non_negative,
+                   default=lambda_, metavar='LAMBDA',
                    help='Blackbox interpolation strength')
-    p.add_argument('--epochs', type=_positive_int, default=epochs)
-    p.add_argument('--lr', type=float, default=lr)
+    p.add_argument('--epochs', type=_positive_int, default=epochs,
+                   help='training epochs')
+    p.add_argument('--lr', type=_non_negative, default=lr,
+                   help='learning rate')
     p.add_argument('--lr-milestones', type=_positive_int, nargs='*',
                    default=lr_milestones, metavar='EPOCH',
                    help='multiply the learning rate by --lr-gamma after '
-                   'each of these epochs (step decays)')
-    p.add_argument('--lr-gamma', type=float, default=lr_gamma,
+                   'each of these epochs (step decays)' +
+                   ('' if lr_milestones else ' (default: none)'))
+    p.add_argument('--lr-gamma', type=_non_negative, default=lr_gamma,
                    help='the factor of each step decay')
-    p.add_argument('--batch-size', type=_positive_int, default=batch_size)
-    p.add_argument('--seed', type=int, default=0)
-    p.add_argument('--out', default=None,
+    p.add_argument('--batch-size', type=_positive_int, default=batch_size,
+                   help='examples per training step')
+    p.add_argument('--seed', type=_int, default=0,
+                   help='seed of the model initialisation, the noise and '
+                   'the data order')
+    p.add_argument('--out', default=None, metavar='DIR',
                    help='run folder for metrics.json and plots (default: '
                    'runs/<experiment>-<backward>-<time>)')
     p.add_argument('--tiny', action='store_true',
@@ -296,10 +515,17 @@ class RunLogger:
         name (str): The experiment name.
         args (argparse.Namespace): The parsed flags (stored in the JSON).
         paper (dict, optional): The paper's numbers, printed beside ours.
+        epochs (int, optional): The number of epochs of the run, for the
+            run-time estimate printed to stderr after the first epoch when
+            the run looks long (:obj:`LONG_RUN_S`). (default:
+            :obj:`args.epochs`)
     """
     def __init__(self, name: str, args: argparse.Namespace,
-                 paper: Optional[Dict[str, Any]] = None) -> None:
+                 paper: Optional[Dict[str, Any]] = None,
+                 epochs: Optional[int] = None) -> None:
         self.name = name
+        self.epochs = epochs if epochs is not None else getattr(
+            args, 'epochs', None)
         self.args = args
         self.paper = paper or {}
         out = getattr(args, 'out', None)
@@ -313,8 +539,13 @@ class RunLogger:
         self.quiet = bool(getattr(args, 'quiet', False))
 
     def log(self, epoch: int, **metrics: Any) -> None:
-        r"""Records and prints the metrics of one epoch."""
+        r"""Records and prints the metrics of one epoch; after epoch 1, also
+        prints an estimate of the run time to stderr if it is long."""
         row = dict(epoch=epoch, time_s=time.perf_counter() - self.start)
+        note = None
+        if epoch == 1 and self.epochs:
+            since = self.history[-1]['time_s'] if self.history else 0.0
+            note = run_time_estimate(row['time_s'] - since, self.epochs)
         row.update({k: _plain(v) for k, v in metrics.items()})
         self.history.append(row)
         parts = [f'Epoch {epoch:03d}']
@@ -322,6 +553,8 @@ class RunLogger:
             parts.append(f'{k} {v:.4f}' if isinstance(v, float) else
                          f'{k} {v}')
         print(' | '.join(parts), flush=True)
+        if note is not None:
+            print(f'{self.name}: {note}', file=sys.stderr, flush=True)
 
     def finish(self, plots: Sequence[str] = (), **final: Any) -> Dict[
             str, Any]:

@@ -41,10 +41,16 @@ from pyg_identity.experiments._common import (
     Distributed,
     EpochNorm,
     RunLogger,
+    _non_negative,
+    _positive_int,
+    add_download,
     base_parser,
+    describe,
     import_pyplot,
     lr_scheduler,
+    missing_data,
     noise_for_epoch,
+    root_help,
     seed_everything,
 )
 from pyg_identity.models.dvae import DVAE
@@ -59,21 +65,21 @@ OFFLINE_TRAIN = 8000  # Of the 10,000 test images, with --data test-only.
 
 
 def parser() -> argparse.ArgumentParser:
-    p = base_parser(__doc__.split('\n')[0], epochs=100, projection='std',
-                    lambda_=10.0, lr=1e-3, batch_size=100)
-    p.add_argument('--root', default=None,
-                   help='folder of the MNIST IDX files (default: the '
-                   "dataset's default root)")
+    p = base_parser(describe(__doc__), name=NAME, epochs=100,
+                    projection='std', lambda_=10.0, lr=1e-3, batch_size=100)
+    p.add_argument('--root', default=None, metavar='DIR',
+                   help=root_help('mnist', 'folder of the MNIST IDX files'))
+    add_download(p, 'the MNIST IDX files (about 11 MB)')
     p.add_argument('--data', default='auto',
                    choices=['auto', 'full', 'test-only'],
                    help='full: 50k train / 10k test; test-only: 8k / 2k of '
                    'the 10k test images; auto: full if the training files '
                    'exist')
-    p.add_argument('--k', type=int, default=10,
+    p.add_argument('--k', type=_positive_int, default=10,
                    help='ones per latent block')
-    p.add_argument('--tau', type=float, default=10.0,
+    p.add_argument('--tau', type=_non_negative, default=10.0,
                    help='Sum-of-Gamma temperature')
-    p.add_argument('--sog-terms', type=int, default=10,
+    p.add_argument('--sog-terms', type=_positive_int, default=10,
                    help='Sum-of-Gamma terms s')
     p.add_argument('--optimizer', default='adam', choices=['adam', 'sgd'],
                    help='Fig. 6 compares Adam and SGD')
@@ -84,20 +90,30 @@ def parser() -> argparse.ArgumentParser:
 
 
 def load_data(args: argparse.Namespace) -> Tuple[Tensor, Tensor, str]:
-    r"""Returns the flattened train and test images and the split's name."""
+    r"""Returns the flattened train and test images and the split's name
+    (a :class:`DataNotFoundError` if the MNIST files are missing)."""
+    with missing_data('MNIST', args.root, 'mnist'):
+        return _load_data(args, getattr(args, 'download', False))
+
+
+def _load_data(args: argparse.Namespace,
+               download: bool) -> Tuple[Tensor, Tensor, str]:
     full: Optional[MNIST] = None
     if args.data != 'test-only':
         try:
-            full = MNIST(args.root, split='train', flatten=True)
+            full = MNIST(args.root, split='train', flatten=True,
+                         download=download)
         except ValueError:
             if args.data == 'full':
                 raise
     if full is not None:
         train_x = full.images
-        test_x = MNIST(args.root, split='test', flatten=True).images
+        test_x = MNIST(args.root, split='test', flatten=True,
+                       download=download).images
         split = 'MNIST train (50k) / test (10k)'
     else:
-        images = MNIST(args.root, split='test', flatten=True).images
+        images = MNIST(args.root, split='test', flatten=True,
+                       download=download).images
         perm = torch.from_numpy(np.random.default_rng(0).permutation(
             len(images)))
         n_train = min(OFFLINE_TRAIN, len(images) * 4 // 5)

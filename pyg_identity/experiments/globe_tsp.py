@@ -50,10 +50,16 @@ from pyg_identity.experiments._common import (
     CollapseMonitor,
     Distributed,
     RunLogger,
+    _non_negative,
+    _non_negative_int,
+    _positive_int,
+    add_alias,
     base_parser,
+    describe,
     graph_norms,
     lr_scheduler,
     noise_for_epoch,
+    root_help,
     seed_everything,
 )
 from pyg_identity.models.globe_tsp import GlobeTSPNet
@@ -71,41 +77,49 @@ TABLE8 = {'identity': 53.1, 'blackbox': 84.6}
 
 
 def parser() -> argparse.ArgumentParser:
-    p = base_parser(__doc__.splitlines()[0], epochs=100, projection='std',
-                    noise=0.1, lr=1e-4, batch_size=50)
-    p.epilog = ('The noise margin is applied during the first half of the '
-                'epochs unless --noise-epochs says otherwise (paper Sec. '
-                '4.4).')
-    p.add_argument('--k', type=int, default=10,
+    p = base_parser(describe(__doc__), name='globe_tsp', epochs=100,
+                    projection='std', noise=0.1, lr=1e-4, batch_size=50,
+                    noise_epochs_default='the first half of the epochs, as '
+                    'the paper (Sec. 4.4)')
+    p.add_argument('--k', type=_positive_int, default=10,
                    help='countries per example (the paper: 5, 10, 20)')
-    p.add_argument('--num-train', type=int, default=10000)
-    p.add_argument('--num-test', type=int, default=1000)
+    p.add_argument('--num-train', type=_positive_int, default=10000,
+                   help='training examples')
+    p.add_argument('--num-test', type=_positive_int, default=1000,
+                   help='test examples')
     p.add_argument('--data-seed', type=int, default=0,
                    help='seed of the generated examples (fixed splits)')
-    p.add_argument('--image-size', type=int, default=16,
+    p.add_argument('--image-size', type=_positive_int, default=16,
                    help='flag size (16 keeps the FC layer and the '
                    'checkpoint small)')
     p.add_argument('--distance', default='geodesic',
-                   choices=['geodesic', 'chord'])
-    p.add_argument('--grad-noise', type=float, default=0.0,
+                   choices=['geodesic', 'chord'],
+                   help='edge costs: great-circle or straight-line distance '
+                   'of the learned points')
+    p.add_argument('--grad-noise', type=_non_negative, default=0.0,
+                   metavar='SIGMA',
                    help='sigma of Gaussian noise added to dl/dy of the loss '
                    'of each graph (Fig. 4a)')
-    p.add_argument('--label-noise', type=float, default=0.0,
+    p.add_argument('--label-noise', type=_non_negative, default=0.0,
+                   metavar='RHO',
                    help='flip training labels with probability rho/k '
                    '(Fig. 4b)')
-    p.add_argument('--runs', type=int, default=1,
+    p.add_argument('--runs', type=_positive_int, default=1,
                    help='LKH runs per graph in the solver layer')
-    p.add_argument('--threads', type=int, default=None,
-                   help='torch CPU threads (1 is fastest on a busy machine)')
-    p.add_argument('--workers', type=int, default=None,
+    p.add_argument('--threads', type=_positive_int, default=None,
+                   help='torch CPU threads (default: torch\'s; 1 is fastest '
+                   'on a busy machine)')
+    p.add_argument('--num-workers', type=_non_negative_int, default=None,
                    help='processes generating the labels (default: all '
                    'cores; 0 under --tiny)')
-    p.add_argument('--root', default=None,
-                   help='dataset root (default: datasets/globe_tsp)')
-    p.add_argument('--num-plots', type=int, default=4,
+    add_alias(p, '--workers', '--num-workers')
+    p.add_argument('--root', default=None, metavar='DIR',
+                   help=root_help('globe_tsp'))
+    p.add_argument('--num-plots', type=_non_negative_int, default=4,
                    help='test examples drawn into tours.png')
-    p.add_argument('--save', default=None,
-                   help='save the trained state dict (float32) here')
+    p.add_argument('--save', default=None, metavar='PATH',
+                   help='save the trained state dict (float32) here '
+                   '(default: not saved)')
     return p
 
 
@@ -247,8 +261,8 @@ def main(argv: Optional[Sequence[str]] = None) -> Dict[str, Any]:
         args.epochs = min(args.epochs, 2)
         args.batch_size = min(args.batch_size, 25)
         args.num_plots = min(args.num_plots, 2)
-        if args.workers is None:
-            args.workers = 0
+        if args.num_workers is None:
+            args.num_workers = 0
     if args.noise_epochs is None:
         args.noise_epochs = args.epochs // 2
     if args.threads is not None:
@@ -260,7 +274,7 @@ def main(argv: Optional[Sequence[str]] = None) -> Dict[str, Any]:
     kwargs = dict(num_train=args.num_train, num_test=args.num_test,
                   num_countries=args.k, image_size=args.image_size,
                   distance=args.distance, seed=args.data_seed,
-                  num_workers=args.workers,
+                  num_workers=args.num_workers,
                   log=not args.quiet and ddp.is_main)
     with ddp.main_first():
         train_dataset = GlobeTSP(args.root, split='train', **kwargs)

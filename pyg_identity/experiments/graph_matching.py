@@ -48,9 +48,14 @@ from pyg_identity.experiments._common import (
     EpochNorm,
     RunLogger,
     _non_negative,
+    _non_negative_int,
+    _positive_int,
+    add_alias,
+    add_download,
     base_parser,
     import_pyplot,
     lr_scheduler,
+    missing_data,
     noise_for_epoch,
     seed_everything,
 )
@@ -108,18 +113,25 @@ TINY: Dict[str, Any] = dict(
 
 def parser() -> argparse.ArgumentParser:
     p = base_parser(
-        'Deep graph matching of keypoints (paper Sec. 4.2, Table 4)',
+        'Deep graph matching of keypoints (paper Sec. 4.2, Table 4): a GNN '
+        'keypoint matcher trained with the Hamming loss through a matching '
+        'solver.', name=NAME,
         epochs=10, projection=None, lambda_=80.0, lr=2e-3, batch_size=8)
     p.add_argument('--dataset', default='synthetic',
-                   choices=['synthetic', 'pascal'])
-    p.add_argument('--root', default=None,
-                   help='dataset root (default: the dataset\'s default '
-                   'root); Pascal VOC must already be there, see '
-                   'PascalVOCKeypoints')
+                   choices=['synthetic', 'pascal'],
+                   help='SyntheticKeypoints (generated offline) or '
+                   'PascalVOCKeypoints (a local copy, or --download)')
+    from pyg_identity.datasets import default_root
+    p.add_argument('--root', default=None, metavar='DIR',
+                   help='dataset root (default: '
+                   f"{default_root('synthetic_keypoints')}; with --dataset "
+                   f"pascal: {default_root('pascal_voc_keypoints')})")
     p.add_argument('--vgg-weights', default=None, metavar='PATH',
                    help='pascal: torchvision-format vgg16_bn state dict for '
                    'the node features (default: vgg16_bn-6c64b313.pth in '
                    'the torch.hub cache, $TORCH_HOME/hub/checkpoints)')
+    add_download(p, 'Pascal VOC 2011, the Berkeley keypoints (about 2 GB) '
+                 'and the vgg16_bn weights (--dataset pascal)')
     p.add_argument('--informed-margin', type=_non_negative, default=0.0,
                    metavar='ALPHA',
                    help='BB-GM informed margin: add ALPHA to the unary '
@@ -127,8 +139,10 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument('--quadratic', action='store_true',
                    help='learned pairwise costs and a QAP solver')
     p.add_argument('--qap-solver', default='ipfp',
-                   choices=['ipfp', 'sm', 'rrwm'])
-    p.add_argument('--qap-iter', type=int, default=20)
+                   choices=['ipfp', 'sm', 'rrwm'],
+                   help='QAP solver of --quadratic')
+    p.add_argument('--qap-iter', type=_positive_int, default=20,
+                   help='iterations of the QAP solver')
     p.add_argument('--pairwise-loss', type=_non_negative, default=1.0,
                    help='weight of the Hamming loss on edge pairs '
                    '(--quadratic; 0: unary loss only, as BB-GM, which '
@@ -138,32 +152,39 @@ def parser() -> argparse.ArgumentParser:
                    help='Hamming loss as sum (y - y*)^2 (gradient y - y*) '
                    'or in BB-GM\'s form (dense gradient 1 - 2y*); equal '
                    'values')
-    p.add_argument('--hidden', type=int, default=64)
-    p.add_argument('--num-layers', type=int, default=2)
-    p.add_argument('--conv', default='gine', choices=['gine', 'transformer'])
-    p.add_argument('--lr-step', type=int, default=None,
+    p.add_argument('--hidden-channels', type=_positive_int, default=64,
+                   help='hidden size of the GNN')
+    add_alias(p, '--hidden', '--hidden-channels')
+    p.add_argument('--num-layers', type=_positive_int, default=2,
+                   help='GNN layers')
+    p.add_argument('--conv', default='gine', choices=['gine', 'transformer'],
+                   help='GNN layer type')
+    p.add_argument('--lr-step', type=_positive_int, default=None,
+                   metavar='N',
                    help='halve the learning rate every N epochs (default: '
                    'epochs // 5, i.e. every 2 of 10 epochs as the paper)')
-    p.add_argument('--num-train', type=int, default=1000,
+    p.add_argument('--num-train', type=_positive_int, default=1000,
                    help='training pairs (pascal: per category)')
-    p.add_argument('--num-test', type=int, default=200,
+    p.add_argument('--num-test', type=_positive_int, default=200,
                    help='test pairs (pascal: per category)')
-    p.add_argument('--feat-noise', type=float,
+    p.add_argument('--feat-noise', type=_non_negative,
                    default=SYNTHETIC['feat_noise'],
                    help='synthetic: descriptor noise norm')
-    p.add_argument('--pos-noise', type=float, default=SYNTHETIC['pos_noise'],
+    p.add_argument('--pos-noise', type=_non_negative,
+                   default=SYNTHETIC['pos_noise'],
                    help='synthetic: keypoint position noise')
-    p.add_argument('--outliers', type=int, nargs=2,
+    p.add_argument('--outliers', type=_non_negative_int, nargs=2,
                    default=list(SYNTHETIC['num_outliers_t']),
                    metavar=('LOW', 'HIGH'),
                    help='synthetic: target outliers per pair')
     p.add_argument('--data-seed', type=int, default=0,
                    help='seed of the synthetic data (fixed test split)')
-    p.add_argument('--threads', type=int, default=None,
+    p.add_argument('--threads', type=_positive_int, default=None,
                    help='torch CPU threads (default: torch\'s; 1 is fastest '
                    'for these small graphs)')
-    p.add_argument('--save', default=None,
-                   help='save the trained state_dict (float32) here')
+    p.add_argument('--save', default=None, metavar='PATH',
+                   help='save the trained state_dict (float32) here '
+                   '(default: not saved)')
     return p
 
 
@@ -196,23 +217,27 @@ def load_data(args: argparse.Namespace, p: argparse.ArgumentParser,
     )
     n_train, n_test = ((TINY['num_train'], TINY['num_test']) if args.tiny
                        else (args.num_train, args.num_test))
+    download = getattr(args, 'download', False)
     try:
         backbone = (None if args.vgg_weights is None else
                     VGG16Backbone(weights=args.vgg_weights))
-        return (PascalVOCKeypoints(args.root, split='train',
-                                   num_pairs=n_train, seed=args.data_seed,
-                                   backbone=backbone,
-                                   log=log and not args.quiet),
-                PascalVOCKeypoints(args.root, split='test', num_pairs=n_test,
-                                   seed=args.data_seed, backbone=backbone,
-                                   log=log and not args.quiet))
+        with missing_data('Pascal VOC 2011 keypoints', args.root,
+                          'pascal_voc_keypoints'):
+            return (PascalVOCKeypoints(args.root, split='train',
+                                       num_pairs=n_train, seed=args.data_seed,
+                                       backbone=backbone, download=download,
+                                       log=log and not args.quiet),
+                    PascalVOCKeypoints(args.root, split='test',
+                                       num_pairs=n_test, seed=args.data_seed,
+                                       backbone=backbone, download=download,
+                                       log=log and not args.quiet))
     except (ValueError, ImportError) as e:
         p.error(f'--dataset pascal needs a local copy of Pascal VOC 2011 + '
-                f'the Berkeley keypoints under --root (nothing is '
-                f'downloaded; see PascalVOCKeypoints for the layout) and '
-                f'torchvision\'s ImageNet vgg16_bn weights for the VGG16 '
-                f'features (--vgg-weights PATH, or the file at '
-                f'{vgg16_weights_path()}): {e}')
+                f'the Berkeley keypoints under --root (or --download; see '
+                f'PascalVOCKeypoints for the layout) and torchvision-format '
+                f'ImageNet vgg16_bn weights for the VGG16 features '
+                f'(--vgg-weights PATH, or the file at '
+                f'{vgg16_weights_path()}, fetched by --download): {e}')
         raise  # unreachable: p.error exits
 
 
@@ -415,7 +440,7 @@ def main(argv: Optional[List[str]] = None) -> Dict[str, Any]:
     args = p.parse_args(argv)
     if args.tiny:
         args.epochs = min(args.epochs, TINY['epochs'])
-        args.hidden = min(args.hidden, TINY['hidden'])
+        args.hidden_channels = min(args.hidden_channels, TINY['hidden'])
     ddp = Distributed()
     seed_everything(args.seed)
     if args.threads:
@@ -432,7 +457,7 @@ def main(argv: Optional[List[str]] = None) -> Dict[str, Any]:
                              follow_batch=['x_s', 'x_t'])
 
     model = KeypointMatcher(
-        train_ds.num_node_features, hidden_channels=args.hidden,
+        train_ds.num_node_features, hidden_channels=args.hidden_channels,
         num_layers=args.num_layers,
         edge_dim=train_ds.num_edge_features, conv=args.conv,
         quadratic=args.quadratic, solver=args.qap_solver,

@@ -34,10 +34,15 @@ from pyg_identity.experiments._common import (
     CollapseMonitor,
     Distributed,
     RunLogger,
+    _non_negative_int,
+    _positive_int,
+    add_alias,
     base_parser,
+    describe,
     graph_norms,
     lr_scheduler,
     noise_for_epoch,
+    root_help,
     seed_everything,
 )
 from pyg_identity.models.tsp_gnn import TSPEdgeGNN
@@ -61,35 +66,43 @@ def _nodes(value: str) -> Tuple[int, int]:
 
 
 def parser() -> argparse.ArgumentParser:
-    p = base_parser(__doc__.splitlines()[0], epochs=20, projection='std',
-                    noise=0.1, lr=1e-3, batch_size=32)
-    p.epilog = ('The noise margin is applied during the first half of the '
-                'epochs unless --noise-epochs says otherwise (as in the '
-                "paper's TSP experiments).")
-    p.add_argument('--nodes', type=_nodes, default=(20, 20),
+    p = base_parser(describe(__doc__), name='random_tsp', epochs=20,
+                    projection='std', noise=0.1, lr=1e-3, batch_size=32,
+                    noise_epochs_default='the first half of the epochs, as '
+                    "the paper's TSP experiments")
+    p.add_argument('--nodes', type=_nodes, default=(20, 20), metavar='N',
                    help='points per instance: 20, 50, 100 or a range '
-                   'LOW-HIGH')
-    p.add_argument('--num-train', type=int, default=2000)
-    p.add_argument('--num-test', type=int, default=200)
+                   'LOW-HIGH (default: 20)')
+    p.add_argument('--num-train', type=_positive_int, default=2000,
+                   help='training instances')
+    p.add_argument('--num-test', type=_positive_int, default=200,
+                   help='test instances')
     p.add_argument('--data-seed', type=int, default=0,
                    help='seed of the generated instances (fixed splits)')
-    p.add_argument('--hidden', type=int, default=32)
-    p.add_argument('--layers', type=int, default=2)
+    p.add_argument('--hidden-channels', type=_positive_int, default=32,
+                   help='hidden size of the GNN')
+    add_alias(p, '--hidden', '--hidden-channels')
+    p.add_argument('--num-layers', type=_positive_int, default=2,
+                   help='GNN layers')
+    add_alias(p, '--layers', '--num-layers')
     p.add_argument('--no-edge-attr', action='store_true',
                    help='do not give the distances to the GNN')
-    p.add_argument('--runs', type=int, default=1,
+    p.add_argument('--runs', type=_positive_int, default=1,
                    help='LKH runs per graph in the solver layer')
-    p.add_argument('--workers', type=int, default=None,
+    p.add_argument('--num-workers', type=_non_negative_int, default=None,
                    help='processes generating the labels (default: all '
                    'cores; 0 under --tiny)')
-    p.add_argument('--threads', type=int, default=None,
-                   help='torch CPU threads (1 is fastest on a busy machine)')
-    p.add_argument('--root', default=None,
-                   help='dataset root (default: datasets/random_tsp)')
-    p.add_argument('--num-plots', type=int, default=4,
+    add_alias(p, '--workers', '--num-workers')
+    p.add_argument('--threads', type=_positive_int, default=None,
+                   help='torch CPU threads (default: torch\'s; 1 is fastest '
+                   'on a busy machine)')
+    p.add_argument('--root', default=None, metavar='DIR',
+                   help=root_help('random_tsp'))
+    p.add_argument('--num-plots', type=_non_negative_int, default=4,
                    help='test instances drawn into tours.png')
-    p.add_argument('--save', default=None,
-                   help='save the trained state dict (float32) here')
+    p.add_argument('--save', default=None, metavar='PATH',
+                   help='save the trained state dict (float32) here '
+                   '(default: not saved)')
     return p
 
 
@@ -173,8 +186,8 @@ def main(argv: Optional[Sequence[str]] = None) -> Dict[str, Any]:
         args.num_train, args.num_test = 24, 8
         args.epochs = min(args.epochs, 2)
         args.num_plots = min(args.num_plots, 2)
-        if args.workers is None:
-            args.workers = 0
+        if args.num_workers is None:
+            args.num_workers = 0
     if args.noise_epochs is None:
         args.noise_epochs = args.epochs // 2
 
@@ -187,7 +200,7 @@ def main(argv: Optional[Sequence[str]] = None) -> Dict[str, Any]:
     def load(split: str) -> RandomTSP:
         return RandomTSP(args.root, split=split, num_train=args.num_train,
                          num_test=args.num_test, num_nodes=args.nodes,
-                         seed=args.data_seed, num_workers=args.workers,
+                         seed=args.data_seed, num_workers=args.num_workers,
                          log=not args.quiet and ddp.is_main)
 
     with ddp.main_first():
@@ -199,7 +212,8 @@ def main(argv: Optional[Sequence[str]] = None) -> Dict[str, Any]:
     test_loader = DataLoader(test_dataset, batch_size=64)
 
     # Model.
-    model = TSPEdgeGNN(hidden_channels=args.hidden, num_layers=args.layers,
+    model = TSPEdgeGNN(hidden_channels=args.hidden_channels,
+                       num_layers=args.num_layers,
                        edge_dim=None if args.no_edge_attr else 1,
                        runs=args.runs, projection=args.projection,
                        noise=args.noise, noise_position=args.noise_position,

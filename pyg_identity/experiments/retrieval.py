@@ -15,7 +15,7 @@ digits 5-9. With the full MNIST IDX files under :obj:`--root`, training
 images come from the training set; with only the 10,000 test images
 (:obj:`--data test-only`, or :obj:`auto` when the training files are
 missing), from the test images of digits 0-4. The test set is a fixed
-subset of 2,000 (:obj:`--test-size`) test images of digits 5-9 in both
+subset of 2,000 (:obj:`--num-test`) test images of digits 5-9 in both
 cases. MNIST is much easier than CUB, so only the ordering of the
 projections, not the paper's CUB numbers, is comparable.
 The paper's ResNet-50 was trained with Adam at lr 5e-7 for 80 epochs (lr
@@ -54,10 +54,18 @@ from pyg_identity.experiments._common import (
     Distributed,
     EpochNorm,
     RunLogger,
+    _non_negative,
+    _non_negative_int,
+    _positive_int,
+    add_alias,
+    add_download,
     base_parser,
+    describe,
     import_pyplot,
     lr_scheduler,
+    missing_data,
     noise_for_epoch,
+    root_help,
     seed_everything,
 )
 from pyg_identity.models.retrieval import RetrievalNet
@@ -82,26 +90,30 @@ def paper_numbers(backward: str, projection: Optional[str]) -> Dict[str, str]:
 
 
 def parser() -> argparse.ArgumentParser:
-    p = base_parser(__doc__.split('\n')[0], epochs=5, projection='std',
+    p = base_parser(describe(__doc__), name=NAME, epochs=5, projection='std',
                     lambda_=0.2, lr=1e-3, batch_size=128)
-    p.add_argument('--root', default=None,
-                   help='folder of the MNIST IDX files (default: the '
-                   "dataset's default root)")
+    p.add_argument('--root', default=None, metavar='DIR',
+                   help=root_help('mnist', 'folder of the MNIST IDX files'))
+    add_download(p, 'the MNIST IDX files (about 11 MB)')
     p.add_argument('--data', default='auto',
                    choices=['auto', 'full', 'test-only'],
                    help='where the training digits 0-4 come from: full: '
                    'the training set; test-only: the test images; auto: '
                    'full if the training files exist')
-    p.add_argument('--memory', type=int, default=3,
+    p.add_argument('--memory', type=_non_negative_int, default=3,
                    help='earlier batches kept as extra keys (paper: 3)')
-    p.add_argument('--embedding', type=int, default=16,
+    p.add_argument('--embedding', type=_positive_int, default=16,
                    help='embedding size (small, so that a random network '
                    'is far from perfect)')
-    p.add_argument('--test-size', type=int, default=2000,
+    p.add_argument('--num-test', type=_non_negative_int, default=2000,
                    help='test images of digits 5-9 (a fixed random subset; '
                    '0: all 4,861)')
-    p.add_argument('--hidden', type=int, default=512, help='hidden size')
-    p.add_argument('--weight-decay', type=float, default=4e-4)
+    add_alias(p, '--test-size', '--num-test')
+    p.add_argument('--hidden-channels', type=_positive_int, default=512,
+                   help='hidden size of the MLP')
+    add_alias(p, '--hidden', '--hidden-channels')
+    p.add_argument('--weight-decay', type=_non_negative, default=4e-4,
+                   help='Adam weight decay')
     p.add_argument('--ablation', action='store_true',
                    help='train once per projection (none, mean, norm, std) '
                    'and print the R@1 table beside the paper\'s CUB numbers')
@@ -111,13 +123,21 @@ def parser() -> argparse.ArgumentParser:
 def load_data(args: argparse.Namespace) -> Tuple[Tensor, Tensor, Tensor,
                                                  Tensor, str]:
     r"""Returns train images and labels (digits 0-4), test images and labels
-    (digits 5-9) and a description of the split."""
-    test = MNIST(args.root, split='test', flatten=True)
+    (digits 5-9) and a description of the split (a
+    :class:`DataNotFoundError` if the MNIST files are missing)."""
+    with missing_data('MNIST', args.root, 'mnist'):
+        return _load_data(args, getattr(args, 'download', False))
+
+
+def _load_data(args: argparse.Namespace, download: bool) -> Tuple[
+        Tensor, Tensor, Tensor, Tensor, str]:
+    test = MNIST(args.root, split='test', flatten=True, download=download)
     source = test
     where = 'MNIST test images'
     if args.data != 'test-only':
         try:
-            source = MNIST(args.root, split='trainval', flatten=True)
+            source = MNIST(args.root, split='trainval', flatten=True,
+                           download=download)
             where = 'MNIST training images'
         except ValueError:
             if args.data == 'full':
@@ -126,9 +146,9 @@ def load_data(args: argparse.Namespace) -> Tuple[Tensor, Tensor, Tensor,
     te = torch.isin(test.labels, torch.tensor(TEST_CLASSES))
     train_x, train_y = source.images[tr], source.labels[tr]
     test_x, test_y = test.images[te], test.labels[te]
-    if 0 < args.test_size < len(test_x):
+    if 0 < args.num_test < len(test_x):
         keep = torch.from_numpy(np.sort(np.random.default_rng(0).permutation(
-            len(test_x))[:args.test_size]))
+            len(test_x))[:args.num_test]))
         test_x, test_y = test_x[keep], test_y[keep]
     if args.tiny:
         train_x, train_y = train_x[:384], train_y[:384]
@@ -239,7 +259,8 @@ def run(args: argparse.Namespace,
     train_x, train_y, test_x, test_y, split = (data if data is not None else
                                                load_data(args))
     epochs = min(args.epochs, 2) if args.tiny else args.epochs
-    model = RetrievalNet(train_x.size(1), args.hidden, args.embedding,
+    model = RetrievalNet(train_x.size(1), args.hidden_channels,
+                         args.embedding,
                          projection=args.projection, noise=args.noise,
                          noise_position=args.noise_position,
                          backward=args.backward, lambda_=args.lambda_,
@@ -333,9 +354,6 @@ def ablation(args: argparse.Namespace,
 
 def main(argv: Optional[List[str]] = None) -> Dict[str, Any]:
     args = parser().parse_args(argv)
-    if args.memory < 0 or args.test_size < 0:
-        raise SystemExit(f'--memory and --test-size must be non-negative '
-                         f'(got {args.memory} and {args.test_size})')
     return ablation(args) if args.ablation else run(args)
 
 

@@ -32,11 +32,16 @@ from pyg_identity.experiments._common import (
     Distributed,
     EpochNorm,
     RunLogger,
+    _non_negative_int,
+    _positive_int,
+    add_alias,
     base_parser,
+    describe,
     graph_norms,
     import_pyplot,
     lr_scheduler,
     noise_for_epoch,
+    root_help,
     seed_everything,
 )
 from pyg_identity.models.terrain_net import TerrainNet
@@ -54,23 +59,31 @@ PAPER_TABLE7: Dict[Tuple[Optional[str], float], Tuple[float, float]] = {
 
 
 def parser() -> argparse.ArgumentParser:
-    p = base_parser(__doc__.split('\n\n')[0], epochs=50, projection=None,
-                    lambda_=20.0, lr=5e-3, batch_size=70, lr_milestones=[30])
-    p.add_argument('--root', default=None,
-                   help='dataset root (default: the dataset\'s default)')
-    p.add_argument('--grid-size', type=int, default=12,
+    p = base_parser(describe(__doc__), name='terrain_shortest_path',
+                    epochs=50, projection=None, lambda_=20.0, lr=5e-3,
+                    batch_size=70, lr_milestones=[30])
+    p.add_argument('--root', default=None, metavar='DIR',
+                   help=root_help('terrain_shortest_path'))
+    p.add_argument('--grid-size', type=_positive_int, default=12,
                    help='map size k (the paper uses the largest maps)')
-    p.add_argument('--num-train', type=int, default=10000)
-    p.add_argument('--num-val', type=int, default=1000)
-    p.add_argument('--num-test', type=int, default=1000)
-    p.add_argument('--hidden-channels', type=int, default=32)
-    p.add_argument('--num-blocks', type=int, default=2)
-    p.add_argument('--num-workers', type=int, default=0,
+    p.add_argument('--num-train', type=_positive_int, default=10000,
+                   help='training maps')
+    p.add_argument('--num-val', type=_positive_int, default=1000,
+                   help='validation maps')
+    p.add_argument('--num-test', type=_positive_int, default=1000,
+                   help='test maps')
+    p.add_argument('--hidden-channels', type=_positive_int, default=32,
+                   help='channels of the ResNet')
+    p.add_argument('--num-blocks', type=_positive_int, default=2,
+                   help='residual blocks of the ResNet')
+    p.add_argument('--num-workers', type=_non_negative_int, default=0,
                    help='processes solving the maps when generating data')
-    p.add_argument('--num-plot', type=int, default=4,
+    p.add_argument('--num-plots', type=_non_negative_int, default=4,
                    help='test maps drawn with their paths')
-    p.add_argument('--save', default=None,
-                   help='save the trained state dict (float32) to this path')
+    add_alias(p, '--num-plot', '--num-plots')
+    p.add_argument('--save', default=None, metavar='PATH',
+                   help='save the trained state dict (float32) to this path '
+                   '(default: not saved)')
     return p
 
 
@@ -164,7 +177,7 @@ def main(argv: Optional[List[str]] = None) -> Dict[str, Any]:
         args.batch_size = min(args.batch_size, 16)
         args.hidden_channels = min(args.hidden_channels, 8)
         args.num_blocks = min(args.num_blocks, 1)
-        args.num_plot = min(args.num_plot, 2)
+        args.num_plots = min(args.num_plots, 2)
     ddp = Distributed()
     seed_everything(args.seed)
     device = torch.device('cpu')
@@ -268,7 +281,7 @@ def main(argv: Optional[List[str]] = None) -> Dict[str, Any]:
                  v.detach().cpu() for k, v in model.state_dict().items()}
         torch.save(state, args.save)
     plot_paths(model, test_ds, os.path.join(logger.out, 'paths.png'),
-               args.num_plot)
+               args.num_plots)
     result = logger.finish(
         plots=['loss', 'val_cost_ratio', 'val_exact_acc', 'cost_norm'],
         test_cost_ratio=test['cost_ratio'],
