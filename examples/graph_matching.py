@@ -38,7 +38,7 @@ parser.add_argument('--num-test', type=int, default=200)
 parser.add_argument('--epochs', type=int, default=10)
 parser.add_argument('--batch-size', type=int, default=8)
 parser.add_argument('--lr', type=float, default=2e-3)
-parser.add_argument('--hidden', type=int, default=64)
+parser.add_argument('--hidden-channels', type=int, default=64)
 parser.add_argument('--noise', type=float, default=0.0)
 parser.add_argument('--backward', default='identity',
                     choices=['identity', 'blackbox'])
@@ -58,7 +58,7 @@ test_loader = DataLoader(test_dataset, batch_size=32,
                          follow_batch=['x_s', 'x_t'])
 
 model = KeypointMatcher(train_dataset.num_node_features,
-                        hidden_channels=args.hidden,
+                        hidden_channels=args.hidden_channels,
                         edge_dim=train_dataset.num_edge_features,
                         projection=None, noise=args.noise,
                         backward=args.backward, lambda_=80.0)
