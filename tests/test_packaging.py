@@ -42,8 +42,8 @@ NEEDS_NO_BUILD_ISOLATION = {
 # Packages whose every usable release conflicts with a core requirement, so
 # an extra naming them cannot resolve.
 CONFLICTS_WITH_CORE = {
-    'lkh': 'lkh 2.0.0 (the release with LKHProblem) pins networkx<3; the '
-           'core needs networkx>=3.0',
+    'lkh': 'every lkh release with LKHProblem (1.1.1, 2.0.0) pins '
+           'networkx<3 through tsplib95; the core needs networkx>=3.0',
 }
 # Extras that are not runtime features (left out of `full`), and runtime
 # requirements deliberately left out of `full` (none at present).
@@ -52,7 +52,7 @@ NOT_IN_FULL: set = set()
 # The commands the README gives for the packages that are not extras.
 DOCUMENTED_COMMANDS = [
     'pip install torch-scatter --no-build-isolation',
-    'pip install --no-deps lkh==2.0.0',
+    'pip install deprecated && pip install --no-deps lkh==2.0.0',
 ]
 
 
