@@ -77,7 +77,8 @@ def _lkh() -> Any:
     except ImportError as e:
         raise ImportError(
             "The TSP solver 'lkh' needs the 'lkh' package and an LKH-3 "
-            "executable: pip install lkh, build LKH-3 "
+            "executable: pip install deprecated && pip install --no-deps "
+            "lkh==2.0.0 (lkh pins networkx<3; see the README), build LKH-3 "
             "(http://webhotel4.ruc.dk/~keld/research/LKH-3/) and pass its "
             "path as lkh_executable=... (or use solver='elkai', which ships "
             "LKH-3)") from e
