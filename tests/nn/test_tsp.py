@@ -222,7 +222,7 @@ def test_bad_constructor_arguments(kwargs, match):
 
 def test_lkh_solver_needs_the_lkh_package(monkeypatch):
     monkeypatch.setitem(sys.modules, 'lkh', None)  # import lkh fails
-    with pytest.raises(ImportError, match='pip install lkh'):
+    with pytest.raises(ImportError, match='pip install --no-deps lkh'):
         IdentityTSP(solver='lkh', lkh_executable='/opt/LKH-3/LKH')
 
 

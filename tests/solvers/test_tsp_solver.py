@@ -282,7 +282,7 @@ def test_bad_arguments():
 def test_lkh_backend_missing_package(monkeypatch):
     monkeypatch.setitem(sys.modules, 'lkh', None)  # import lkh fails
     edge_index, batch = complete_batch([5])
-    with pytest.raises(ImportError, match='pip install lkh') as e:
+    with pytest.raises(ImportError, match='pip install --no-deps lkh') as e:
         _solve(np.ones(20), edge_index, batch, solver='lkh')
     assert 'lkh_executable' in str(e.value)
 
