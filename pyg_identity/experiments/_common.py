@@ -9,7 +9,16 @@ import random
 import re
 import sys
 import time
-from typing import Any, Dict, Iterator, List, NoReturn, Optional, Sequence
+from typing import (
+    Any,
+    Dict,
+    Iterator,
+    List,
+    NoReturn,
+    Optional,
+    Sequence,
+    Tuple,
+)
 
 import numpy as np
 import torch
@@ -587,18 +596,56 @@ class RunLogger:
             return None
         fig, axes = plt.subplots(1, len(keys), figsize=(4 * len(keys), 3),
                                  squeeze=False)
+        from matplotlib.ticker import MaxNLocator
         for ax, key in zip(axes[0], keys):
             pts = [(r['epoch'], r[key]) for r in self.history if key in r]
-            ax.plot([p[0] for p in pts], [p[1] for p in pts], marker='o')
+            epochs = [p[0] for p in pts]
+            ax.plot(epochs, [p[1] for p in pts], marker='o')
+            title, unit = metric_label(key)
+            ax.set_title(title, fontsize=10)
+            ax.set_ylabel(unit)
             ax.set_xlabel('epoch')
-            ax.set_title(key)
+            ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+            if len(set(epochs)) == 1:  # one epoch: no fractional ticks
+                ax.set_xlim(epochs[0] - 1, epochs[0] + 1)
             ax.grid(alpha=0.3)
-        fig.suptitle(f'{self.name} ({self.args.backward})')
+        fig.suptitle(f'{self.name}: {self.args.backward} backward, '
+                     f'projection {getattr(self.args, "projection", None)}',
+                     fontsize=10)
         fig.tight_layout()
         path = os.path.join(self.out, 'curves.png')
         fig.savefig(path, dpi=100)
         plt.close(fig)
         return path
+
+
+# Per-epoch metric keys -> (panel title, y-axis label with the unit).
+METRIC_LABELS: Dict[str, Tuple[str, str]] = {
+    'loss': ('training loss (per graph)', 'loss'),
+    'train_loss': ('training loss (per graph)', 'loss'),
+    'test_loss': ('test loss (per graph)', 'loss'),
+    'test_acc': ('test accuracy', 'accuracy (%)'),
+    'train_acc': ('training accuracy', 'accuracy (%)'),
+    'test_f1': ('test F1 score', 'F1 (%)'),
+    'test_gap': ('test optimality gap of the tours', 'gap (%)'),
+    'val_exact_acc': ('validation: exactly optimal paths', 'fraction'),
+    'val_cost_ratio': ('validation: path cost / optimal cost', '% of optimal'),
+    'test_n_elbo': ('test negative ELBO', 'nats per image'),
+    'train_n_elbo': ('training negative ELBO', 'nats per image'),
+    'test_recall_at_1': ('test recall@1', 'recall (fraction)'),
+    'cost_norm': ('raw cost norm per graph (collapse watch)', 'L2 norm'),
+    'true_cost_norm': ("true costs' norm per graph", 'L2 norm'),
+    'spread': ('mean pairwise distance of the points', 'radians'),
+    'location_error_km': ('median location error', 'km'),
+    'grad_cosine': ('cosine: Identity update vs gradient', 'cosine'),
+    'epoch_time_s': ('time per epoch', 'seconds'),
+}
+
+
+def metric_label(key: str) -> Tuple[str, str]:
+    r"""The panel title and the y-axis label (with the unit) of a metric
+    key; unknown keys get their words and the label "value"."""
+    return METRIC_LABELS.get(key, (key.replace('_', ' '), 'value'))
 
 
 def _plain(v: Any) -> Any:
