@@ -111,14 +111,25 @@ def _kill_pool(num_workers: int) -> None:
     else:
         for proc in procs:
             proc.terminate()
+    _reap(procs)
+    # Without cancel_futures: on Python < 3.12 the pool's manager thread
+    # fails on cancelled futures when it finds the workers gone.
+    pool.shutdown(wait=False)
+    # The manager thread may have started a worker meanwhile (it spawns on
+    # demand): end those too.
+    late = [p for p in (getattr(pool, '_processes', None) or {}).values()
+            if p not in procs]
+    for proc in late:
+        proc.terminate()
+    _reap(late)
+
+
+def _reap(procs: List[Any]) -> None:
     for proc in procs:
         proc.join(5.0)
         if proc.is_alive():
             proc.kill()
             proc.join(5.0)
-    # Without cancel_futures: on Python < 3.12 the pool's manager thread
-    # fails on cancelled futures when it finds the workers gone.
-    pool.shutdown(wait=False)
 
 
 @atexit.register

@@ -84,6 +84,11 @@ def test_map_graphs_timeout_terminates_hung_workers(num_workers):
     with pytest.raises(TimeoutError, match=r'timeout=1 s'):
         map_graphs(time.sleep, [(600, )] * 3, num_workers, timeout=1)
     assert time.monotonic() - start < 15
+    # Terminated and reaped (allow the OS a moment to report the exits).
+    deadline = time.monotonic() + 10
+    while pids & {p.pid for p in mp.active_children()} and (
+            time.monotonic() < deadline):
+        time.sleep(0.1)
     assert not pids & {p.pid for p in mp.active_children()}
     assert max(num_workers, 1) not in _POOLS or _POOLS[max(
         num_workers, 1)] is not pool
