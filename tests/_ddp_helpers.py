@@ -2,6 +2,7 @@ r"""Runs an experiment script under ``torchrun --nproc_per_node 2`` (DDP,
 gloo on CPU) and checks that both ranks end with the same state dict."""
 import json
 import os
+import signal
 import socket
 import subprocess
 import sys
@@ -31,9 +32,18 @@ def run_ddp(tmp_path: Any, name: str, *extra: str) -> Dict[str, Any]:
         str(ranks), *extra
     ]
     env = {**os.environ, 'OMP_NUM_THREADS': '1'}
-    proc = subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True,
-                          text=True, timeout=300)  # generous: shared CI cores
-    assert proc.returncode == 0, proc.stderr[-3000:]
+    # Its own session, so that a timeout ends the ranks too (killing only
+    # torchrun would leave a rank waiting in a collective forever).
+    proc = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True,
+                            start_new_session=True)
+    try:
+        _, stderr = proc.communicate(timeout=300)  # generous: shared cores
+    except subprocess.TimeoutExpired:
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.communicate()
+        raise
+    assert proc.returncode == 0, stderr[-3000:]
     states = [torch.load(ranks / f'rank{r}.pt', weights_only=True)
               for r in range(2)]
     assert states[0].keys() == states[1].keys()
