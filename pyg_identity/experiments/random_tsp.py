@@ -33,20 +33,25 @@ from pyg_identity.datasets.random_tsp import RandomTSP
 from pyg_identity.experiments._common import (
     CollapseMonitor,
     Distributed,
+    EpochNorm,
     RunLogger,
     _non_negative_int,
     _positive_int,
     add_alias,
     base_parser,
     describe,
-    graph_norms,
+    evaluating,
+    first_batch,
     lr_scheduler,
+    mean_graph_norm,
     noise_for_epoch,
     root_help,
+    save_state_dict,
     seed_everything,
+    tour_loss,
+    train_epoch,
 )
 from pyg_identity.models.tsp_gnn import TSPEdgeGNN
-from pyg_identity.nn.functional import hamming_loss
 from pyg_identity.utils.plot import plot_tours
 
 
@@ -140,19 +145,16 @@ def evaluate(model: torch.nn.Module, dataset: Any,
 
 @torch.no_grad()
 def _test(model: torch.nn.Module, loader: DataLoader) -> Dict[str, float]:
-    was_training = model.training
-    model.eval()
     gaps: List[Tensor] = []
     exact: List[Tensor] = []
     loss = 0.0
-    for data in loader:
-        y = _forward(model, data)
-        loss += float(hamming_loss(y, data.y, edge_batch(
-            data.batch, data.edge_index), data.num_graphs)) * data.num_graphs
-        g, e = tour_metrics(y, data)
-        gaps.append(g)
-        exact.append(e)
-    model.train(was_training)
+    with evaluating(model):
+        for data in loader:
+            y = _forward(model, data)
+            loss += float(tour_loss(y, data)) * data.num_graphs
+            g, e = tour_metrics(y, data)
+            gaps.append(g)
+            exact.append(e)
     n = sum(g.numel() for g in gaps)
     return dict(gap=float(torch.cat(gaps).double().mean()),
                 acc=100.0 * float(torch.cat(exact).double().mean()),
@@ -165,19 +167,18 @@ def _plot(model: torch.nn.Module, dataset: Any, path: str,
     # instances of `dataset` over their points.
     if num <= 0:
         return None
-    data = Batch.from_data_list([dataset[i]
-                                 for i in range(min(num, len(dataset)))])
-    was_training = model.training
-    model.eval()
-    with torch.no_grad():
+    data = first_batch(dataset, num)
+    with evaluating(model):
         y = _forward(model, data)
-    model.train(was_training)
     gap, _ = tour_metrics(y, data)
     # round(...) + 0.0: no '-0.00'
-    titles = [f'n={n}, gap {round(float(gap[g]), 2) + 0.0:.2f}%'
+    titles = [f'n={n}, gap {round(float(gap[g]), 2) + 0.0:.2f}% '
+              '(excess length)'
               for g, n in enumerate(data.ptr.diff().tolist())]
     return plot_tours(data.pos, data.edge_index, y, data.y, data.ptr, path,
-                      titles=titles, equal_aspect=True)
+                      titles=titles, equal_aspect=True,
+                      suptitle='random_tsp: test instances',
+                      xlabel='x (unit square)', ylabel='y (unit square)')
 
 
 def main(argv: Optional[Sequence[str]] = None) -> Dict[str, Any]:
@@ -224,41 +225,26 @@ def main(argv: Optional[Sequence[str]] = None) -> Dict[str, Any]:
     scheduler = lr_scheduler(optimizer, args)
     monitor = CollapseMonitor()
     # The true edge costs are the Euclidean distances (edge_attr).
-    true_norm = float(torch.cat([
-        graph_norms(d.edge_attr, edge_batch(d.batch, d.edge_index),
-                    d.num_graphs)
-        for d in DataLoader(train_dataset, batch_size=500)
-    ]).mean())
+    true_norm = mean_graph_norm(train_dataset, lambda d: (
+        d.edge_attr, edge_batch(d.batch, d.edge_index)))
     layer = model.tsp
-    diagnostics = layer.diagnostics
-    assert diagnostics is not None
+    norm = EpochNorm(layer.diagnostics)
 
     def train(epoch: int) -> Dict[str, float]:
         net.train()
         layer.noise = noise_for_epoch(args, epoch)
         ddp.set_epoch(sampler, epoch)
-        total_loss = total_norm = 0.0
-        count = steps = 0
-        from tqdm import tqdm
-        for data in tqdm(train_loader, desc=f'epoch {epoch}', leave=False,
-                         disable=args.quiet or not ddp.is_main):
-            optimizer.zero_grad()
-            y = _forward(net, data)
-            # The Hamming loss as an L1 distance: its gradient y - y* is
-            # zero on correct entries (paper Sec. 3.2), so a tour that is
-            # already right under the noise margin gets no update.
-            loss = hamming_loss(y, data.y, edge_batch(data.batch,
-                                                      data.edge_index),
-                                data.num_graphs, form='l1')
-            loss.backward()
-            optimizer.step()
-            total_loss += float(loss.detach()) * data.num_graphs
-            count += data.num_graphs
-            if diagnostics.cost_norm is not None:
-                total_norm += float(diagnostics.cost_norm)
-            steps += 1
-        return dict(loss=total_loss / max(count, 1),
-                    cost_norm=total_norm / max(steps, 1))
+
+        # The Hamming loss as an L1 distance: its gradient y - y* is zero on
+        # correct entries (paper Sec. 3.2), so a tour that is already right
+        # under the noise margin gets no update.
+        def loss_of(data: Batch) -> Tuple[Tensor, float]:
+            return tour_loss(_forward(net, data), data), data.num_graphs
+
+        loss = train_epoch(train_loader, optimizer, loss_of, norm=norm,
+                           desc=f'epoch {epoch}',
+                           progress=not args.quiet and ddp.is_main)
+        return dict(loss=loss, cost_norm=norm.pop())
 
     logger = None
     if ddp.is_main:
@@ -276,25 +262,21 @@ def main(argv: Optional[Sequence[str]] = None) -> Dict[str, Any]:
             test_stats = _test(model, test_loader)
             logger.log(epoch, loss=stats['loss'], cost_norm=stats['cost_norm'],
                        true_cost_norm=true_norm, noise=layer.noise,
-                       test_gap=test_stats['gap'],
-                       test_acc=test_stats['acc'],
+                       test_gap_pct=test_stats['gap'],
+                       test_acc_pct=test_stats['acc'],
                        epoch_time_s=epoch_times[-1])
         ddp.barrier()
 
-    ddp.sync_buffers(model)  # e.g. batch-norm statistics of rank 0
-    ddp.save_rank(model, args.save_ranks)
+    ddp.end_training(model, args.save_ranks)
     if logger is not None:
         if args.save is not None:
-            os.makedirs(os.path.dirname(os.path.abspath(args.save)),
-                        exist_ok=True)
-            torch.save({k: v.float() for k, v in model.state_dict().items()},
-                       args.save)
+            save_state_dict(model, args.save)
         final = _test(model, test_loader)
         _plot(model, test_dataset, os.path.join(logger.out, 'tours.png'),
               args.num_plots)
         result = logger.finish(
-            plots=['loss', 'test_gap', 'test_acc', 'cost_norm'],
-            test_gap=final['gap'], test_acc=final['acc'],
+            plots=['loss', 'test_gap_pct', 'test_acc_pct', 'cost_norm'],
+            test_gap_pct=final['gap'], test_acc_pct=final['acc'],
             test_loss=final['loss'],
             train_time_per_epoch_s=sum(epoch_times) / len(epoch_times),
             final_cost_norm=stats['cost_norm'], true_cost_norm=true_norm,
