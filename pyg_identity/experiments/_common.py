@@ -3,6 +3,7 @@ per-epoch logging, the metrics JSON, training-curve plots, the paper's
 number beside ours and :class:`Distributed` for runs under :obj:`torchrun`."""
 import argparse
 import contextlib
+import functools
 import json
 import os
 import random
@@ -222,6 +223,50 @@ def add_download(parser: argparse.ArgumentParser, what: str) -> None:
     r"""Adds :obj:`--download` (fetch :obj:`what` if missing)."""
     parser.add_argument('--download', action='store_true',
                         help=f'download {what} into --root if missing')
+
+
+def add_save(parser: argparse.ArgumentParser) -> None:
+    r"""Adds :obj:`--save PATH` (the trained state dict, float32)."""
+    parser.add_argument('--save', default=None, metavar='PATH',
+                        help='save the trained state dict (float32) here '
+                        '(default: not saved)')
+
+
+def add_threads(parser: argparse.ArgumentParser,
+                why: str = 'on a busy machine') -> None:
+    r"""Adds :obj:`--threads N` (torch CPU threads; 1 is fastest
+    :obj:`why`)."""
+    parser.add_argument('--threads', type=_positive_int, default=None,
+                        help='torch CPU threads (default: torch\'s; 1 is '
+                        f'fastest {why})')
+
+
+def add_num_plots(parser: argparse.ArgumentParser, what: str) -> None:
+    r"""Adds :obj:`--num-plots N` (:obj:`what`: the examples drawn)."""
+    parser.add_argument('--num-plots', type=_non_negative_int, default=4,
+                        help=what)
+
+
+def add_label_workers(parser: argparse.ArgumentParser) -> None:
+    r"""Adds :obj:`--num-workers N` (alias :obj:`--workers`): the processes
+    that generate the labels of a TSP dataset."""
+    parser.add_argument('--num-workers', type=_non_negative_int,
+                        default=None, help='processes generating the labels '
+                        '(default: all cores; 0 under --tiny)')
+    add_alias(parser, '--workers', '--num-workers')
+
+
+def add_mnist(parser: argparse.ArgumentParser, data_help: str) -> None:
+    r"""Adds the MNIST flags: :obj:`--root`, :obj:`--download` and
+    :obj:`--data {auto,full,test-only}` (:obj:`data_help`: what the choices
+    mean)."""
+    parser.add_argument('--root', default=None, metavar='DIR',
+                        help=root_help('mnist',
+                                       'folder of the MNIST IDX files'))
+    add_download(parser, 'the MNIST IDX files (about 11 MB)')
+    parser.add_argument('--data', default='auto',
+                        choices=['auto', 'full', 'test-only'],
+                        help=data_help)
 
 
 # Run-time estimate ###########################################################
@@ -652,6 +697,21 @@ def distributed(ddp: Optional['Distributed'] = None) -> Iterator[
         yield ddp
     finally:
         ddp.close()
+
+
+def in_session(run: Callable[[argparse.Namespace, Any, 'Distributed'],
+                              Dict[str, Any]]
+               ) -> Callable[..., Dict[str, Any]]:
+    r"""Makes :obj:`run(args, data, ddp)` callable as :obj:`run(args,
+    data=None, ddp=None)`: without :obj:`ddp`, in a :class:`Distributed`
+    session of its own (:func:`distributed`)."""
+    @functools.wraps(run)
+    def wrapper(args: argparse.Namespace, data: Any = None,
+                ddp: Optional['Distributed'] = None) -> Dict[str, Any]:
+        with distributed(ddp) as session:
+            return run(args, data, session)
+
+    return wrapper
 
 
 def projection_ablation(name: str, args: argparse.Namespace,

@@ -42,17 +42,16 @@ from pyg_identity.experiments._common import (
     RunLogger,
     _non_negative,
     _positive_int,
-    add_download,
+    add_mnist,
     base_parser,
     describe,
-    distributed,
     evaluating,
     import_pyplot,
+    in_session,
     lr_scheduler,
     missing_data,
     noise_for_epoch,
     projection_ablation,
-    root_help,
     save_figure,
     seed_everything,
     train_epoch,
@@ -70,14 +69,8 @@ OFFLINE_TRAIN = 8000  # Of the 10,000 test images, with --data test-only.
 def parser() -> argparse.ArgumentParser:
     p = base_parser(describe(__doc__), name=NAME, epochs=100,
                     projection='std', lambda_=10.0, lr=1e-3, batch_size=100)
-    p.add_argument('--root', default=None, metavar='DIR',
-                   help=root_help('mnist', 'folder of the MNIST IDX files'))
-    add_download(p, 'the MNIST IDX files (about 11 MB)')
-    p.add_argument('--data', default='auto',
-                   choices=['auto', 'full', 'test-only'],
-                   help='full: 50k train / 10k test; test-only: 8k / 2k of '
-                   'the 10k test images; auto: full if the training files '
-                   'exist')
+    add_mnist(p, 'full: 50k train / 10k test; test-only: 8k / 2k of the '
+              '10k test images; auto: full if the training files exist')
     p.add_argument('--k', type=_positive_int, default=10,
                    help='ones per latent block')
     p.add_argument('--tau', type=_non_negative, default=10.0,
@@ -201,16 +194,12 @@ def plot_reconstructions(model: DVAE, x: Tensor, path: str,
     save_figure(fig, path)
 
 
-def run(args: argparse.Namespace, data: Optional[Tuple[Tensor, Tensor, str]]
-        = None, ddp: Optional[Distributed] = None) -> Dict[str, Any]:
+@in_session
+def run(args: argparse.Namespace, data: Optional[Any],
+        ddp: Distributed) -> Dict[str, Any]:
     r"""Trains and tests one model; returns the metrics dictionary (empty on
-    ranks other than 0 of a distributed run)."""
-    with distributed(ddp) as session:
-        return _run(args, data, session)
-
-
-def _run(args: argparse.Namespace, data: Optional[Any],
-         ddp: Distributed) -> Dict[str, Any]:
+    ranks other than 0 of a distributed run). Without :obj:`ddp`, in a
+    :class:`Distributed` session of its own."""
     seed_everything(args.seed)
     train_x, test_x, split = data if data is not None else load_data(args)
     epochs = min(args.epochs, 2) if args.tiny else args.epochs

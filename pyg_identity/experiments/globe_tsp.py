@@ -52,9 +52,11 @@ from pyg_identity.experiments._common import (
     EpochNorm,
     RunLogger,
     _non_negative,
-    _non_negative_int,
     _positive_int,
-    add_alias,
+    add_label_workers,
+    add_num_plots,
+    add_save,
+    add_threads,
     base_parser,
     describe,
     evaluating,
@@ -111,20 +113,12 @@ def parser() -> argparse.ArgumentParser:
                    '(Fig. 4b)')
     p.add_argument('--runs', type=_positive_int, default=1,
                    help='LKH runs per graph in the solver layer')
-    p.add_argument('--threads', type=_positive_int, default=None,
-                   help='torch CPU threads (default: torch\'s; 1 is fastest '
-                   'on a busy machine)')
-    p.add_argument('--num-workers', type=_non_negative_int, default=None,
-                   help='processes generating the labels (default: all '
-                   'cores; 0 under --tiny)')
-    add_alias(p, '--workers', '--num-workers')
+    add_threads(p)
+    add_label_workers(p)
     p.add_argument('--root', default=None, metavar='DIR',
                    help=root_help('globe_tsp'))
-    p.add_argument('--num-plots', type=_non_negative_int, default=4,
-                   help='test examples drawn into tours.png')
-    p.add_argument('--save', default=None, metavar='PATH',
-                   help='save the trained state dict (float32) here '
-                   '(default: not saved)')
+    add_num_plots(p, 'test examples drawn into tours.png')
+    add_save(p)
     return p
 
 

@@ -52,6 +52,8 @@ from pyg_identity.experiments._common import (
     _positive_int,
     add_alias,
     add_download,
+    add_save,
+    add_threads,
     base_parser,
     evaluating,
     first_batch,
@@ -184,12 +186,8 @@ def parser() -> argparse.ArgumentParser:
                    help='synthetic: target outliers per pair')
     p.add_argument('--data-seed', type=int, default=0,
                    help='seed of the synthetic data (fixed test split)')
-    p.add_argument('--threads', type=_positive_int, default=None,
-                   help='torch CPU threads (default: torch\'s; 1 is fastest '
-                   'for these small graphs)')
-    p.add_argument('--save', default=None, metavar='PATH',
-                   help='save the trained state_dict (float32) here '
-                   '(default: not saved)')
+    add_threads(p, 'for these small graphs')
+    add_save(p)
     return p
 
 

@@ -57,16 +57,15 @@ from pyg_identity.experiments._common import (
     _non_negative_int,
     _positive_int,
     add_alias,
-    add_download,
+    add_mnist,
     base_parser,
     describe,
-    distributed,
     import_pyplot,
+    in_session,
     lr_scheduler,
     missing_data,
     noise_for_epoch,
     projection_ablation,
-    root_help,
     save_figure,
     seed_everything,
     train_epoch,
@@ -82,14 +81,9 @@ TEST_CLASSES = (5, 6, 7, 8, 9)
 def parser() -> argparse.ArgumentParser:
     p = base_parser(describe(__doc__), name=NAME, epochs=5, projection='std',
                     lambda_=0.2, lr=1e-3, batch_size=128)
-    p.add_argument('--root', default=None, metavar='DIR',
-                   help=root_help('mnist', 'folder of the MNIST IDX files'))
-    add_download(p, 'the MNIST IDX files (about 11 MB)')
-    p.add_argument('--data', default='auto',
-                   choices=['auto', 'full', 'test-only'],
-                   help='where the training digits 0-4 come from: full: '
-                   'the training set; test-only: the test images; auto: '
-                   'full if the training files exist')
+    add_mnist(p, 'where the training digits 0-4 come from: full: the '
+              'training set; test-only: the test images; auto: full if the '
+              'training files exist')
     p.add_argument('--memory', type=_non_negative_int, default=3,
                    help='earlier batches kept as extra keys (paper: 3)')
     p.add_argument('--embedding', type=_positive_int, default=16,
@@ -243,17 +237,12 @@ def plot_retrievals(model: RetrievalNet, x: Tensor, y: Tensor, path: str,
     save_figure(fig, path, rect=(0, 0.04, 1, 1))
 
 
-def run(args: argparse.Namespace,
-        data: Optional[Tuple[Tensor, Tensor, Tensor, Tensor, str]] = None
-        , ddp: Optional[Distributed] = None) -> Dict[str, Any]:
+@in_session
+def run(args: argparse.Namespace, data: Optional[Any],
+        ddp: Distributed) -> Dict[str, Any]:
     r"""Trains and tests one model; returns the metrics dictionary (empty on
-    ranks other than 0 of a distributed run)."""
-    with distributed(ddp) as session:
-        return _run(args, data, session)
-
-
-def _run(args: argparse.Namespace, data: Optional[Any],
-         ddp: Distributed) -> Dict[str, Any]:
+    ranks other than 0 of a distributed run). Without :obj:`ddp`, in a
+    :class:`Distributed` session of its own."""
     seed_everything(args.seed)
     train_x, train_y, test_x, test_y, split = (data if data is not None else
                                                load_data(args))

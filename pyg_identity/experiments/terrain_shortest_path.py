@@ -37,6 +37,8 @@ from pyg_identity.experiments._common import (
     _non_negative_int,
     _positive_int,
     add_alias,
+    add_num_plots,
+    add_save,
     base_parser,
     describe,
     evaluating,
@@ -77,12 +79,9 @@ def parser() -> argparse.ArgumentParser:
                    help='residual blocks of the ResNet')
     p.add_argument('--num-workers', type=_non_negative_int, default=0,
                    help='processes solving the maps when generating data')
-    p.add_argument('--num-plots', type=_non_negative_int, default=4,
-                   help='test maps drawn with their paths')
+    add_num_plots(p, 'test maps drawn with their paths')
     add_alias(p, '--num-plot', '--num-plots')
-    p.add_argument('--save', default=None, metavar='PATH',
-                   help='save the trained state dict (float32) to this path '
-                   '(default: not saved)')
+    add_save(p)
     return p
 
 
