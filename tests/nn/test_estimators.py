@@ -503,3 +503,23 @@ def test_fy_loss_with_every_layer(name):
     assert loss.dim() == 0 and torch.isfinite(loss)
     loss.backward()
     assert c.grad.shape == c.shape and torch.isfinite(c.grad).all()
+
+
+def test_experiment_flags_give_valid_settings():
+    from pyg_identity.experiments._common import (
+        base_parser,
+        gradient_kwargs,
+        solver_calls,
+    )
+    p = base_parser('x', epochs=1, projection='std')
+    args = p.parse_args(['--backward', 'imle', '--sigma', '0.5',
+                         '--num-samples', '3', '--imle-noise',
+                         'sum_of_gamma', '--lambda', '50'])
+    s = GradientSettings(**gradient_kwargs(args))
+    assert (s.backward, s.sigma, s.num_samples, s.imle_noise, s.lambda_,
+            s.projection) == ('imle', 0.5, 3, 'sum_of_gamma', 50.0, 'std')
+    assert solver_calls(s.diagnostics) == 0 and solver_calls(None) is None
+    for bad in (['--sigma', '0'], ['--num-samples', '0'],
+                ['--imle-noise', 'x'], ['--backward', 'spo']):
+        with pytest.raises(SystemExit):
+            p.parse_args(bad)
