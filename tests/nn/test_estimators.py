@@ -128,13 +128,20 @@ def test_perturbed_gradient_matches_a_finite_difference():
     assert float(v.grad.abs().max()) > 0.2  # a non-trivial gradient
 
 
-def test_perturbed_backward_by_hand_on_the_forward_samples():
+@pytest.mark.parametrize('per_graph', [True, False])
+def test_perturbed_backward_by_hand_on_the_forward_samples(per_graph):
     solver = Counting()
     w = torch.tensor([[0.3, 0.1, 0.2], [1.0, 0.0, 0.5]],
                      requires_grad=True)
     g = torch.tensor([[1.0, 2.0, -1.0], [0.5, 0.0, 1.0]])
     sigma, num = 0.5, 3
-    y = run(w, solver, backward='perturbed', sigma=sigma, num_samples=num)
+    if per_graph:
+        y = run(w, solver, backward='perturbed', sigma=sigma,
+                num_samples=num)
+    else:  # no index: one graph, the inner product over everything
+        y = identity_solver(w, solver, projection=None, training=True,
+                            backward='perturbed', sigma=sigma,
+                            num_samples=num)
     (y * g).sum().backward()
     assert len(solver.inputs) == num  # no call on the backward pass
     ys = [one_hot_min(x) for x in solver.inputs]
@@ -142,7 +149,9 @@ def test_perturbed_backward_by_hand_on_the_forward_samples():
     ref = torch.zeros_like(w)
     for x, y_m in zip(solver.inputs, ys):
         z = (x - w.detach()) / sigma
-        ref += (g * y_m).sum(-1, keepdim=True) * z  # per graph (row)
+        dot = (g * y_m).sum(-1, keepdim=True) if per_graph else (g *
+                                                                 y_m).sum()
+        ref += dot * z
     assert torch.allclose(w.grad, ref / (num * sigma), atol=1e-6)
 
 

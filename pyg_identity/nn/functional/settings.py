@@ -183,7 +183,10 @@ class GradientSettings:
             the estimator's perturbation, in the units of the solver input
             :math:`\tilde\omega` (after the projection): the standard
             deviation of the Gaussian :obj:`"perturbed"` noise and the
-            temperature :math:`\tau` of the :obj:`"imle"` noise.
+            temperature :math:`\tau` of the :obj:`"imle"` noise. After
+            :obj:`"norm"` or :obj:`"std"` a graph's costs have norm 1
+            (entries of size about :math:`1/\sqrt n`), so :math:`\sigma`
+            of that order perturbs without drowning them.
             (default: :obj:`1.0`)
         num_samples (int, optional): :math:`M \geq 1`, the perturbation
             samples per step of :obj:`"perturbed"` and :obj:`"imle"`.
