@@ -53,11 +53,13 @@ from pyg_identity.experiments._common import (
     add_alias,
     add_download,
     base_parser,
+    gradient_kwargs,
     import_pyplot,
     lr_scheduler,
     missing_data,
     noise_for_epoch,
     seed_everything,
+    solver_calls,
 )
 from pyg_identity.models.keypoint_matcher import (
     KeypointMatcher,
@@ -462,9 +464,7 @@ def main(argv: Optional[List[str]] = None) -> Dict[str, Any]:
         edge_dim=train_ds.num_edge_features, conv=args.conv,
         quadratic=args.quadratic, solver=args.qap_solver,
         max_iter=args.qap_iter, informed_margin=args.informed_margin,
-        projection=args.projection, noise=args.noise,
-        noise_position=args.noise_position, backward=args.backward,
-        lambda_=args.lambda_, diagnostics=True)
+        noise=args.noise, **gradient_kwargs(args))
     net = ddp.wrap(model, seed=args.seed)  # different noise per rank
     optimizer = torch.optim.Adam(model.parameters(), lr=args.lr)
     # The paper halves the lr every 2 of 10 epochs (every epochs // 5 of
@@ -486,6 +486,7 @@ def main(argv: Optional[List[str]] = None) -> Dict[str, Any]:
         ddp.set_epoch(sampler, epoch)
         loss, train_acc, cost_norm = train(net, train_loader, optimizer,
                                            args, progress=ddp.is_main)
+        calls = solver_calls(model.matcher.diagnostics)  # last step
         epoch_times.append(time.perf_counter() - start)
         cpu_times.append(time.process_time() - cpu)
         scheduler.step()
@@ -493,6 +494,7 @@ def main(argv: Optional[List[str]] = None) -> Dict[str, Any]:
             monitor.update(epoch, cost_norm)
             metrics = test(model, test_loader)
             logger.log(epoch, loss=loss, train_acc=train_acc,
+                       solver_calls=calls,
                        cost_norm=cost_norm,
                        test_acc=metrics['accuracy'], test_f1=metrics['f1'],
                        epoch_time_s=epoch_times[-1])

@@ -61,12 +61,14 @@ from pyg_identity.experiments._common import (
     add_download,
     base_parser,
     describe,
+    gradient_kwargs,
     import_pyplot,
     lr_scheduler,
     missing_data,
     noise_for_epoch,
     root_help,
     seed_everything,
+    solver_calls,
 )
 from pyg_identity.models.retrieval import RetrievalNet
 from pyg_identity.nn.functional.ranking import recall_at_k
@@ -261,10 +263,7 @@ def run(args: argparse.Namespace,
     epochs = min(args.epochs, 2) if args.tiny else args.epochs
     model = RetrievalNet(train_x.size(1), args.hidden_channels,
                          args.embedding,
-                         projection=args.projection, noise=args.noise,
-                         noise_position=args.noise_position,
-                         backward=args.backward, lambda_=args.lambda_,
-                         diagnostics=True)
+                         noise=args.noise, **gradient_kwargs(args))
     net = ddp.wrap(model, seed=args.seed)  # different noise per rank
     optimizer = torch.optim.Adam(model.parameters(), lr=args.lr,
                                  weight_decay=args.weight_decay)
@@ -288,11 +287,13 @@ def run(args: argparse.Namespace,
         loss, cost_norm = train(net, optimizer, train_x, train_y,
                                 args.batch_size, args.memory,
                                 args.quiet or not ddp.is_main, perm)
+        calls = solver_calls(model.criterion.diagnostics)  # last step
         scheduler.step()
         if logger is not None:
             monitor.update(epoch, cost_norm)
             recall = test(model, test_x, test_y)
             logger.log(epoch, train_loss=loss, test_recall_at_1=recall,
+                       solver_calls=calls,
                        cost_norm=cost_norm)
         ddp.barrier()
     ddp.sync_buffers(model)  # e.g. batch-norm statistics of rank 0

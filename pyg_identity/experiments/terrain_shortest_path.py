@@ -37,12 +37,14 @@ from pyg_identity.experiments._common import (
     add_alias,
     base_parser,
     describe,
+    gradient_kwargs,
     graph_norms,
     import_pyplot,
     lr_scheduler,
     noise_for_epoch,
     root_help,
     seed_everything,
+    solver_calls,
 )
 from pyg_identity.models.terrain_net import TerrainNet
 from pyg_identity.nn.functional import hamming_loss
@@ -184,10 +186,8 @@ def main(argv: Optional[List[str]] = None) -> Dict[str, Any]:
     model = TerrainNet(grid_size=args.grid_size,
                        hidden_channels=args.hidden_channels,
                        num_blocks=args.num_blocks,
-                       projection=args.projection, noise=args.noise,
-                       noise_position=args.noise_position,
-                       backward=args.backward, lambda_=args.lambda_,
-                       diagnostics=True).to(device)
+                       noise=args.noise,
+                       **gradient_kwargs(args)).to(device)
 
     kwargs = dict(root=args.root, grid_size=args.grid_size, seed=args.seed,
                   num_train=args.num_train, num_val=args.num_val,
@@ -253,6 +253,7 @@ def main(argv: Optional[List[str]] = None) -> Dict[str, Any]:
     for epoch in range(1, args.epochs + 1):
         t = time.perf_counter()
         loss = train(epoch)
+        calls = solver_calls(model.solver.diagnostics)  # last step
         epoch_times.append(time.perf_counter() - t)
         if scheduler is not None:
             scheduler.step()
@@ -261,6 +262,7 @@ def main(argv: Optional[List[str]] = None) -> Dict[str, Any]:
             monitor.update(epoch, cost_norm)
             val = run_test(model, val_loader)
             logger.log(epoch, loss=loss, cost_norm=cost_norm,
+                       solver_calls=calls,
                        true_cost_norm=true_norm,
                        val_cost_ratio=val['cost_ratio'],
                        val_exact_acc=val['exact'],
