@@ -6,13 +6,7 @@ from torch import Tensor
 from torch_geometric.nn import MLP
 from torch_geometric.typing import OptTensor
 
-
-def _check_channels(value: Any, name: str, allow_none: bool = False) -> None:
-    if value is None and allow_none:
-        return
-    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-        raise ValueError(f"'{name}' must be a positive integer (got "
-                         f"{value!r})")
+from pyg_identity.utils._checks import check_positive
 
 
 class _MLPCost(torch.nn.Module):
@@ -34,10 +28,10 @@ class _MLPCost(torch.nn.Module):
         num_ends: int = 1,
     ) -> None:
         super().__init__()
-        _check_channels(in_channels, 'in_channels')
-        _check_channels(hidden_channels, 'hidden_channels', allow_none=True)
-        _check_channels(num_layers, 'num_layers')
-        _check_channels(edge_dim, 'edge_dim', allow_none=True)
+        check_positive(in_channels, 'in_channels')
+        check_positive(hidden_channels, 'hidden_channels', allow_none=True)
+        check_positive(num_layers, 'num_layers')
+        check_positive(edge_dim, 'edge_dim', allow_none=True)
         if not 0.0 <= dropout < 1.0:
             raise ValueError(f"'dropout' must lie in [0, 1) (got {dropout})")
         self.in_channels = in_channels
