@@ -11,6 +11,24 @@ FORMS = ('l1', 'squared', 'bbgm')
 REDUCTIONS = ('mean', 'sum', 'none')
 
 
+def check_reduction(reduction: str) -> None:
+    r"""Raises a :class:`ValueError` unless :obj:`reduction` is
+    :obj:`"mean"`, :obj:`"sum"` or :obj:`"none"`."""
+    if reduction not in REDUCTIONS:
+        raise ValueError(f"'reduction' must be one of {REDUCTIONS} (got "
+                         f"{reduction!r})")
+
+
+def reduce_loss(src: Tensor, reduction: str) -> Tensor:
+    r"""Reduces the per-graph values :obj:`src` by :obj:`reduction` (the
+    mean of none is zero)."""
+    if reduction == 'none':
+        return src
+    if reduction == 'sum':
+        return src.sum()
+    return src.mean() if src.numel() else src.sum()
+
+
 def hamming_loss(
     y: Tensor,
     y_true: Tensor,
@@ -65,9 +83,7 @@ def hamming_loss(
                          f"{list(getattr(y_true, 'shape', []))})")
     if form not in FORMS:
         raise ValueError(f"'form' must be one of {FORMS} (got {form!r})")
-    if reduction not in REDUCTIONS:
-        raise ValueError(f"'reduction' must be one of {REDUCTIONS} (got "
-                         f"{reduction!r})")
+    check_reduction(reduction)
     num_graphs = check_num_graphs(num_graphs)
     if batch is not None and (
             not isinstance(batch, Tensor) or batch.is_floating_point()
@@ -95,11 +111,7 @@ def hamming_loss(
         if num_graphs is None:
             num_graphs = int(batch.max()) + 1 if batch.numel() else 0
         per_graph = scatter(err, batch, 0, dim_size=num_graphs, reduce='sum')
-    if reduction == 'none':
-        return per_graph
-    if reduction == 'sum':
-        return per_graph.sum()
-    return per_graph.mean() if per_graph.numel() else per_graph.sum()
+    return reduce_loss(per_graph, reduction)
 
 
 def fy_loss(
