@@ -1,11 +1,15 @@
 r"""The one gradient mechanism of pyg_identity.
 
 Every solver layer runs its solver through :class:`SolverFunction`, which
-implements the Identity backward of Sahoo et al. (ICLR 2023) and the Blackbox
-(BB) backward of Vlastelica et al. (ICLR 2020). No layer re-implements a
-backward.
+implements every gradient estimator of the package as a backward mode: the
+Identity backward of Sahoo et al. (ICLR 2023), the Blackbox (BB) backward of
+Vlastelica et al. (ICLR 2020), the perturbed optimizers of Berthet et al.
+(NeurIPS 2020) and the implicit MLE (I-MLE) of Niepert et al. (NeurIPS
+2021). No layer re-implements a backward.
 """
-from typing import Any, Callable, Optional, Tuple
+import dataclasses
+import math
+from typing import Any, Callable, List, Optional, Sequence, Tuple
 
 import numpy as np
 import torch
@@ -13,6 +17,9 @@ from torch import Tensor
 
 SolverCallable = Callable[..., Any]
 
+#: The number of Gamma terms :math:`s` of the Sum-of-Gamma noise (as in the
+#: I-MLE paper and its reference implementation).
+SOG_TERMS = 10
 
 def _as_tuple(out: Any) -> Tuple[Tensor, ...]:
     return tuple(out) if isinstance(out, (tuple, list)) else (out, )
@@ -49,49 +56,220 @@ def run_solver(solver: SolverCallable, costs: Tuple[Tensor, ...]) -> Tuple[
     return tuple(sols)
 
 
-class SolverFunction(torch.autograd.Function):
-    r"""Runs a combinatorial solver and replaces its zero Jacobian.
+@dataclasses.dataclass
+class Estimator:
+    r"""The per-call configuration of :class:`SolverFunction` (built by
+    :func:`~pyg_identity.nn.functional.identity_solver` from the
+    :class:`~pyg_identity.nn.functional.GradientSettings`; see there for the
+    formulas and the solver calls of every mode).
 
-    * :obj:`backward="identity"`: :math:`\partial\ell/\partial\omega =
-      -\partial\ell/\partial y` for an argmin solver and
-      :math:`+\partial\ell/\partial y` for an argmax solver, no solver call.
-    * :obj:`backward="blackbox"`: :math:`\partial\ell/\partial\omega =
-      -(y - y_\lambda)/\lambda` with :math:`y_\lambda =
-      \mathrm{solver}(\omega + \lambda\,\partial\ell/\partial y)` for an
-      argmin solver (signs flipped for argmax), one extra solver call.
+    :obj:`indices` and :obj:`num_graphs` give the graph of every cost entry,
+    for the per-graph inner products of the perturbed backward;
+    :obj:`count` is called with the number of every solver call
+    (diagnostics)."""
+    mode: str = 'identity'
+    sense: str = 'min'
+    lambda_: float = 20.0
+    sigma: float = 1.0
+    num_samples: int = 1
+    imle_noise: str = 'gumbel'
+    imle_k: int = 1
+    generator: Optional[torch.Generator] = None
+    training: bool = False
+    indices: Sequence[Optional[Tensor]] = ()
+    num_graphs: int = 1
+    count: Optional[Callable[[int], None]] = None
+
+    @property
+    def sign(self) -> float:
+        return -1.0 if self.sense == 'min' else 1.0
+
+    def solve(self, solver: SolverCallable,
+              costs: Sequence[Tensor]) -> Tuple[Tensor, ...]:
+        if self.count is not None:
+            self.count(1)
+        return run_solver(solver, tuple(costs))
+
+    def draw(self, costs: Sequence[Tensor]) -> List[Tensor]:
+        r"""One perturbation per cost tensor: :math:`\sigma Z`,
+        :math:`Z \sim \mathcal N(0, I)` (perturbed) or :math:`\sigma
+        \epsilon` with :math:`\epsilon` from :obj:`imle_noise` (I-MLE)."""
+        return [self.sigma * _noise(c, 'gaussian' if self.mode == 'perturbed'
+                                    else self.imle_noise, self.imle_k,
+                                    self.generator) for c in costs]
+
+
+def _noise(like: Tensor, kind: str, k: int,
+           generator: Optional[torch.Generator]) -> Tensor:
+    # Drawn on the generator's device (a CPU generator for CUDA costs works).
+    dev = like.device if generator is None else generator.device
+    dtype = like.dtype
+    shape = like.shape
+    if kind == 'gaussian':
+        out = torch.randn(shape, generator=generator, device=dev, dtype=dtype)
+    elif kind == 'gumbel':
+        u = torch.rand(shape, generator=generator, device=dev, dtype=dtype)
+        tiny = torch.finfo(dtype).tiny
+        out = -torch.log(-torch.log(u.clamp(min=tiny, max=1.0 - 1e-7)))
+    else:  # sum_of_gamma: (sum_i Gamma(1/k, scale k/i) - log s) / k
+        conc = torch.full(shape, 1.0 / k, device=dev, dtype=dtype)
+        total = torch.zeros(shape, device=dev, dtype=dtype)
+        for i in range(1, SOG_TERMS + 1):
+            total += torch._standard_gamma(conc, generator=generator) * (k / i)
+        out = (total - math.log(SOG_TERMS)) / k
+    return out.to(like.device)
+
+
+def _graph_dot(a: Sequence[Tensor], b: Sequence[Tensor],
+               indices: Sequence[Optional[Tensor]],
+               num_graphs: int) -> List[Tensor]:
+    # Per cost tensor, the per-row value of <a, b>_graph (the inner product
+    # summed over all cost tensors of the entry's graph), broadcastable to
+    # the tensor. Without an index: the inner product over everything.
+    rows = [(x * y).reshape(x.size(0), -1).sum(-1) for x, y in zip(a, b)]
+    if any(idx is None for idx in indices) or len(indices) != len(a):
+        total = sum(r.sum() for r in rows)
+        return [torch.as_tensor(total).reshape([1] * x.dim()).expand(
+            x.size(0), *([1] * (x.dim() - 1))) for x in a]
+    per_graph = rows[0].new_zeros(num_graphs)
+    for r, idx in zip(rows, indices):
+        assert idx is not None
+        per_graph = per_graph.index_add(0, idx, r)
+    return [per_graph[idx].reshape(-1, *([1] * (x.dim() - 1)))
+            for x, idx in zip(a, indices)]
+
+
+def _zeros_for(grads: Sequence[Optional[Tensor]],
+               like: Sequence[Tensor]) -> List[Tensor]:
+    return [torch.zeros_like(y) if g is None else g
+            for g, y in zip(grads, like)]
+
+
+class SolverFunction(torch.autograd.Function):
+    r"""Runs a combinatorial solver and replaces its zero Jacobian by the
+    estimator :obj:`est.mode` (see
+    :class:`~pyg_identity.nn.functional.GradientSettings` for the formulas),
+    :math:`s = -1` for argmin, :math:`+1` for argmax:
+
+    * :obj:`"identity"`: :math:`s\,\partial\ell/\partial y`, no solver call.
+    * :obj:`"blackbox"`: :math:`s\,(y - y_\lambda)/\lambda` with
+      :math:`y_\lambda = y(\omega - s\lambda\,\partial\ell/\partial y)`,
+      one extra call.
+    * :obj:`"perturbed"`: forward :math:`\frac1M\sum_m y(\omega + \sigma
+      Z_m)` in training, backward :math:`\frac{1}{M\sigma}\sum_m\langle
+      \partial\ell/\partial y, y_m\rangle_b Z_m` on the same samples.
+    * :obj:`"imle"`: forward :math:`\frac1M\sum_m y(\omega + s\epsilon_m)`
+      in training, backward :math:`\frac{s}{M\lambda}\sum_m (y(\omega +
+      s\epsilon_m) - y(\omega - s\lambda\,\partial\ell/\partial y +
+      s\epsilon_m))`.
     """
     @staticmethod
-    def forward(ctx: Any, solver: SolverCallable, sense: str, backward: str,
-                lambda_: float, *costs: Tensor) -> Tuple[Tensor, ...]:
-        sols = run_solver(solver, costs)
+    def forward(ctx: Any, solver: SolverCallable, est: Estimator,
+                *costs: Tensor) -> Tuple[Tensor, ...]:
         ctx.solver = solver  # a callable, not a tensor
-        ctx.sense = sense
-        ctx.mode = backward
-        ctx.lambda_ = lambda_
-        if backward == 'blackbox':
-            ctx.save_for_backward(*costs, *sols)
+        ctx.est = est
+        ctx.samples = None
+        mode = est.mode
+        if mode in ('perturbed', 'imle') and est.training:
+            noises, sols_m = _sample(est, solver,
+                                     [c.detach() for c in costs])
+            sols = tuple(torch.stack(ys).mean(0) for ys in zip(*sols_m))
+            ctx.samples = (noises, sols_m)
+        else:
+            sols = est.solve(solver, costs)
+        # Saved in every mode: the inputs keep their autograd graph, which
+        # :func:`~pyg_identity.nn.functional.fy_loss` reads (solver_node).
+        ctx.save_for_backward(*costs, *sols)
         return sols
 
     @staticmethod
     @torch.autograd.function.once_differentiable
     def backward(ctx: Any, *grads: Optional[Tensor]) -> Tuple[Any, ...]:
-        sign = -1.0 if ctx.sense == 'min' else 1.0
-        head: Tuple[None, ...] = (None, None, None, None)
-        if ctx.mode == 'identity':
+        est: Estimator = ctx.est
+        sign = est.sign
+        head: Tuple[None, ...] = (None, None)
+        if est.mode == 'identity':
             return head + tuple(None if g is None else sign * g
                                 for g in grads)
 
         saved = ctx.saved_tensors
         k = len(saved) // 2
         costs, sols = saved[:k], saved[k:]
-        grads_ = [torch.zeros_like(y) if g is None else g
-                  for g, y in zip(grads, sols)]
-        lam = ctx.lambda_
-        # argmin: y_lam = y(w + lam g); argmax: y_lam = y(w - lam g).
-        perturbed = tuple(c - sign * lam * g for c, g in zip(costs, grads_))
-        sols_lam = run_solver(ctx.solver, perturbed)
-        return head + tuple(sign * (y - y_lam) / lam
-                            for y, y_lam in zip(sols, sols_lam))
+        g = _zeros_for(grads, sols)
+        solver = ctx.solver
+        if est.mode == 'blackbox':
+            lam = est.lambda_
+            # argmin: y_lam = y(w + lam g); argmax: y_lam = y(w - lam g).
+            perturbed = [c - sign * lam * gi for c, gi in zip(costs, g)]
+            sols_lam = est.solve(solver, perturbed)
+            return head + tuple(sign * (y - y_lam) / lam
+                                for y, y_lam in zip(sols, sols_lam))
+
+        if ctx.samples is None:  # out of training: fresh samples
+            ctx.samples = _sample(est, solver, costs)
+        noises, sols_m = ctx.samples
+        m = len(noises)
+        out = [torch.zeros_like(c) for c in costs]
+        if est.mode == 'perturbed':
+            # Stein: d/dw E[y(w + sigma Z)] = E[y(w + sigma Z) Z^T] / sigma,
+            # so the VJP is E[<g, y_m>_graph * Z_m] / sigma; eps = sigma Z.
+            for eps, y_m in zip(noises, sols_m):
+                dots = _graph_dot(g, y_m, est.indices, est.num_graphs)
+                for o, d, e in zip(out, dots, eps):
+                    o.add_(d * e)
+            scale = 1.0 / (m * est.sigma * est.sigma)
+            return head + tuple(o * scale for o in out)
+
+        # I-MLE: the target w' = w - s lam g, the same noise for both.
+        lam = est.lambda_
+        target = [c - sign * lam * gi for c, gi in zip(costs, g)]
+        for eps, y_m in zip(noises, sols_m):
+            y_t = est.solve(solver, [t + sign * e
+                                     for t, e in zip(target, eps)])
+            for o, a, b in zip(out, y_m, y_t):
+                o.add_(a - b)
+        return head + tuple(o * (sign / (m * lam)) for o in out)
+
+
+def _sample(est: Estimator, solver: SolverCallable,
+            costs: Sequence[Tensor]) -> Tuple[List[List[Tensor]],
+                                             List[Tuple[Tensor, ...]]]:
+    sign = est.sign if est.mode == 'imle' else 1.0
+    noises, sols_m = [], []
+    for _ in range(est.num_samples):
+        eps = est.draw(costs)
+        noises.append(eps)
+        sols_m.append(est.solve(solver, [c + sign * e
+                                         for c, e in zip(costs, eps)]))
+    return noises, sols_m
+
+
+# Operations that keep the entries and their order (row-major): a solution
+# passed through them is still the solution.
+_SHAPE_OPS = ('ViewBackward', 'ReshapeAliasBackward', 'UnsafeViewBackward',
+              'CloneBackward', 'ToCopyBackward', 'AliasBackward',
+              'SqueezeBackward', 'UnsqueezeBackward')
+
+
+def solver_node(y: Tensor, max_depth: int = 32) -> Tuple[Any, int]:
+    r"""The :class:`SolverFunction` node that computed :obj:`y` (directly or
+    through operations that keep the entries in order, such as
+    :meth:`~torch.Tensor.view` and :meth:`~torch.Tensor.reshape`) and the
+    number of its output, or :obj:`(None, -1)`."""
+    node = y.grad_fn
+    nr = y.output_nr
+    for _ in range(max_depth):
+        if node is None:
+            break
+        if isinstance(node, SolverFunction._backward_cls):  # type: ignore
+            return node, nr
+        if not type(node).__name__.startswith(_SHAPE_OPS):
+            break
+        nexts = [(n, i) for n, i in node.next_functions if n is not None]
+        if len(nexts) != 1:
+            break
+        node, nr = nexts[0]
+    return None, -1
 
 
 class GradProbe(torch.autograd.Function):

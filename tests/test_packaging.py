@@ -47,7 +47,7 @@ CONFLICTS_WITH_CORE = {
 }
 # Extras that are not runtime features (left out of `full`), and runtime
 # requirements deliberately left out of `full` (none at present).
-NOT_RUNTIME = {'test', 'full'}
+NOT_RUNTIME = {'test', 'full', 'docs'}
 NOT_IN_FULL: set = set()
 # The commands the README gives for the packages that are not extras.
 DOCUMENTED_COMMANDS = [

@@ -267,9 +267,15 @@ def save_data_list(data_list: List[Data], path: str, split: str,
     fs.torch_save((data.to_dict(), slices), path)
 
 
-def md5sum(path: str) -> str:
-    md5 = hashlib.md5()
+def file_digest(path: str, algorithm: str = 'md5') -> str:
+    r"""Returns the :obj:`algorithm` (a :mod:`hashlib` name) hex digest of
+    the file at :obj:`path`, read in chunks of 1 MiB."""
+    h = hashlib.new(algorithm)
     with open(path, 'rb') as f:
         for chunk in iter(lambda: f.read(1 << 20), b''):
-            md5.update(chunk)
-    return md5.hexdigest()
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def md5sum(path: str) -> str:
+    return file_digest(path, 'md5')

@@ -26,6 +26,7 @@ from typing import (
 import numpy as np
 import torch
 
+from pyg_identity.nn.functional.settings import BACKWARDS, IMLE_NOISES
 from pyg_identity.projection import validate_mode
 from pyg_identity.utils.collapse import CollapseMonitor  # noqa: F401
 from pyg_identity.utils.plot import import_pyplot
@@ -59,6 +60,14 @@ def _float(value: str) -> float:
 
 def _non_negative(value: str) -> float:
     return _number(value, 'a non-negative number', float, 0.0)
+
+
+def _positive(value: str) -> float:
+    x = _float(value)
+    if not (x > 0 and x != float('inf')):
+        raise argparse.ArgumentTypeError(f'expected a positive number, got '
+                                         f'{value!r}')
+    return x
 
 
 def _int(value: str) -> int:
@@ -308,7 +317,8 @@ def base_parser(description: str, *, epochs: int, projection: Optional[str],
     r"""Returns an :class:`argparse.ArgumentParser` with the flags every
     experiment takes: :obj:`--backward`, :obj:`--projection`,
     :obj:`--noise`, :obj:`--noise-epochs`, :obj:`--noise-position`,
-    :obj:`--lambda`, :obj:`--epochs`, :obj:`--lr`, :obj:`--lr-milestones`,
+    :obj:`--lambda`, :obj:`--sigma`, :obj:`--num-samples`,
+    :obj:`--imle-noise`, :obj:`--epochs`, :obj:`--lr`, :obj:`--lr-milestones`,
     :obj:`--lr-gamma`, :obj:`--batch-size`, :obj:`--seed`,
     :obj:`--out`, :obj:`--tiny` and :obj:`--quiet`; defaults are the
     experiment's. Its program name is :obj:`pyg-identity train NAME` and its
@@ -319,8 +329,9 @@ def base_parser(description: str, *, epochs: int, projection: Optional[str],
         description=plain_text(description),
         formatter_class=HelpFormatter)
     p.add_argument('--backward', default='identity',
-                   choices=['identity', 'blackbox'],
-                   help='gradient of the solver layer')
+                   choices=list(BACKWARDS),
+                   help='gradient estimator of the solver layer (see '
+                   'GradientSettings)')
     p.add_argument('--projection', type=_projection,
                    default='none' if projection is None else projection,
                    metavar='{none,mean,norm,std}',
@@ -340,7 +351,18 @@ def base_parser(description: str, *, epochs: int, projection: Optional[str],
                    'projected costs')
     p.add_argument('--lambda', dest='lambda_', type=_non_negative,
                    default=lambda_, metavar='LAMBDA',
-                   help='Blackbox interpolation strength')
+                   help='Blackbox interpolation strength and I-MLE target '
+                   'strength')
+    p.add_argument('--sigma', type=_positive, default=1.0,
+                   help='perturbation scale of --backward perturbed '
+                   '(Gaussian std) and imle (noise temperature), on the '
+                   'projected costs')
+    p.add_argument('--num-samples', type=_positive_int, default=1,
+                   metavar='M',
+                   help='perturbation samples per step of --backward '
+                   'perturbed and imle')
+    p.add_argument('--imle-noise', default='gumbel', choices=list(IMLE_NOISES),
+                   help='noise of --backward imle')
     p.add_argument('--epochs', type=_positive_int, default=epochs,
                    help='training epochs')
     p.add_argument('--lr', type=_non_negative, default=lr,
@@ -369,6 +391,27 @@ def base_parser(description: str, *, epochs: int, projection: Optional[str],
     p.add_argument('--save-ranks', default=None, metavar='DIR',
                    help=argparse.SUPPRESS)
     return p
+
+
+def gradient_kwargs(args: argparse.Namespace) -> Dict[str, Any]:
+    r"""The :class:`~pyg_identity.nn.functional.GradientSettings` keyword
+    arguments of an experiment's solver layer from its flags (projection,
+    noise position, backward, :math:`\lambda`, :math:`\sigma`, samples,
+    I-MLE noise) with :obj:`diagnostics=True`; the one place every
+    experiment's model construction reads them (the noise margin itself is
+    passed, and scheduled, by the experiment)."""
+    return dict(projection=args.projection,
+                noise_position=args.noise_position, backward=args.backward,
+                lambda_=args.lambda_, sigma=args.sigma,
+                num_samples=args.num_samples, imle_noise=args.imle_noise,
+                diagnostics=True)
+
+
+def solver_calls(diagnostics: Any) -> Optional[int]:
+    r"""The solver calls of the last step that :obj:`diagnostics` recorded
+    (:obj:`None` if it does not count them)."""
+    calls = getattr(diagnostics, 'solver_calls', None)
+    return None if calls is None else int(calls)
 
 
 def seed_everything(seed: int) -> None:

@@ -46,6 +46,7 @@ from pyg_identity.experiments._common import (
     base_parser,
     describe,
     evaluating,
+    gradient_kwargs,
     import_pyplot,
     in_session,
     lr_scheduler,
@@ -54,6 +55,7 @@ from pyg_identity.experiments._common import (
     projection_ablation,
     save_figure,
     seed_everything,
+    solver_calls,
     train_epoch,
 )
 from pyg_identity.models.dvae import DVAE
@@ -204,9 +206,7 @@ def run(args: argparse.Namespace, data: Optional[Any],
     train_x, test_x, split = data if data is not None else load_data(args)
     epochs = min(args.epochs, 2) if args.tiny else args.epochs
     model = DVAE(k=args.k, tau=args.tau, s=args.sog_terms,
-                 projection=args.projection, noise=args.noise,
-                 noise_position=args.noise_position, backward=args.backward,
-                 lambda_=args.lambda_, diagnostics=True)
+                 noise=args.noise, **gradient_kwargs(args))
     net = ddp.wrap(model, seed=args.seed)  # different noise per rank
     if args.optimizer == 'adam':
         optimizer: torch.optim.Optimizer = torch.optim.Adam(
@@ -228,12 +228,14 @@ def run(args: argparse.Namespace, data: Optional[Any],
         loss, cosine, cost_norm = train(net, optimizer, train_x,
                                         args.batch_size,
                                         args.quiet or not ddp.is_main, perm)
+        calls = solver_calls(model.topk.diagnostics)  # last step
         if scheduler is not None:
             scheduler.step()
         if logger is not None:
             monitor.update(epoch, cost_norm)
             test_n_elbo = test(model, test_x, args.batch_size, args.seed + 1)
             logger.log(epoch, train_n_elbo=loss, test_n_elbo=test_n_elbo,
+                       solver_calls=calls,
                        grad_cosine=cosine, cost_norm=cost_norm)
         ddp.barrier()
     ddp.end_training(model, args.save_ranks)

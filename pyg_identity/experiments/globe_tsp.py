@@ -61,12 +61,14 @@ from pyg_identity.experiments._common import (
     describe,
     evaluating,
     first_batch,
+    gradient_kwargs,
     lr_scheduler,
     mean_graph_norm,
     noise_for_epoch,
     root_help,
     save_state_dict,
     seed_everything,
+    solver_calls,
     tour_loss,
     train_epoch,
 )
@@ -279,11 +281,8 @@ def main(argv: Optional[Sequence[str]] = None) -> Dict[str, Any]:
 
     # Model.
     model = GlobeTSPNet(image_size=args.image_size, distance=args.distance,
-                        runs=args.runs, projection=args.projection,
-                        noise=args.noise,
-                        noise_position=args.noise_position,
-                        backward=args.backward,
-                        lambda_=args.lambda_, diagnostics=True)
+                        runs=args.runs, noise=args.noise,
+                        **gradient_kwargs(args))
     net = ddp.wrap(model, seed=args.seed)  # different noise per rank
     optimizer = torch.optim.Adam(model.parameters(), lr=args.lr)
     scheduler = lr_scheduler(optimizer, args)
@@ -340,6 +339,7 @@ def main(argv: Optional[Sequence[str]] = None) -> Dict[str, Any]:
     for epoch in range(1, args.epochs + 1):
         start = time.perf_counter()
         stats = train(epoch)
+        calls = solver_calls(layer.diagnostics)  # last step
         epoch_times.append(time.perf_counter() - start)
         if scheduler is not None:
             scheduler.step()
@@ -348,6 +348,7 @@ def main(argv: Optional[Sequence[str]] = None) -> Dict[str, Any]:
             emb = embedding_stats(model, train_dataset.flags)
             monitor.update(epoch, stats['cost_norm'])
             logger.log(epoch, loss=stats['loss'],
+                       solver_calls=calls,
                        cost_norm=stats['cost_norm'],
                        true_cost_norm=true_norm, noise=layer.noise,
                        spread=emb['spread'],

@@ -57,6 +57,7 @@ from pyg_identity.experiments._common import (
     base_parser,
     evaluating,
     first_batch,
+    gradient_kwargs,
     import_pyplot,
     lr_scheduler,
     missing_data,
@@ -64,6 +65,7 @@ from pyg_identity.experiments._common import (
     save_figure,
     save_state_dict,
     seed_everything,
+    solver_calls,
     train_epoch,
 )
 from pyg_identity.models.keypoint_matcher import (
@@ -488,9 +490,7 @@ def main(argv: Optional[List[str]] = None) -> Dict[str, Any]:
         edge_dim=train_ds.num_edge_features, conv=args.conv,
         quadratic=args.quadratic, solver=args.qap_solver,
         max_iter=args.qap_iter, informed_margin=args.informed_margin,
-        projection=args.projection, noise=args.noise,
-        noise_position=args.noise_position, backward=args.backward,
-        lambda_=args.lambda_, diagnostics=True)
+        noise=args.noise, **gradient_kwargs(args))
     net = ddp.wrap(model, seed=args.seed)  # different noise per rank
     optimizer = torch.optim.Adam(model.parameters(), lr=args.lr)
     # The paper halves the lr every 2 of 10 epochs (every epochs // 5 of
@@ -512,6 +512,7 @@ def main(argv: Optional[List[str]] = None) -> Dict[str, Any]:
         ddp.set_epoch(sampler, epoch)
         loss, train_acc, cost_norm = train(net, train_loader, optimizer,
                                            args, progress=ddp.is_main)
+        calls = solver_calls(model.matcher.diagnostics)  # last step
         epoch_times.append(time.perf_counter() - start)
         cpu_times.append(time.process_time() - cpu)
         scheduler.step()
@@ -519,6 +520,7 @@ def main(argv: Optional[List[str]] = None) -> Dict[str, Any]:
             monitor.update(epoch, cost_norm)
             metrics = test(model, test_loader)
             logger.log(epoch, loss=loss, train_acc_pct=train_acc,
+                       solver_calls=calls,
                        cost_norm=cost_norm,
                        test_acc_pct=metrics['accuracy'],
                        test_f1_pct=metrics['f1'],

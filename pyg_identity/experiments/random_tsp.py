@@ -45,12 +45,14 @@ from pyg_identity.experiments._common import (
     describe,
     evaluating,
     first_batch,
+    gradient_kwargs,
     lr_scheduler,
     mean_graph_norm,
     noise_for_epoch,
     root_help,
     save_state_dict,
     seed_everything,
+    solver_calls,
     tour_loss,
     train_epoch,
 )
@@ -211,10 +213,8 @@ def main(argv: Optional[Sequence[str]] = None) -> Dict[str, Any]:
     model = TSPEdgeGNN(hidden_channels=args.hidden_channels,
                        num_layers=args.num_layers,
                        edge_dim=None if args.no_edge_attr else 1,
-                       runs=args.runs, projection=args.projection,
-                       noise=args.noise, noise_position=args.noise_position,
-                       backward=args.backward, lambda_=args.lambda_,
-                       diagnostics=True)
+                       runs=args.runs, noise=args.noise,
+                       **gradient_kwargs(args))
     net = ddp.wrap(model, seed=args.seed)  # different noise per rank
     optimizer = torch.optim.Adam(model.parameters(), lr=args.lr)
     scheduler = lr_scheduler(optimizer, args)
@@ -249,6 +249,7 @@ def main(argv: Optional[Sequence[str]] = None) -> Dict[str, Any]:
     for epoch in range(1, args.epochs + 1):
         start = time.perf_counter()
         stats = train(epoch)
+        calls = solver_calls(layer.diagnostics)  # last step
         epoch_times.append(time.perf_counter() - start)
         if scheduler is not None:
             scheduler.step()
@@ -256,6 +257,7 @@ def main(argv: Optional[Sequence[str]] = None) -> Dict[str, Any]:
             monitor.update(epoch, stats['cost_norm'])
             test_stats = _test(model, test_loader)
             logger.log(epoch, loss=stats['loss'], cost_norm=stats['cost_norm'],
+                       solver_calls=calls,
                        true_cost_norm=true_norm, noise=layer.noise,
                        test_gap_pct=test_stats['gap'],
                        test_acc_pct=test_stats['acc'],

@@ -60,6 +60,7 @@ from pyg_identity.experiments._common import (
     add_mnist,
     base_parser,
     describe,
+    gradient_kwargs,
     import_pyplot,
     in_session,
     lr_scheduler,
@@ -68,6 +69,7 @@ from pyg_identity.experiments._common import (
     projection_ablation,
     save_figure,
     seed_everything,
+    solver_calls,
     train_epoch,
 )
 from pyg_identity.models.retrieval import RetrievalNet
@@ -249,10 +251,7 @@ def run(args: argparse.Namespace, data: Optional[Any],
     epochs = min(args.epochs, 2) if args.tiny else args.epochs
     model = RetrievalNet(train_x.size(1), args.hidden_channels,
                          args.embedding,
-                         projection=args.projection, noise=args.noise,
-                         noise_position=args.noise_position,
-                         backward=args.backward, lambda_=args.lambda_,
-                         diagnostics=True)
+                         noise=args.noise, **gradient_kwargs(args))
     net = ddp.wrap(model, seed=args.seed)  # different noise per rank
     optimizer = torch.optim.Adam(model.parameters(), lr=args.lr,
                                  weight_decay=args.weight_decay)
@@ -276,11 +275,13 @@ def run(args: argparse.Namespace, data: Optional[Any],
         loss, cost_norm = train(net, optimizer, train_x, train_y,
                                 args.batch_size, args.memory,
                                 args.quiet or not ddp.is_main, perm)
+        calls = solver_calls(model.criterion.diagnostics)  # last step
         scheduler.step()
         if logger is not None:
             monitor.update(epoch, cost_norm)
             recall = test(model, test_x, test_y)
             logger.log(epoch, train_loss=loss, test_recall_at_1_pct=recall,
+                       solver_calls=calls,
                        cost_norm=cost_norm)
         ddp.barrier()
     ddp.end_training(model, args.save_ranks)

@@ -43,6 +43,7 @@ from pyg_identity.experiments._common import (
     describe,
     evaluating,
     first_batch,
+    gradient_kwargs,
     import_pyplot,
     lr_scheduler,
     mean_graph_norm,
@@ -51,6 +52,7 @@ from pyg_identity.experiments._common import (
     save_figure,
     save_state_dict,
     seed_everything,
+    solver_calls,
     train_epoch,
 )
 from pyg_identity.models.terrain_net import TerrainNet
@@ -183,10 +185,8 @@ def main(argv: Optional[List[str]] = None) -> Dict[str, Any]:
     model = TerrainNet(grid_size=args.grid_size,
                        hidden_channels=args.hidden_channels,
                        num_blocks=args.num_blocks,
-                       projection=args.projection, noise=args.noise,
-                       noise_position=args.noise_position,
-                       backward=args.backward, lambda_=args.lambda_,
-                       diagnostics=True).to(device)
+                       noise=args.noise,
+                       **gradient_kwargs(args)).to(device)
 
     kwargs = dict(root=args.root, grid_size=args.grid_size, seed=args.seed,
                   num_train=args.num_train, num_val=args.num_val,
@@ -236,6 +236,7 @@ def main(argv: Optional[List[str]] = None) -> Dict[str, Any]:
     for epoch in range(1, args.epochs + 1):
         t = time.perf_counter()
         loss = train(epoch)
+        calls = solver_calls(model.solver.diagnostics)  # last step
         epoch_times.append(time.perf_counter() - t)
         if scheduler is not None:
             scheduler.step()
@@ -244,6 +245,7 @@ def main(argv: Optional[List[str]] = None) -> Dict[str, Any]:
             monitor.update(epoch, cost_norm)
             val = run_test(model, val_loader)
             logger.log(epoch, loss=loss, cost_norm=cost_norm,
+                       solver_calls=calls,
                        true_cost_norm=true_norm,
                        val_cost_ratio_pct=val['cost_ratio'],
                        val_exact_acc_pct=100 * val['exact'],

@@ -11,6 +11,7 @@ from torch_geometric.nn import MLP
 
 from pyg_identity.nn.functional.settings import GradientSettings
 from pyg_identity.nn.topk import IdentityTopK
+from pyg_identity.utils._checks import check_positive
 
 
 def sum_of_gamma_noise(
@@ -50,10 +51,8 @@ def sum_of_gamma_noise(
             (default: :obj:`None`, the default dtype)
         device (torch.device, optional): The device. (default: :obj:`None`)
     """
-    if not isinstance(k, int) or isinstance(k, bool) or k < 1:
-        raise ValueError(f"'k' must be a positive integer (got {k!r})")
-    if not isinstance(s, int) or isinstance(s, bool) or s < 1:
-        raise ValueError(f"'s' must be a positive integer (got {s!r})")
+    check_positive(k, 'k')
+    check_positive(s, 's')
     if not tau > 0 or not math.isfinite(tau):
         raise ValueError(f"'tau' must be positive and finite (got {tau})")
     dtype = dtype or torch.get_default_dtype()
@@ -157,10 +156,7 @@ class DVAE(torch.nn.Module):
         for name, value in (('in_channels', in_channels),
                             ('num_blocks', num_blocks),
                             ('block_size', block_size), ('s', s)):
-            if not isinstance(value, int) or isinstance(value, bool) or (
-                    value < 1):
-                raise ValueError(f"'{name}' must be a positive integer (got "
-                                 f"{value!r})")
+            check_positive(value, name)
         if not isinstance(k, int) or isinstance(k, bool) or not (
                 1 <= k < block_size):
             raise ValueError(f"'k' must be an integer in [1, block_size) = "

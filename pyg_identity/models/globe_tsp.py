@@ -7,6 +7,7 @@ from torch_geometric.typing import OptTensor
 
 from pyg_identity.nn.functional.settings import GradientSettings
 from pyg_identity.nn.tsp import IdentityTSP
+from pyg_identity.utils._checks import check_positive
 
 DISTANCES = ('geodesic', 'chord')
 
@@ -86,12 +87,8 @@ class GlobeTSPNet(torch.nn.Module):
                 image_size, int) or image_size < 10:
             raise ValueError(f"'image_size' must be an integer of at least "
                              f"10 (got {image_size!r})")
-        for name, value in (('in_channels', in_channels),
-                            ('hidden_channels', hidden_channels)):
-            if isinstance(value, bool) or not isinstance(value,
-                                                         int) or value < 1:
-                raise ValueError(f"'{name}' must be a positive integer (got "
-                                 f"{value!r})")
+        check_positive(in_channels, 'in_channels')
+        check_positive(hidden_channels, 'hidden_channels')
         if distance not in DISTANCES:
             raise ValueError(f"'distance' must be 'geodesic' or 'chord' (got "
                              f"{distance!r})")

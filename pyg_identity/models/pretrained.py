@@ -1,13 +1,14 @@
 r"""Pretrained example checkpoints: small state dicts with a model card each,
 in the top-level :obj:`models/` folder of a checkout and inside the wheel as
 :obj:`pyg_identity.pretrained`."""
-import hashlib
 import importlib
 import json
 import os
 from typing import Any, Dict, List, Optional, Tuple
 
 import torch
+
+from pyg_identity.datasets._utils import file_digest
 
 ENV_VAR = 'PYG_IDENTITY_MODELS'
 CARD_KEYS = ('name', 'task', 'class', 'kwargs', 'dataset', 'dataset_kwargs',
@@ -63,11 +64,7 @@ def model_card(name: str) -> Dict[str, Any]:
 
 def sha256(path: str) -> str:
     r"""Returns the SHA-256 hex digest of the file at :obj:`path`."""
-    h = hashlib.sha256()
-    with open(path, 'rb') as f:
-        for chunk in iter(lambda: f.read(1 << 20), b''):
-            h.update(chunk)
-    return h.hexdigest()
+    return file_digest(path, 'sha256')
 
 
 # The only classes a model card may name, as `card name: (module, class)`.

@@ -10,6 +10,7 @@ from torch_geometric.nn import MLP
 
 from pyg_identity.nn.functional.settings import GradientSettings
 from pyg_identity.nn.ranking import RecallLoss
+from pyg_identity.utils._checks import check_positive
 
 
 class RetrievalNet(torch.nn.Module):
@@ -78,10 +79,7 @@ class RetrievalNet(torch.nn.Module):
         for name, value in (('in_channels', in_channels),
                             ('hidden_channels', hidden_channels),
                             ('out_channels', out_channels)):
-            if not isinstance(value, int) or isinstance(value, bool) or (
-                    value < 1):
-                raise ValueError(f"'{name}' must be a positive integer (got "
-                                 f"{value!r})")
+            check_positive(value, name)
         self.in_channels = in_channels
         self.hidden_channels = hidden_channels
         self.out_channels = out_channels

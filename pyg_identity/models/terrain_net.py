@@ -7,14 +7,8 @@ from torch_geometric.typing import OptTensor
 
 from pyg_identity.nn.functional.settings import GradientSettings
 from pyg_identity.nn.shortest_path import IdentityShortestPath
+from pyg_identity.utils._checks import check_positive
 from pyg_identity.utils.grid import grid_edge_index
-
-
-def _check_positive(value: int, name: str) -> int:
-    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-        raise ValueError(f"'{name}' must be a positive integer (got "
-                         f"{value!r})")
-    return value
 
 
 class _BasicBlock(torch.nn.Module):
@@ -133,12 +127,12 @@ class TerrainNet(torch.nn.Module):
         **kwargs: Any,
     ) -> None:
         super().__init__()
-        _check_positive(grid_size, 'grid_size')
+        check_positive(grid_size, 'grid_size')
         if grid_size < 2:
             raise ValueError(f"'grid_size' must be at least 2 (got "
                              f"{grid_size})")
-        _check_positive(in_channels, 'in_channels')
-        _check_positive(hidden_channels, 'hidden_channels')
+        check_positive(in_channels, 'in_channels')
+        check_positive(hidden_channels, 'hidden_channels')
         if (isinstance(num_blocks, bool) or not isinstance(num_blocks, int)
                 or num_blocks < 0):
             raise ValueError(f"'num_blocks' must be a non-negative integer "

@@ -11,6 +11,7 @@ from torch_geometric.typing import OptTensor
 from pyg_identity.nn.edge_cost import EdgeCost
 from pyg_identity.nn.functional.settings import GradientSettings
 from pyg_identity.nn.tsp import IdentityTSP
+from pyg_identity.utils._checks import check_positive
 
 
 class TSPEdgeGNN(torch.nn.Module):
@@ -85,12 +86,8 @@ class TSPEdgeGNN(torch.nn.Module):
         **kwargs: Any,
     ) -> None:
         super().__init__()
-        for name, value in (('in_channels', in_channels),
-                            ('hidden_channels', hidden_channels)):
-            if isinstance(value, bool) or not isinstance(value,
-                                                         int) or value < 1:
-                raise ValueError(f"'{name}' must be a positive integer (got "
-                                 f"{value!r})")
+        check_positive(in_channels, 'in_channels')
+        check_positive(hidden_channels, 'hidden_channels')
         if isinstance(num_layers, bool) or not isinstance(
                 num_layers, int) or num_layers < 0:
             raise ValueError(f"'num_layers' must be a non-negative integer "

@@ -6,16 +6,62 @@ from torch import Tensor
 from torch_geometric.nn import MLP
 from torch_geometric.typing import OptTensor
 
-
-def _check_channels(value: Any, name: str, allow_none: bool = False) -> None:
-    if value is None and allow_none:
-        return
-    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-        raise ValueError(f"'{name}' must be a positive integer (got "
-                         f"{value!r})")
+from pyg_identity.utils._checks import check_positive
 
 
-class EdgeCost(torch.nn.Module):
+class _MLPCost(torch.nn.Module):
+    r"""The shared part of the MLP cost heads: validated hyperparameters, an
+    MLP from :obj:`num_ends` node embeddings (and :obj:`edge_dim` edge
+    features) to one cost, the check of the node embeddings and the
+    optional softplus."""
+    def __init__(
+        self,
+        in_channels: int,
+        hidden_channels: Optional[int],
+        num_layers: int,
+        positive: bool,
+        dropout: float,
+        act: Union[str, Any, None],
+        norm: Union[str, Any, None],
+        bias: bool,
+        edge_dim: Optional[int] = None,
+        num_ends: int = 1,
+    ) -> None:
+        super().__init__()
+        check_positive(in_channels, 'in_channels')
+        check_positive(hidden_channels, 'hidden_channels', allow_none=True)
+        check_positive(num_layers, 'num_layers')
+        check_positive(edge_dim, 'edge_dim', allow_none=True)
+        if not 0.0 <= dropout < 1.0:
+            raise ValueError(f"'dropout' must lie in [0, 1) (got {dropout})")
+        self.in_channels = in_channels
+        self.hidden_channels = (in_channels if hidden_channels is None else
+                                hidden_channels)
+        self.num_layers = num_layers
+        self.positive = bool(positive)
+        self.dropout = dropout
+        kwargs: Dict[str, Any] = dict(dropout=dropout, act=act, norm=norm,
+                                      bias=bias)
+        self.mlp = MLP(in_channels=num_ends * in_channels + (edge_dim or 0),
+                       hidden_channels=self.hidden_channels, out_channels=1,
+                       num_layers=num_layers, **kwargs)
+        self.reset_parameters()
+
+    def reset_parameters(self) -> None:
+        r"""Resets all learnable parameters of the module."""
+        self.mlp.reset_parameters()
+
+    def _check_x(self, x: Tensor) -> None:
+        if x.dim() != 2 or x.size(-1) != self.in_channels:
+            raise ValueError(f"'x' must have shape [num_nodes, "
+                             f"{self.in_channels}] (got {list(x.size())})")
+
+    def _activate(self, out: Tensor) -> Tensor:
+        out = out.view(-1)
+        return F.softplus(out) if self.positive else out
+
+
+class EdgeCost(_MLPCost):
     r"""A cost head that maps node embeddings (and edge features) to one
     cost per edge, to feed edge-level solver layers such as
     :class:`pyg_identity.nn.IdentityShortestPath` or
@@ -84,31 +130,11 @@ class EdgeCost(torch.nn.Module):
         norm: Union[str, Any, None] = None,
         bias: bool = True,
     ) -> None:
-        super().__init__()
-        _check_channels(in_channels, 'in_channels')
-        _check_channels(hidden_channels, 'hidden_channels', allow_none=True)
-        _check_channels(num_layers, 'num_layers')
-        _check_channels(edge_dim, 'edge_dim', allow_none=True)
-        if not 0.0 <= dropout < 1.0:
-            raise ValueError(f"'dropout' must lie in [0, 1) (got {dropout})")
-        self.in_channels = in_channels
-        self.hidden_channels = (in_channels if hidden_channels is None else
-                                hidden_channels)
-        self.num_layers = num_layers
+        super().__init__(in_channels, hidden_channels, num_layers, positive,
+                         dropout, act, norm, bias, edge_dim=edge_dim,
+                         num_ends=2)
         self.edge_dim = edge_dim
         self.symmetric = bool(symmetric)
-        self.positive = bool(positive)
-        self.dropout = dropout
-        kwargs: Dict[str, Any] = dict(dropout=dropout, act=act, norm=norm,
-                                      bias=bias)
-        self.mlp = MLP(in_channels=2 * in_channels + (edge_dim or 0),
-                       hidden_channels=self.hidden_channels, out_channels=1,
-                       num_layers=num_layers, **kwargs)
-        self.reset_parameters()
-
-    def reset_parameters(self) -> None:
-        r"""Resets all learnable parameters of the module."""
-        self.mlp.reset_parameters()
 
     def forward(self, x: Tensor, edge_index: Tensor,
                 edge_attr: OptTensor = None) -> Tensor:
@@ -120,9 +146,7 @@ class EdgeCost(torch.nn.Module):
             edge_attr (torch.Tensor, optional): The edge features, required
                 if :obj:`edge_dim` was given. (default: :obj:`None`)
         """
-        if x.dim() != 2 or x.size(-1) != self.in_channels:
-            raise ValueError(f"'x' must have shape [num_nodes, "
-                             f"{self.in_channels}] (got {list(x.size())})")
+        self._check_x(x)
         if edge_index.dim() != 2 or edge_index.size(0) != 2:
             raise ValueError(f"'edge_index' must have shape [2, num_edges] "
                              f"(got {list(edge_index.size())})")
@@ -146,8 +170,7 @@ class EdgeCost(torch.nn.Module):
         out = self.mlp(torch.cat([x_i, x_j, *parts], dim=-1))
         if self.symmetric:
             out = 0.5 * (out + self.mlp(torch.cat([x_j, x_i, *parts], -1)))
-        out = out.view(-1)
-        return F.softplus(out) if self.positive else out
+        return self._activate(out)
 
     def __repr__(self) -> str:
         return (f'{self.__class__.__name__}({self.in_channels}, '

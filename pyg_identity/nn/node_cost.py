@@ -1,14 +1,11 @@
-from typing import Any, Dict, Optional, Union
+from typing import Any, Optional, Union
 
-import torch
-import torch.nn.functional as F
 from torch import Tensor
-from torch_geometric.nn import MLP
 
-from pyg_identity.nn.edge_cost import _check_channels
+from pyg_identity.nn.edge_cost import _MLPCost
 
 
-class NodeCost(torch.nn.Module):
+class NodeCost(_MLPCost):
     r"""A cost head that maps node embeddings to one cost per node, to feed
     node-level solver layers such as
     :class:`pyg_identity.nn.IdentityShortestPath` with
@@ -57,28 +54,8 @@ class NodeCost(torch.nn.Module):
         norm: Union[str, Any, None] = None,
         bias: bool = True,
     ) -> None:
-        super().__init__()
-        _check_channels(in_channels, 'in_channels')
-        _check_channels(hidden_channels, 'hidden_channels', allow_none=True)
-        _check_channels(num_layers, 'num_layers')
-        if not 0.0 <= dropout < 1.0:
-            raise ValueError(f"'dropout' must lie in [0, 1) (got {dropout})")
-        self.in_channels = in_channels
-        self.hidden_channels = (in_channels if hidden_channels is None else
-                                hidden_channels)
-        self.num_layers = num_layers
-        self.positive = bool(positive)
-        self.dropout = dropout
-        kwargs: Dict[str, Any] = dict(dropout=dropout, act=act, norm=norm,
-                                      bias=bias)
-        self.mlp = MLP(in_channels=in_channels,
-                       hidden_channels=self.hidden_channels, out_channels=1,
-                       num_layers=num_layers, **kwargs)
-        self.reset_parameters()
-
-    def reset_parameters(self) -> None:
-        r"""Resets all learnable parameters of the module."""
-        self.mlp.reset_parameters()
+        super().__init__(in_channels, hidden_channels, num_layers, positive,
+                         dropout, act, norm, bias)
 
     def forward(self, x: Tensor) -> Tensor:
         r"""Forward pass.
@@ -86,11 +63,8 @@ class NodeCost(torch.nn.Module):
         Args:
             x (torch.Tensor): The node embeddings.
         """
-        if x.dim() != 2 or x.size(-1) != self.in_channels:
-            raise ValueError(f"'x' must have shape [num_nodes, "
-                             f"{self.in_channels}] (got {list(x.size())})")
-        out = self.mlp(x).view(-1)
-        return F.softplus(out) if self.positive else out
+        self._check_x(x)
+        return self._activate(self.mlp(x))
 
     def __repr__(self) -> str:
         return (f'{self.__class__.__name__}({self.in_channels}, '

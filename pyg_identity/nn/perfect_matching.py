@@ -111,10 +111,7 @@ class IdentityPerfectMatching(PoolOptions, SolverLayer):
 
     def extra_repr(self) -> str:
         out = super().extra_repr()
-        if self.num_workers > 1:
-            out += f', num_workers={self.num_workers}'
-        if self.timeout is not None:
-            out += f', timeout={self.timeout:g}'
+        out += self._pool_repr()
         return out
 
     def __repr__(self) -> str:

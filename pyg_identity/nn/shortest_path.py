@@ -4,12 +4,12 @@ from torch import Tensor
 from torch_geometric.typing import OptTensor
 
 from pyg_identity.nn._base import SolverLayer
+from pyg_identity.nn._pool_options import WorkerOptions
 from pyg_identity.nn.functional.settings import GradientSettings
 from pyg_identity.nn.functional.shortest_path import (
     shortest_path,
     vertex_shortest_path,
 )
-from pyg_identity.solvers._dispatch import check_num_workers
 from pyg_identity.solvers.shortest_path import Terminal, _check_negative_costs
 
 
@@ -19,7 +19,7 @@ def _check_bool(value: Any, name: str) -> bool:
     return value
 
 
-class IdentityShortestPath(SolverLayer):
+class IdentityShortestPath(WorkerOptions, SolverLayer):
     r"""The differentiable :math:`s`-:math:`t` shortest-path layer (an exact
     solver with the Identity gradient) from the `"Backpropagation through
     Combinatorial Algorithms: Identity with Projection Works"
@@ -159,15 +159,6 @@ class IdentityShortestPath(SolverLayer):
     @negative_costs.setter
     def negative_costs(self, value: str) -> None:
         self._negative_costs = _check_negative_costs(value)
-
-    @property
-    def num_workers(self) -> int:
-        r"""The number of solver processes (assignable, validated)."""
-        return self._num_workers
-
-    @num_workers.setter
-    def num_workers(self, value: int) -> None:
-        self._num_workers = check_num_workers(value)
 
     def forward(
         self,

@@ -160,10 +160,7 @@ class IdentityTSP(PoolOptions, SolverLayer):
 
     def extra_repr(self) -> str:
         out = f'solver={self.solver!r}, runs={self.runs}'
-        if self.num_workers > 1:
-            out += f', num_workers={self.num_workers}'
-        if self.timeout is not None:
-            out += f', timeout={self.timeout:g}'
+        out += self._pool_repr()
         return f'{out}, {super().extra_repr()}'
 
     def __repr__(self) -> str:

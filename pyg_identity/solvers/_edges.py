@@ -2,13 +2,21 @@ r"""Argument checks of the edge-level pure solvers (TSP, perfect matching):
 the cost vector, :obj:`edge_index`, the batch vector and :obj:`num_nodes`,
 validated once in the solvers tier (their functionals call the same
 builders)."""
-from typing import Any, Optional
+from typing import Any, Optional, Tuple
 
+import numpy as np
 import torch
 from torch import Tensor
 from torch_geometric.typing import OptTensor
 
-ORDER = 'the order is cost, edge_index, batch, num_nodes, num_graphs'
+from pyg_identity.solvers._checks import looks_like
+
+ORDER = 'cost, edge_index, batch, num_nodes, num_graphs'
+NOUNS = {
+    'float': 'edge costs',
+    'edge_index': 'an edge_index',
+    'vector': 'a batch vector',
+}
 
 
 def _kind(value: Any) -> str:
@@ -17,15 +25,8 @@ def _kind(value: Any) -> str:
 
 def _looks_like(value: Any) -> str:
     # What a misplaced tensor most likely is, for the error message.
-    if not isinstance(value, Tensor):
-        return ''
-    if value.is_floating_point():
-        return f'; this looks like edge costs — {ORDER}'
-    if value.dim() == 2 and value.size(0) == 2:
-        return f'; this looks like an edge_index — {ORDER}'
-    if value.dim() == 1:
-        return f'; this looks like a batch vector — {ORDER}'
-    return ''
+    hint = looks_like(value, NOUNS, ORDER)
+    return f'; {hint}' if hint else ''
 
 
 def check_edge_inputs(cost: Any, edge_index: Any, batch: OptTensor,
@@ -74,7 +75,35 @@ def check_finite_cost(cost: Tensor) -> None:
         raise ValueError("'cost' must be finite (got NaN or inf)")
 
 
-__all__ = ['check_edge_inputs', 'check_finite_cost']
+def check_graph_arrays(cost: Any, edge_index: Any, num_nodes: int, *,
+                       on_nodes: bool = False) -> Tuple[np.ndarray,
+                                                        np.ndarray]:
+    r"""The checks of one graph given to a NumPy solver: raises a
+    :class:`ValueError` naming the argument unless :obj:`edge_index` has
+    shape :obj:`[2, E]` with nodes in :obj:`[0, num_nodes)` and :obj:`cost`
+    is finite with one entry per edge (per node if :obj:`on_nodes`); returns
+    :obj:`edge_index` as :obj:`int64` and :obj:`cost` as :obj:`float64`."""
+    edge_index = np.asarray(edge_index, dtype=np.int64)
+    cost = np.asarray(cost, dtype=np.float64)
+    if edge_index.ndim != 2 or edge_index.shape[0] != 2:
+        raise ValueError(f"'edge_index' must have shape [2, num_edges] (got "
+                         f"{list(edge_index.shape)})")
+    size = num_nodes if on_nodes else edge_index.shape[1]
+    if cost.shape != (size, ):
+        raise ValueError(f"'cost' must have shape [{size}] (one entry per "
+                         f"{'node' if on_nodes else 'edge'}; got "
+                         f"{list(cost.shape)})")
+    if not np.all(np.isfinite(cost)):
+        raise ValueError("'cost' must be finite (got NaN or inf)")
+    if edge_index.size and (edge_index.min() < 0
+                            or edge_index.max() >= num_nodes):
+        raise ValueError(f"'edge_index' refers to nodes outside [0, "
+                         f"{num_nodes})")
+    return edge_index, cost
+
+
+__all__ = ['check_edge_inputs', 'check_finite_cost', 'check_graph_arrays',
+           'infer_num_nodes']
 
 
 def infer_num_nodes(edge_index: Tensor, batch: OptTensor,

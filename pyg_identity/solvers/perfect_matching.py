@@ -14,7 +14,11 @@ from pyg_identity.solvers._dispatch import (
     map_graphs,
     to_numpy,
 )
-from pyg_identity.solvers._edges import check_edge_inputs, check_finite_cost
+from pyg_identity.solvers._edges import (
+    check_edge_inputs,
+    check_finite_cost,
+    check_graph_arrays,
+)
 
 
 def _undirected_edges(edge_index: np.ndarray, num_nodes: int) -> Tuple[
@@ -121,20 +125,7 @@ def _perfect_matching(
             or on invalid input (NaN or inf costs, out-of-range nodes,
             duplicate edges, mixed listing).
     """
-    edge_index = np.asarray(edge_index, dtype=np.int64)
-    cost = np.asarray(cost, dtype=np.float64)
-    if edge_index.ndim != 2 or edge_index.shape[0] != 2:
-        raise ValueError(f"'edge_index' must have shape [2, num_edges] (got "
-                         f"{list(edge_index.shape)})")
-    if cost.shape != (edge_index.shape[1], ):
-        raise ValueError(f"'cost' must have shape "
-                         f"[{edge_index.shape[1]}] (got {list(cost.shape)})")
-    if not np.all(np.isfinite(cost)):
-        raise ValueError("'cost' must be finite (got NaN or inf)")
-    if edge_index.size and (edge_index.min() < 0
-                            or edge_index.max() >= num_nodes):
-        raise ValueError(f"'edge_index' refers to nodes outside [0, "
-                         f"{num_nodes})")
+    edge_index, cost = check_graph_arrays(cost, edge_index, num_nodes)
     if num_nodes % 2 == 1:
         raise _odd(num_nodes)
     y = _blossom(edge_index, cost, num_nodes)

@@ -16,16 +16,19 @@ from torch import Tensor
 from torch_geometric.typing import OptTensor
 from torch_geometric.utils import cumsum, scatter, to_dense_batch
 
+from pyg_identity.solvers._checks import looks_like
+
 ORDER = 'cost, batch, num_graphs'
+NOUNS = {
+    'bool': "boolean labels (e.g. 'relevant')",
+    'float': 'a cost (scores)',
+    'tensor': 'a batch vector',
+}
 
 
-def _looks_like(t: Tensor) -> str:
+def _looks_like(t: Tensor, order: str) -> str:
     # What a misplaced tensor of the wrong kind most likely is.
-    if t.dtype == torch.bool:
-        return 'boolean labels (e.g. \'relevant\')'
-    if t.is_floating_point():
-        return 'a cost (scores)'
-    return 'a batch vector'
+    return str(looks_like(t, NOUNS, order))
 
 
 def check_cost(cost: Any, name: str = 'cost', order: str = ORDER) -> None:
@@ -38,8 +41,7 @@ def check_cost(cost: Any, name: str = 'cost', order: str = ORDER) -> None:
                          f"{type(cost)})")
     if not cost.is_floating_point():
         raise ValueError(f"'{name}' must be a floating point tensor (got "
-                         f"{cost.dtype}; this looks like {_looks_like(cost)} "
-                         f"- the order is {order})")
+                         f"{cost.dtype}; {_looks_like(cost, order)})")
     if cost.dim() not in (1, 2):
         raise ValueError(f"'{name}' must be one-dimensional (with 'batch') "
                          f"or two-dimensional (one group per row) (got shape "
@@ -88,8 +90,7 @@ def check_batch(cost: Tensor, batch: Any, num_graphs: Any,
     if batch.is_floating_point() or batch.dtype == torch.bool or (
             batch.is_complex()):
         raise ValueError(f"'batch' must be an integer tensor (got "
-                         f"{batch.dtype}; this looks like "
-                         f"{_looks_like(batch)} - the order is {order})")
+                         f"{batch.dtype}; {_looks_like(batch, order)})")
     if batch.dim() != 1 or batch.numel() != cost.numel():
         raise ValueError(f"'batch' must be one-dimensional with "
                          f"{cost.numel()} entries, one per cost entry (got "

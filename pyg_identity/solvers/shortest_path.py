@@ -21,6 +21,7 @@ from torch import Tensor
 from torch_geometric.typing import OptTensor
 
 from pyg_identity.projection import edge_batch, validate_mode
+from pyg_identity.solvers._checks import looks_like
 from pyg_identity.solvers._dispatch import (
     GraphBlocks,
     check_num_workers,
@@ -28,6 +29,7 @@ from pyg_identity.solvers._dispatch import (
     map_graphs,
     to_numpy,
 )
+from pyg_identity.solvers._edges import check_graph_arrays, infer_num_nodes
 
 NEGATIVE_COSTS = ('raise', 'clamp')
 
@@ -65,22 +67,8 @@ def _clamp_negative_costs(cost: np.ndarray, what: str) -> np.ndarray:
 def _check_graph(cost: np.ndarray, edge_index: np.ndarray, num_nodes: int,
                  source: int, target: int,
                  on_nodes: bool) -> Tuple[np.ndarray, np.ndarray]:
-    edge_index = np.asarray(edge_index, dtype=np.int64)
-    cost = np.asarray(cost, dtype=np.float64)
-    if edge_index.ndim != 2 or edge_index.shape[0] != 2:
-        raise ValueError(f"'edge_index' must have shape [2, num_edges] (got "
-                         f"{list(edge_index.shape)})")
-    size = num_nodes if on_nodes else edge_index.shape[1]
-    if cost.shape != (size, ):
-        raise ValueError(f"'cost' must have shape [{size}] (one entry per "
-                         f"{'node' if on_nodes else 'edge'}; got "
-                         f"{list(cost.shape)})")
-    if not np.all(np.isfinite(cost)):
-        raise ValueError("'cost' must be finite (got NaN or inf)")
-    if edge_index.size and (edge_index.min() < 0
-                            or edge_index.max() >= num_nodes):
-        raise ValueError(f"'edge_index' refers to nodes outside [0, "
-                         f"{num_nodes})")
+    edge_index, cost = check_graph_arrays(cost, edge_index, num_nodes,
+                                          on_nodes=on_nodes)
     for name, v in (('source', source), ('target', target)):
         if not 0 <= v < num_nodes:
             raise ValueError(f"'{name}' must lie in [0, {num_nodes}) (got "
@@ -496,26 +484,23 @@ def _uneven_path_nodes(edge_index: np.ndarray, num_nodes: int,
 
 Terminal = Union[int, Tensor]
 
-_ORDER = ("the order is cost, edge_index, batch, num_nodes, num_graphs; "
-          "source= and target= are keyword-only")
+_ORDER = ('cost, edge_index, batch, num_nodes, num_graphs; source= and '
+          'target= are keyword-only')
+_NOUNS = {
+    'float': 'costs',
+    'edge_index': 'an edge_index',
+    'vector': "a batch vector (or 'source'/'target' node indices)",
+}
 
 
 def _looks_like(value: Tensor) -> str:
     # What a misplaced tensor looks like, for an error message.
-    if value.is_floating_point():
-        what = 'costs'
-    elif value.dim() == 2 and value.size(0) == 2:
-        what = 'an edge_index'
-    elif value.dim() == 1:
-        what = "a batch vector (or 'source'/'target' node indices)"
-    else:
-        return _ORDER
-    return f'this looks like {what} — {_ORDER}'
+    return looks_like(value, _NOUNS, _ORDER) or f'the order is {_ORDER}'
 
 
 def _check_cost(cost: Tensor) -> None:
     if not isinstance(cost, Tensor) or not cost.is_floating_point():
-        hint = (_looks_like(cost) if isinstance(cost, Tensor) else _ORDER)
+        hint = _looks_like(cost)
         raise ValueError(f"'cost' must be a floating point tensor (got "
                          f"{getattr(cost, 'dtype', type(cost).__name__)}; "
                          f"{hint})")
@@ -527,8 +512,7 @@ def _check_cost(cost: Tensor) -> None:
 def _check_edge_index(edge_index: Tensor) -> None:
     if (not isinstance(edge_index, Tensor) or edge_index.is_floating_point()
             or edge_index.is_complex() or edge_index.dtype == torch.bool):
-        hint = (_looks_like(edge_index) if isinstance(edge_index, Tensor)
-                else _ORDER)
+        hint = _looks_like(edge_index)
         raise ValueError(f"'edge_index' must be an integer tensor (got "
                          f"{getattr(edge_index, 'dtype', type(edge_index))}"
                          f"; {hint})")
@@ -543,7 +527,7 @@ def _check_batch(batch: OptTensor) -> None:
         return
     if not isinstance(batch, Tensor) or batch.is_floating_point() or (
             batch.dtype == torch.bool or batch.is_complex()):
-        hint = _looks_like(batch) if isinstance(batch, Tensor) else _ORDER
+        hint = _looks_like(batch)
         raise ValueError(f"'batch' must be an integer tensor or None (got "
                          f"{getattr(batch, 'dtype', type(batch).__name__)}; "
                          f"{hint})")
@@ -614,22 +598,15 @@ def _num_nodes(cost: Tensor, edge_index: Tensor, batch: OptTensor,
     if on_nodes and num_nodes is not None and num_nodes != cost.numel():
         raise ValueError(f"'num_nodes' ({num_nodes}) does not match the "
                          f"number of node costs ({cost.numel()})")
-    if batch is not None:
-        if num_nodes is not None and num_nodes != batch.numel():
-            raise ValueError(f"'num_nodes' ({num_nodes}) does not match the "
-                             f"size of 'batch' ({batch.numel()})")
-        return batch.numel()
-    if num_nodes is not None:
-        return num_nodes
-    top = int(edge_index.max()) + 1 if edge_index.numel() else 0
-    if on_nodes:
+    if on_nodes and batch is None and num_nodes is None:
+        top = int(edge_index.max()) + 1 if edge_index.numel() else 0
         if top > cost.numel():
             raise ValueError(f"'cost' must have one entry per node (got "
                              f"{cost.numel()} entries, but 'edge_index' "
                              f"refers to node {top - 1})")
         return cost.numel()
-    return max([top, *[v + 1 for v in _terminal_hint(source)],
-                *[v + 1 for v in _terminal_hint(target)]])
+    return infer_num_nodes(edge_index, batch, num_nodes,
+                           *_terminal_hint(source), *_terminal_hint(target))
 
 
 def _global_edge_index(blocks: GraphBlocks) -> np.ndarray:

@@ -5,12 +5,7 @@ import torch
 from torch import Tensor
 from torch_geometric.data import Data
 
-
-def _check_size(value: int, name: str) -> int:
-    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-        raise ValueError(f"'{name}' must be a positive integer (got "
-                         f"{value!r})")
-    return value
+from pyg_identity.utils._checks import check_positive
 
 
 def grid_edge_index(
@@ -45,8 +40,8 @@ def grid_edge_index(
         - **output:** :math:`(2, E)` with :math:`E = 2(2hw - h - w) +
           4(h-1)(w-1)` for 8 neighbours
     """
-    height = _check_size(height, 'height')
-    width = height if width is None else _check_size(width, 'width')
+    height = check_positive(height, 'height')
+    width = height if width is None else check_positive(width, 'width')
     offsets = [(-1, -1), (-1, 0), (-1, 1), (0, -1), (0, 1), (1, -1), (1, 0),
                (1, 1)]
     if not diagonal:

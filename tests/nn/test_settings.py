@@ -25,7 +25,7 @@ def test_defaults_and_frozen():
     ('noise', float('inf')),
     ('noise', True),
     ('noise_position', 'middle'),
-    ('backward', 'perturbed'),
+    ('backward', 'perturb'),
     ('lambda_', 0.0),
     ('lambda_', float('nan')),
     ('generator', 3),

@@ -1,10 +1,10 @@
 r"""Differentiable functionals behind the layers of :mod:`pyg_identity.nn`.
 
 Every functional runs its solver through :func:`identity_solver`, the one
-gradient mechanism (Identity or Blackbox backward)."""
+gradient mechanism (Identity, Blackbox, perturbed or I-MLE backward)."""
 from pyg_identity.nn.functional.graph_matching import graph_matching
 from pyg_identity.nn.functional.identity_solver import identity_solver
-from pyg_identity.nn.functional.losses import hamming_loss
+from pyg_identity.nn.functional.losses import fy_loss, hamming_loss
 from pyg_identity.nn.functional.matching import matching
 from pyg_identity.nn.functional.matching_metrics import (
     matching_accuracy,
@@ -60,6 +60,7 @@ __all__ = [
     'matched_pairs',
     'to_dense_matching',
     'hamming_loss',
+    'fy_loss',
     'matching_hamming_loss',
     'matching_accuracy',
     'matching_f1',

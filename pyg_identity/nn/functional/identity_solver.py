@@ -3,7 +3,7 @@ from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple, Union
 import torch
 from torch import Tensor
 
-from pyg_identity._autograd import GradProbe, SolverFunction
+from pyg_identity._autograd import Estimator, GradProbe, SolverFunction
 from pyg_identity.nn.functional.noise import symmetric_noise
 from pyg_identity.nn.functional.settings import (
     SENSES,
@@ -124,9 +124,11 @@ def identity_solver(
     replacement on the backward pass: :math:`\tilde\omega = P(\omega +
     \xi)`, :math:`y = \mathrm{solver}(\tilde\omega)`, and on the backward pass
     :math:`\partial\ell/\partial\tilde\omega = \mp\partial\ell/\partial y`
-    (Identity) or the Blackbox update, differentiated through :math:`P` by
-    autograd. The one path from every layer and functional into the
-    mechanism.
+    (Identity) or the Blackbox, perturbed or I-MLE estimator (see
+    :class:`GradientSettings`; the perturbed and I-MLE forward passes return
+    the mean over perturbed solver inputs in training), differentiated
+    through :math:`P` by autograd. The one path from every layer and
+    functional into the mechanism.
 
     Args:
         costs (torch.Tensor or sequence of torch.Tensor): The costs
@@ -134,7 +136,10 @@ def identity_solver(
             parts (*e.g.* unary and pairwise costs).
         solver (callable): Maps detached costs (one positional tensor per cost
             tensor) to solutions of the same shapes (one tensor, or a tuple).
-            It must be deterministic for the Blackbox backward.
+            It must be deterministic for the Blackbox and I-MLE backward.
+            With :obj:`backward="perturbed"` and an :obj:`index`, the
+            solution of a graph must depend on the costs of that graph only
+            (the per-graph inner products of the estimator).
         index (torch.Tensor or sequence, optional): The graph of every cost
             entry along the first dimension, one per cost tensor.
             :obj:`None` means a single graph. (default: :obj:`None`)
@@ -146,7 +151,8 @@ def identity_solver(
         settings (GradientSettings, optional): The gradient settings
             (projection, noise margin, backward, ...); the defaults of
             :class:`GradientSettings` if not given. (default: :obj:`None`)
-        training (bool, optional): Whether the noise margin is applied.
+        training (bool, optional): Whether the noise margin is applied
+            (and the perturbed and I-MLE forward passes perturb).
             (default: :obj:`False`)
         **kwargs: Fields of :class:`GradientSettings` overriding
             :obj:`settings` (*e.g.* :obj:`projection="std"`).
@@ -155,8 +161,6 @@ def identity_solver(
     projection = settings.projection
     noise = settings.noise
     noise_position = settings.noise_position
-    backward = settings.backward
-    lambda_ = settings.lambda_
     generator = settings.generator
     diagnostics = settings.diagnostics
     seq, single = _check_costs(costs)
@@ -166,7 +170,8 @@ def identity_solver(
         raise ValueError(f"'sense' must be 'min' or 'max' (got {sense!r})")
     indices, num_graphs = _check_indices(
         seq, index, num_graphs,
-        check_range=diagnostics is not None)
+        check_range=diagnostics is not None
+        or settings.backward == 'perturbed')
     _check_finite(seq)
 
     if diagnostics is not None:
@@ -187,7 +192,14 @@ def identity_solver(
             c = c + symmetric_noise(c, noise, generator)
         out.append(c)
 
-    sols = SolverFunction.apply(solver, sense, backward, lambda_, *out)
+    est = Estimator(
+        mode=settings.backward, sense=sense, lambda_=settings.lambda_,
+        sigma=settings.sigma, num_samples=settings.num_samples,
+        imle_noise=settings.imle_noise, imle_k=settings.imle_k,
+        generator=generator, training=training, indices=indices,
+        num_graphs=num_graphs,
+        count=None if diagnostics is None else _counter(diagnostics))
+    sols = SolverFunction.apply(solver, est, *out)
     if diagnostics is not None and torch.is_grad_enabled():
         diagnostics._dl_dy = [None] * len(sols)
         for i, y in enumerate(sols):
@@ -196,9 +208,17 @@ def identity_solver(
     return sols[0] if single else tuple(sols)
 
 
+def _counter(diag: SolverDiagnostics) -> Callable[[int], None]:
+    def count(n: int) -> None:
+        diag.solver_calls += n
+
+    return count
+
+
 def _store(diag: SolverDiagnostics, i: int) -> Callable[[Tensor], None]:
-    def hook(grad: Tensor) -> None:
-        diag._dl_dy[i] = grad.detach()
+    def hook(grad: Optional[Tensor]) -> None:
+        # None for an output the loss does not use (e.g. pairwise matches).
+        diag._dl_dy[i] = None if grad is None else grad.detach()
 
     return hook
 

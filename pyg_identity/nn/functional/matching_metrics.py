@@ -11,10 +11,12 @@ from torch import Tensor
 from torch_geometric.typing import OptTensor
 from torch_geometric.utils import scatter
 
-from pyg_identity.nn.functional.losses import hamming_loss
+from pyg_identity.nn.functional.losses import (
+    check_reduction,
+    hamming_loss,
+    reduce_loss,
+)
 from pyg_identity.nn.functional.pairs import _resolve
-
-REDUCTIONS = ('mean', 'sum', 'none')
 
 
 def _ground_truth(
@@ -59,20 +61,6 @@ def _ground_truth(
     n_true = scatter(torch.ones_like(key_true, dtype=y.dtype), true_pair, 0,
                      dim_size=num_graphs, reduce='sum')
     return y_star, pair, n_true, num_graphs
-
-
-def _reduce(src: Tensor, reduction: str) -> Tensor:
-    if reduction == 'mean':
-        return src.mean() if src.numel() else src.sum()
-    if reduction == 'sum':
-        return src.sum()
-    return src
-
-
-def _check_reduction(reduction: str) -> None:
-    if reduction not in REDUCTIONS:
-        raise ValueError(f"'reduction' must be 'mean', 'sum' or 'none' (got "
-                         f"{reduction!r})")
 
 
 def matching_hamming_loss(
@@ -130,7 +118,7 @@ def matching_hamming_loss(
         form (str, optional): :obj:`"squared"` or :obj:`"bbgm"` (see
             above). (default: :obj:`"squared"`)
     """
-    _check_reduction(reduction)
+    check_reduction(reduction)
     if form not in ('squared', 'bbgm'):
         raise ValueError(f"'form' must be 'squared' or 'bbgm' (got "
                          f"{form!r})")
@@ -141,7 +129,7 @@ def matching_hamming_loss(
                             form=form)
     covered = scatter(y_star, pair, 0, dim_size=num_graphs, reduce='sum')
     per_pair = per_pair + (n_true - covered)  # True pairs never candidates.
-    return _reduce(per_pair, reduction)
+    return reduce_loss(per_pair, reduction)
 
 
 def _counts(y: Tensor, y_true: Tensor, edge_index: OptTensor,
@@ -179,10 +167,10 @@ def matching_accuracy(
     pair without true pairs has accuracy 1. Takes the arguments of
     :func:`matching_hamming_loss`; the result is detached.
     """
-    _check_reduction(reduction)
+    check_reduction(reduction)
     tp, _, n_true = _counts(y, y_true, edge_index, batch_s, batch_t,
                             num_nodes_s, num_nodes_t, num_graphs)
-    return _reduce(_ratio(tp, n_true), reduction)
+    return reduce_loss(_ratio(tp, n_true), reduction)
 
 
 def matching_f1(
@@ -204,14 +192,14 @@ def matching_f1(
     recall, and F1 is 0 where :math:`P + R = 0`. Takes the arguments of
     :func:`matching_hamming_loss`; the results are detached.
     """
-    _check_reduction(reduction)
+    check_reduction(reduction)
     tp, n_pred, n_true = _counts(y, y_true, edge_index, batch_s, batch_t,
                                  num_nodes_s, num_nodes_t, num_graphs)
     p, r = _ratio(tp, n_pred), _ratio(tp, n_true)
     f1 = torch.where(p + r > 0, 2 * p * r / (p + r).clamp(min=1e-30),
                      torch.zeros_like(p))
-    return (_reduce(p, reduction), _reduce(r, reduction),
-            _reduce(f1, reduction))
+    return (reduce_loss(p, reduction), reduce_loss(r, reduction),
+            reduce_loss(f1, reduction))
 
 
 __all__ = ['matching_hamming_loss', 'matching_accuracy', 'matching_f1']

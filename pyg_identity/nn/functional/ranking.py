@@ -77,8 +77,7 @@ def _check_relevant(relevant: Any, cost: Tensor,
                          f"{type(relevant)})")
     if relevant.dtype != torch.bool:
         raise ValueError(f"'relevant' must be a boolean tensor (got "
-                         f"{relevant.dtype}; this looks like "
-                         f"{_looks_like(relevant)} - the order is {order})")
+                         f"{relevant.dtype}; {_looks_like(relevant, order)})")
     if relevant.shape != cost.shape:
         raise ValueError(f"'relevant' must have the shape of the scores "
                          f"{list(cost.size())} (got "

@@ -1,7 +1,7 @@
 r"""Differentiable :math:`s`-:math:`t` shortest paths on a ragged batch of
 graphs, with costs on the edges or on the nodes, exact for costs of any
 sign (see :mod:`pyg_identity.solvers.shortest_path`)."""
-from typing import Any, Optional
+from typing import Any, Dict, Optional
 
 from torch import Tensor
 from torch_geometric.typing import OptTensor
@@ -12,6 +12,24 @@ from pyg_identity.solvers.shortest_path import (
     Terminal,
     _shortest_path_solver,
 )
+
+
+def _identity_path(on_nodes: bool, cost: Tensor, edge_index: Tensor,
+                   batch: OptTensor, num_nodes: Optional[int],
+                   num_graphs: Optional[int], source: Terminal,
+                   target: Terminal, directed: bool, negative_costs: str,
+                   num_workers: int, settings: Optional[GradientSettings],
+                   training: bool, kwargs: Dict[str, Any]) -> Tensor:
+    # The one body of both functionals: the batch solver (built once) run
+    # by the gradient mechanism, with the default projection "norm".
+    settings = GradientSettings.resolve(settings, kwargs, projection='norm')
+    solver, index, num_graphs = _shortest_path_solver(
+        cost, edge_index, batch, num_nodes, num_graphs, source=source,
+        target=target, directed=directed, negative_costs=negative_costs,
+        num_workers=num_workers, on_nodes=on_nodes,
+        projection=settings.projection)
+    return identity_solver(cost, solver, index, num_graphs, sense='min',
+                           settings=settings, training=training)
 
 
 def shortest_path(
@@ -72,14 +90,10 @@ def shortest_path(
         **kwargs: Fields of :class:`GradientSettings` overriding
             :obj:`settings`.
     """
-    settings = GradientSettings.resolve(settings, kwargs, projection='norm')
-    solver, index, num_graphs = _shortest_path_solver(
-        cost, edge_index, batch, num_nodes, num_graphs, source=source,
-        target=target, directed=directed, negative_costs=negative_costs,
-        num_workers=num_workers, on_nodes=False,
-        projection=settings.projection)
-    return identity_solver(cost, solver, index, num_graphs, sense='min',
-                           settings=settings, training=training)
+    return _identity_path(False, cost, edge_index, batch, num_nodes,
+                          num_graphs, source, target, directed,
+                          negative_costs, num_workers, settings, training,
+                          kwargs)
 
 
 def vertex_shortest_path(
@@ -135,14 +149,10 @@ def vertex_shortest_path(
         **kwargs: Fields of :class:`GradientSettings` overriding
             :obj:`settings`.
     """
-    settings = GradientSettings.resolve(settings, kwargs, projection='norm')
-    solver, index, num_graphs = _shortest_path_solver(
-        cost, edge_index, batch, num_nodes, num_graphs, source=source,
-        target=target, directed=directed, negative_costs=negative_costs,
-        num_workers=num_workers, on_nodes=True,
-        projection=settings.projection)
-    return identity_solver(cost, solver, index, num_graphs, sense='min',
-                           settings=settings, training=training)
+    return _identity_path(True, cost, edge_index, batch, num_nodes,
+                          num_graphs, source, target, directed,
+                          negative_costs, num_workers, settings, training,
+                          kwargs)
 
 
 __all__ = ['shortest_path', 'vertex_shortest_path']
