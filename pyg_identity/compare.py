@@ -3,8 +3,8 @@ r"""Gradient estimators side by side on one paper experiment:
 [-- experiment flags]`.
 
 Every estimator trains with the same experiment flags on seeds
-:obj:`0 .. N-1` (the experiments derive their data from :obj:`--seed`, so
-every estimator sees the same data for a seed), each run in its own folder
+:obj:`0 .. N-1` (an experiment's data depend on its flags and seed only,
+so every estimator sees the same data for a seed), each run in its own folder
 :obj:`OUT/<backward>/seed<k>/` through the experiment's :obj:`main(argv)`.
 The harness then reads the runs' :obj:`metrics.json` and writes to
 :obj:`OUT`:
@@ -314,11 +314,16 @@ def figure(summary: Dict[str, Any]) -> Any:
     metric = summary['metric']
     n = summary['seeds']
     fig, ax = plt.subplots(figsize=(6, 4))
-    for name, row in summary['estimators'].items():
+    # Markers and dashes differ too, so that equal curves stay visible.
+    styles = [('o', '-'), ('s', '--'), ('^', '-.'), ('D', ':'), ('v', '-')]
+    for i, (name, row) in enumerate(summary['estimators'].items()):
         if not row['epochs']:
             continue
         mean, sd = row['curve_mean'], row['curve_sd']
-        line, = ax.plot(row['epochs'], mean, marker='o', label=name)
+        marker, dashes = styles[i % len(styles)]
+        line, = ax.plot(row['epochs'], mean, marker=marker,
+                        linestyle=dashes, markersize=7 - i % 3,
+                        label=name)
         if n > 1:
             ax.fill_between(row['epochs'], [m - s for m, s in zip(mean, sd)],
                             [m + s for m, s in zip(mean, sd)], alpha=0.2,
@@ -333,7 +338,8 @@ def figure(summary: Dict[str, Any]) -> Any:
     ax.set_ylabel(f"{what} ({metric['unit']})")
     ax.xaxis.set_major_locator(MaxNLocator(integer=True))
     ax.grid(alpha=0.3)
-    ax.legend(title='backward')
+    if ax.lines:
+        ax.legend(title='backward')
     fig.tight_layout()
     return fig
 
@@ -447,7 +453,10 @@ def main(argv: Optional[List[str]] = None) -> int:
         at = argv.index('--')
         argv, extra = argv[:at], argv[at + 1:]
     p = parser()
-    args = p.parse_args(argv)
+    args, unknown = p.parse_known_args(argv)
+    if unknown:
+        p.error(f"unrecognized arguments: {' '.join(unknown)} (experiment "
+                f"flags go after --, e.g. -- --tiny)")
     known = backwards()
     for name in args.backward:
         if name not in known:

@@ -54,7 +54,8 @@ class PyEPOSolver:
         the shape, dtype and device of :obj:`cost` (no autograd).
 
         Args:
-            cost (torch.Tensor): The costs :obj:`[batch, num_cost]`, or the
+            cost (torch.Tensor): The costs :obj:`[batch, num_cost]` (any
+                leading dimensions: :obj:`[..., num_cost]`), or the
                 instances one after the other :obj:`[batch * num_cost]`
                 (the layout for per-instance projections, see
                 :meth:`batch_vector`).
@@ -63,9 +64,9 @@ class PyEPOSolver:
             raise ValueError(f"'cost' must be a floating point tensor (got "
                              f"{getattr(cost, 'dtype', type(cost))})")
         n = self.num_cost
-        if not ((cost.dim() == 2 and cost.size(1) == n) or
+        if not ((cost.dim() >= 2 and cost.size(-1) == n) or
                 (cost.dim() == 1 and cost.numel() % n == 0)):
-            raise ValueError(f"'cost' must have the shape [batch, {n}] or "
+            raise ValueError(f"'cost' must have the shape [..., {n}] or "
                              f"[batch * {n}] (the model's num_cost is {n}; "
                              f"got {list(cost.shape)})")
         rows = cost.detach().reshape(-1, n).cpu().to(

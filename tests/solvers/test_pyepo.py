@@ -7,6 +7,7 @@ import torch
 
 from pyg_identity.nn import IdentitySolver
 from pyg_identity.nn.functional import identity_solver
+from pyg_identity.nn.functional import settings as settings_module
 from pyg_identity.solvers import pyepo_solver, solve_shortest_path
 
 
@@ -111,6 +112,21 @@ def test_identity_gradient_through_the_pyepo_solver(grb, layer):
     assert torch.allclose(cost.grad, -2 * (y.detach() - target))
 
 
+@pytest.mark.parametrize('backward', settings_module.BACKWARDS)
+def test_every_backward_of_the_mechanism_runs_through_it(grb, backward):
+    solver = pyepo_solver(grb.shortestPathModel((3, 3)))
+    gen = torch.Generator().manual_seed(4)
+    cost = torch.rand(4, solver.num_cost, generator=gen).requires_grad_()
+    batch = solver.batch_vector(4)
+    layer = IdentitySolver(solver, sense=solver.sense, backward=backward,
+                           projection='norm').train()
+    y = layer(cost.view(-1), batch, 4).view_as(cost)
+    assert torch.equal(y.detach().round().sum(1), torch.full((4, ), 4.0))
+    y.sum().backward()
+    assert cost.grad.shape == cost.shape
+    assert torch.isfinite(cost.grad).all()
+
+
 def test_training_through_the_layer_reaches_the_target(grb):
     # Two instances trained through the layer, flat with the solver's batch
     # vector (one std projection per instance): from the path along the top
@@ -147,6 +163,7 @@ def test_bad_cost_shape_names_the_argument(grb):
     with pytest.raises(ValueError, match="'cost'"):
         solver(torch.rand(solver.num_cost + 1))
     assert solver(torch.rand(3 * solver.num_cost)).shape == (36, )
+    assert solver(torch.rand(2, 3, solver.num_cost)).shape == (2, 3, 12)
     with pytest.raises(ValueError, match="'cost'"):
         solver(torch.ones(2, solver.num_cost, dtype=torch.long))
     with pytest.raises(ValueError, match="'opt_model'"):
