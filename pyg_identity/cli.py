@@ -2,6 +2,8 @@ r"""The :obj:`pyg-identity` command.
 
     pyg-identity demo                    # the main job (a few minutes)
     pyg-identity train TASK [options]    # a paper experiment
+    pyg-identity compare TASK --backward A B ... [--seeds N] [-- options]
+                                         # estimators side by side
     pyg-identity eval NAME               # a checkpoint on its test split
     pyg-identity list-models
     pyg-identity --version
@@ -186,6 +188,13 @@ def train(argv: List[str]) -> int:
     return 0
 
 
+def compare(argv: List[str]) -> int:
+    r"""Runs :obj:`pyg-identity compare TASK --backward NAME ...` (see
+    :mod:`pyg_identity.compare`)."""
+    from pyg_identity.compare import main as compare_main
+    return compare_main(argv)
+
+
 def evaluate(argv: List[str]) -> int:
     from pyg_identity.models.pretrained import (
         available,
@@ -260,13 +269,17 @@ def main(argv: Optional[List[str]] = None) -> int:
                    help='the main job: train a TSP model through IdentityTSP')
     sub.add_parser('train', add_help=False,
                    help='train a paper experiment: ' + ', '.join(TASKS))
+    sub.add_parser('compare', add_help=False,
+                   help='train a task with several gradient estimators '
+                   '(--backward) on the same seeds; a table and a plot')
     sub.add_parser('eval', add_help=False,
                    help='evaluate a pretrained checkpoint on its test split')
     sub.add_parser('list-models', add_help=False,
                    help='list the pretrained checkpoints')
     args, rest = parser.parse_known_args(argv)
     commands = {'demo': lambda r: demo(r) and 0, 'train': train,
-                'eval': evaluate, 'list-models': list_models}
+                'compare': compare, 'eval': evaluate,
+                'list-models': list_models}
     return int(commands[args.command](rest) or 0)
 
 

@@ -1,4 +1,4 @@
-from typing import Any, Optional
+from typing import Any, Generic, Optional, TypeVar, overload
 
 import torch
 
@@ -6,6 +6,32 @@ from pyg_identity.nn.functional.settings import (
     GradientSettings,
     SolverDiagnostics,
 )
+
+T = TypeVar('T')
+
+
+class _Setting(Generic[T]):
+    # One field of the layer's GradientSettings as an attribute: read from
+    # `layer.settings`, assigned through the settings' validation.
+    def __init__(self, field: str, doc: str) -> None:
+        self.field = field
+        self.__doc__ = doc
+
+    @overload
+    def __get__(self, obj: None, owner: Any) -> '_Setting[T]':
+        ...
+
+    @overload
+    def __get__(self, obj: 'SolverLayer', owner: Any) -> T:
+        ...
+
+    def __get__(self, obj: Any, owner: Any) -> Any:
+        if obj is None:
+            return self
+        return getattr(obj._settings, self.field)
+
+    def __set__(self, obj: 'SolverLayer', value: T) -> None:
+        obj._set(**{self.field: value})
 
 
 class SolverLayer(torch.nn.Module):
@@ -54,78 +80,43 @@ class SolverLayer(torch.nn.Module):
     def _set(self, **change: Any) -> None:
         self._settings = self._settings.replace(**change)
 
-    @property
-    def projection(self) -> Optional[str]:
-        r"""The projection: :obj:`None`, :obj:`"mean"`, :obj:`"norm"` or
-        :obj:`"std"`."""
-        return self._settings.projection
-
-    @projection.setter
-    def projection(self, value: Optional[str]) -> None:
-        self._set(projection=value)
-
-    @property
-    def noise(self) -> float:
-        r"""The noise margin :math:`\alpha \geq 0` (training mode only)."""
-        return self._settings.noise
-
-    @noise.setter
-    def noise(self, value: float) -> None:
-        self._set(noise=value)
-
-    @property
-    def noise_position(self) -> str:
-        r""":obj:`"before"` or :obj:`"after"` the projection."""
-        return self._settings.noise_position
-
-    @noise_position.setter
-    def noise_position(self, value: str) -> None:
-        self._set(noise_position=value)
-
-    @property
-    def backward_mode(self) -> str:
-        r""":obj:`"identity"` or :obj:`"blackbox"`."""
-        return self._settings.backward
-
-    @backward_mode.setter
-    def backward_mode(self, value: str) -> None:
-        self._set(backward=value)
-
-    @property
-    def lambda_(self) -> float:
-        r"""The Blackbox :math:`\lambda > 0`."""
-        return self._settings.lambda_
-
-    @lambda_.setter
-    def lambda_(self, value: float) -> None:
-        self._set(lambda_=value)
-
-    @property
-    def generator(self) -> Optional[torch.Generator]:
-        r"""The generator of the noise margin."""
-        return self._settings.generator
-
-    @generator.setter
-    def generator(self, value: Optional[torch.Generator]) -> None:
-        self._set(generator=value)
-
-    @property
-    def diagnostics(self) -> Optional[SolverDiagnostics]:
-        r"""The :class:`SolverDiagnostics` of the last call, or :obj:`None`
-        (assign :obj:`True` to start recording)."""
-        return self._settings.diagnostics
-
-    @diagnostics.setter
-    def diagnostics(self, value: Any) -> None:
-        self._set(diagnostics=value)
+    projection = _Setting[Optional[str]]('projection', r"""The projection:
+        :obj:`None`, :obj:`"mean"`, :obj:`"norm"` or :obj:`"std"`.""")
+    noise = _Setting[float]('noise', r"""The noise margin :math:`\alpha \geq
+        0` (training mode only).""")
+    noise_position = _Setting[str]('noise_position', r""":obj:`"before"` or
+        :obj:`"after"` the projection.""")
+    backward_mode = _Setting[str]('backward', r"""The estimator:
+        :obj:`"identity"`, :obj:`"blackbox"`, :obj:`"perturbed"` or
+        :obj:`"imle"`.""")
+    lambda_ = _Setting[float]('lambda_', r"""The Blackbox and I-MLE
+        :math:`\lambda > 0`.""")
+    sigma = _Setting[float]('sigma', r"""The perturbation scale
+        :math:`\sigma > 0` (perturbed, I-MLE).""")
+    num_samples = _Setting[int]('num_samples', r"""The perturbed solutions
+        per step (perturbed, I-MLE).""")
+    imle_noise = _Setting[str]('imle_noise', r"""The I-MLE noise:
+        :obj:`"gumbel"` or :obj:`"sum_of_gamma"`.""")
+    imle_k = _Setting[int]('imle_k', r"""The :math:`k` of the Sum-of-Gamma
+        noise.""")
+    generator = _Setting[Optional[torch.Generator]]('generator', r"""The
+        generator of the noise margin and of the perturbations.""")
+    diagnostics = _Setting[Optional[SolverDiagnostics]]('diagnostics', r"""The
+        :class:`SolverDiagnostics` of the last call, or :obj:`None` (assign
+        :obj:`True` to start recording).""")
 
     def extra_repr(self) -> str:
         out = (f'projection={self.projection!r}, '
                f'backward={self.backward_mode!r}')
-        if self.backward_mode == 'blackbox':
+        if self.backward_mode in ('blackbox', 'imle'):
             out += f', lambda_={self.lambda_}'
+        if self.backward_mode in ('perturbed', 'imle'):
+            out += f', sigma={self.sigma}, num_samples={self.num_samples}'
+        if self.backward_mode == 'imle':
+            out += f', imle_noise={self.imle_noise!r}'
         if self.noise > 0:
             out += f', noise={self.noise}'
             if self.noise_position != 'before':
                 out += f', noise_position={self.noise_position!r}'
         return out
+

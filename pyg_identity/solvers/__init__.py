@@ -10,6 +10,7 @@ from pyg_identity.solvers.linear_assignment import (
     solve_assignment,
 )
 from pyg_identity.solvers.perfect_matching import solve_perfect_matching
+from pyg_identity.solvers.pyepo import PyEPOSolver, pyepo_solver
 from pyg_identity.solvers.quadratic_assignment import (
     affinity_matrix,
     solve_graph_matching,
@@ -38,4 +39,6 @@ __all__ = [
     'solve_perfect_matching',
     'solve_topk',
     'solve_ranking',
+    'pyepo_solver',
+    'PyEPOSolver',
 ]

@@ -75,6 +75,26 @@ def test_layer_owns_settings_and_setters_validate():
     assert isinstance(layer.diagnostics, SolverDiagnostics)
 
 
+def test_every_settings_field_is_a_validated_layer_attribute():
+    layer = IdentityTSP(runs=1, backward='imle')
+    fields = {f.name for f in dataclasses.fields(GradientSettings)}
+    names = {'backward_mode' if f == 'backward' else f for f in fields}
+    for name in names:  # each field reads through to the settings
+        field = 'backward' if name == 'backward_mode' else name
+        assert getattr(layer, name) is getattr(layer.settings, field)
+    layer.sigma, layer.num_samples, layer.imle_k = 0.5, 3, 2
+    layer.imle_noise = 'sum_of_gamma'
+    assert layer.settings == GradientSettings(
+        projection='std', backward='imle', sigma=0.5, num_samples=3,
+        imle_k=2, imle_noise='sum_of_gamma')
+    assert 'sigma=0.5, num_samples=3' in repr(layer)
+    for name, bad in (('sigma', 0.0), ('num_samples', 0),
+                      ('imle_noise', 'x'), ('imle_k', 0)):
+        with pytest.raises(ValueError, match=f"'{name}'"):
+            setattr(layer, name, bad)
+    assert layer.settings.sigma == 0.5
+
+
 def test_generic_entry_points_share_the_default_projection():
     from pyg_identity import project
     from pyg_identity.nn import CostProjection
