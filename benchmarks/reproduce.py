@@ -17,7 +17,12 @@ import statistics
 import subprocess
 import sys
 import time
-from typing import Dict, List, Optional
+from typing import Any, Dict, List, Optional
+
+from pyg_identity.experiments._common import (
+    current_metrics,
+    current_result,
+)
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 RUNS = os.path.join(REPO, 'runs', 'reproduce')
@@ -121,13 +126,29 @@ CONFIGS: Dict[str, tuple] = {
 
 def run(config: str, seed: int) -> Optional[dict]:
     r"""The metrics of one run: runs/reproduce/<config>/seed<s>/, else the
-    committed copy in docs/reproduction/metrics/."""
+    committed copy in docs/reproduction/metrics/; in the current metric
+    keys whichever release wrote them (the old keys, e.g. :obj:`test_acc`
+    or the fraction :obj:`test_recall_at_1`, are renamed and rescaled by
+    the one table :obj:`RENAMED_METRICS`)."""
     for path in (os.path.join(RUNS, config, f'seed{seed}', 'metrics.json'),
                  os.path.join(METRICS, config, f'seed{seed}.json')):
         if os.path.exists(path):
             with open(path) as f:
-                return json.load(f)
+                return current_result(json.load(f))
     return None
+
+
+def log_row(line: str) -> Dict[str, Any]:
+    r"""The metrics of one :obj:`Epoch NNN | key value | ...` line of an
+    experiment's log, numbers as floats, in the current metric keys."""
+    row: Dict[str, Any] = {}
+    for part in line.split('|'):
+        key, value = part.strip().split(' ', 1)
+        try:
+            row[key] = float(value)
+        except ValueError:
+            row[key] = value
+    return current_metrics(row)
 
 
 def collect() -> int:
@@ -267,7 +288,7 @@ def plots(results: Dict[str, List[dict]]) -> List[str]:
     for method, key in (('Identity', 'id'), ('BB', 'bb')):
         xs, ys = [], []
         for sigma, suffix in ((0.0, ''), (0.25, '_s0.25'), (0.5, '_s0.5')):
-            v = mean(results, f'globe10_{key}{suffix}', 'test_acc')
+            v = mean(results, f'globe10_{key}{suffix}', 'test_acc_pct')
             if v is not None:
                 xs.append(sigma)
                 ys.append(v)
@@ -350,13 +371,13 @@ def globe_table(results: Dict[str, List[dict]]) -> str:
                     rows.append(f'| {k} | {a} | {b} | 0 | not run | {paper} '
                                 f'| | | | | not run |')
                     continue
-                acc = stat(results, config, 'test_acc')
+                acc = stat(results, config, 'test_acc_pct')
                 spread = stat(results, config, 'spread')
                 err = stat(results, config, 'location_error_km')
                 norm = stat(results, config, 'final_cost_norm')
                 true = stat(results, config, 'true_cost_norm')
                 wall = _wall(results, config)
-                verdict = judge(values(results, config, 'test_acc'), pm, psd,
+                verdict = judge(values(results, config, 'test_acc_pct'), pm, psd,
                                 True) if b == 'id' else '—'
                 rows.append(f'| {k} | {a} | {b} | {len(res)} | {acc} | '
                             f'{paper} | {spread} | {err} | {norm} ({true}) | '
@@ -368,7 +389,7 @@ def globe_table(results: Dict[str, List[dict]]) -> str:
         rows.append(
             f"| 20 | 0.1 | {b}, gradient noise σ = 0.25 on dl/dy (Fig. 4a, "
             f"4c setting) | {len(results[config])} | "
-            f"{stat(results, config, 'test_acc')} | curves only | "
+            f"{stat(results, config, 'test_acc_pct')} | curves only | "
             f"{stat(results, config, 'spread')} | "
             f"{stat(results, config, 'location_error_km')} | "
             f"{stat(results, config, 'final_cost_norm')} "
@@ -382,7 +403,7 @@ def globe_table(results: Dict[str, List[dict]]) -> str:
         rows.append(
             f"| {k} | {a} | id, Adam 1e-3 ÷10 after epochs 70, 85 (not the "
             f"paper's schedule) | {len(results[config])} | "
-            f"{stat(results, config, 'test_acc')} | {pm} ± {psd} | "
+            f"{stat(results, config, 'test_acc_pct')} | {pm} ± {psd} | "
             f"{stat(results, config, 'spread')} | "
             f"{stat(results, config, 'location_error_km')} | "
             f"{stat(results, config, 'final_cost_norm')} "
@@ -403,8 +424,8 @@ def _partial_history(config: str) -> List[tuple]:
     with open(path) as f:
         for line in f:
             if line.startswith('Epoch '):
-                kv = dict(x.strip().split(' ', 1) for x in line.split('|'))
-                out.append((int(kv['Epoch']), float(kv['cost_norm'])))
+                kv = log_row(line)
+                out.append((int(kv['Epoch']), kv['cost_norm']))
     return out
 
 
@@ -421,11 +442,10 @@ def _partial_runs() -> str:
             epochs = [ln for ln in f if ln.startswith('Epoch ')]
         if not epochs:
             continue
-        last = dict(kv.strip().split(' ', 1) for kv in
-                    epochs[-1].split('|')[1:])
+        last = log_row(epochs[-1])
         lines.append(
             f"- `{name}` (stopped after epoch {epochs[-1].split()[1]}, not "
-            f"finished): test accuracy {float(last['test_acc']):.1f}%, "
+            f"finished): test accuracy {float(last['test_acc_pct']):.1f}%, "
             f"spread {float(last['spread']):.2f} rad, raw cost norm "
             f"{float(last['cost_norm']):.2f} (true "
             f"{float(last['true_cost_norm']):.2f}).")
@@ -478,7 +498,7 @@ def _globe_curves(results: Dict[str, List[dict]]) -> str:
         if not config.startswith('paper_globe'):
             continue
         for i, r in enumerate(results.get(config, [])):
-            acc = {h['epoch']: h['test_acc'] for h in r['history']}
+            acc = {h['epoch']: h['test_acc_pct'] for h in r['history']}
             last = [acc[e] for e in sorted(acc)[-10:]]
             at50 = acc.get(50)
             lines.append(
@@ -521,12 +541,12 @@ def report(results: Dict[str, List[dict]], seeds: int) -> str:
         judge(ratio, 63.0, None, True))
     add('2./3. Projection ordering none < mean < norm < std (retrieval R@1)',
         'CUB 13.9 → 44.6 → 59.0 → 60.2',
-        ' → '.join(s(f'ret_id_{p}', 'test_recall_at_1', 100)
+        ' → '.join(s(f'ret_id_{p}', 'test_recall_at_1_pct')
                    for p in ('none', 'mean', 'norm', 'std')),
         'MNIST classes for CUB, 4 epochs', command('ret_id_std', 0),
-        judge(values(results, 'ret_id_std', 'test_recall_at_1', 100), 60.2,
+        judge(values(results, 'ret_id_std', 'test_recall_at_1_pct'), 60.2,
               None, False, 'MNIST stand-in for CUB, 4 of 80 epochs; order '
-              + _order(results, 'ret_id_', 'test_recall_at_1', True)))
+              + _order(results, 'ret_id_', 'test_recall_at_1_pct', True)))
     add('2. Projection ordering (DVAE N-ELBO, lower is better)',
         'Fig. 5: none worst, std best (curves only)',
         ' / '.join(s(f'dvae_id_{p}', 'test_n_elbo')
@@ -547,33 +567,33 @@ def report(results: Dict[str, List[dict]], seeds: int) -> str:
         'paper\'s scale)')
     add('5. GM: Identity (no P) on par with BB; P_norm hurts Identity',
         'VOC no margin 77.2 vs 74.9; P_norm 72.6 vs 63.5',
-        f"Identity {s('gm_id', 'accuracy')} vs BB "
-        f"{s('gm_bb', 'accuracy')}; P_norm {s('gm_id_norm', 'accuracy')}"
-        f" vs {s('gm_bb_norm', 'accuracy')}",
+        f"Identity {s('gm_id', 'test_acc_pct')} vs BB "
+        f"{s('gm_bb', 'test_acc_pct')}; P_norm {s('gm_id_norm', 'test_acc_pct')}"
+        f" vs {s('gm_bb_norm', 'test_acc_pct')}",
         'SyntheticKeypoints for VOC, 400 pairs, 5 epochs', command('gm_id', 0),
-        judge(values(results, 'gm_id', 'accuracy'), 77.2, None, False,
+        judge(values(results, 'gm_id', 'test_acc_pct'), 77.2, None, False,
               'synthetic keypoints for Pascal VOC, 400 pairs × 5 epochs'))
     add('6. Noise margin ≈ informed margin (GM)',
         'VOC Identity noise 1.0: 79.6 vs informed 0.1: 79.7; BB noise 1.0 '
         '80.1',
-        f"Identity noise 1.0 {s('gm_id_noise1', 'accuracy')} vs informed "
-        f"0.1 {s('gm_id_informed0.1', 'accuracy')}; BB noise 1.0 "
-        f"{s('gm_bb_noise1', 'accuracy')} (margin before P)", 'as claim 5',
+        f"Identity noise 1.0 {s('gm_id_noise1', 'test_acc_pct')} vs informed "
+        f"0.1 {s('gm_id_informed0.1', 'test_acc_pct')}; BB noise 1.0 "
+        f"{s('gm_bb_noise1', 'test_acc_pct')} (margin before P)", 'as claim 5',
         command('gm_id_noise1', 0),
-        judge(values(results, 'gm_id_noise1', 'accuracy'), 79.6, None,
+        judge(values(results, 'gm_id_noise1', 'test_acc_pct'), 79.6, None,
               False, 'as claim 5; gap to informed ' + _gap(
-                  results, 'gm_id_noise1', 'gm_id_informed0.1', 'accuracy')))
+                  results, 'gm_id_noise1', 'gm_id_informed0.1', 'test_acc_pct')))
     for k in (5, 10, 20):
         a0, a1 = f'paper_globe{k}_id_a0', f'paper_globe{k}_id_a0.1'
         add(f'7. Noise in the first half prevents cost collapse (TSP({k}))',
             f'{TABLE6[(k, "0")][0]} ± {TABLE6[(k, "0")][1]} → '
             f'{TABLE6[(k, "0.1")][0]} ± {TABLE6[(k, "0.1")][1]} '
             '(α = 0 → 0.1)',
-            f"{s(a0, 'test_acc')} → {s(a1, 'test_acc')}", paper_globe,
+            f"{s(a0, 'test_acc_pct')} → {s(a1, 'test_acc_pct')}", paper_globe,
             command(a1, 0),
-            'α = 0: ' + judge(values(results, a0, 'test_acc'),
+            'α = 0: ' + judge(values(results, a0, 'test_acc_pct'),
                               *TABLE6[(k, '0')], True) +
-            '; α = 0.1: ' + judge(values(results, a1, 'test_acc'),
+            '; α = 0.1: ' + judge(values(results, a1, 'test_acc_pct'),
                                   *TABLE6[(k, '0.1')], True))
     c_id = _collapse(results, 'paper_globe10_id_a0.1')
     c_bb = _collapse(results, 'paper_globe10_bb_a0.1')
@@ -587,32 +607,32 @@ def report(results: Dict[str, List[dict]], seeds: int) -> str:
         'not run')
     add('8. Identity degrades less than BB under gradient noise',
         'Fig. 4a (curves only)',
-        f"σ 0/0.25/0.5: Identity {s('globe10_id', 'test_acc')} / "
-        f"{s('globe10_id_s0.25', 'test_acc')} / {s('globe10_id_s0.5', 'test_acc')};"
-        f" BB {s('globe10_bb', 'test_acc')} / {s('globe10_bb_s0.25', 'test_acc')}"
-        f" / {s('globe10_bb_s0.5', 'test_acc')} (see grad_noise.png)", globe,
+        f"σ 0/0.25/0.5: Identity {s('globe10_id', 'test_acc_pct')} / "
+        f"{s('globe10_id_s0.25', 'test_acc_pct')} / {s('globe10_id_s0.5', 'test_acc_pct')};"
+        f" BB {s('globe10_bb', 'test_acc_pct')} / {s('globe10_bb_s0.25', 'test_acc_pct')}"
+        f" / {s('globe10_bb_s0.5', 'test_acc_pct')} (see grad_noise.png)", globe,
         command('globe10_id_s0.5', 0),
         'not reproduced (not at the paper\'s scale: ' + small + '; ' +
         _robust(results) + ')')
     add('9. Retrieval: Identity + P_std below BB',
         'CUB 60.5 vs 62.6–63.2',
-        f"Identity {s('ret_id_std', 'test_recall_at_1', 100)} vs BB "
-        f"{s('ret_bb_std', 'test_recall_at_1', 100)} (BB no P "
-        f"{s('ret_bb_none', 'test_recall_at_1', 100)})", 'as claim 2',
+        f"Identity {s('ret_id_std', 'test_recall_at_1_pct')} vs BB "
+        f"{s('ret_bb_std', 'test_recall_at_1_pct')} (BB no P "
+        f"{s('ret_bb_none', 'test_recall_at_1_pct')})", 'as claim 2',
         command('ret_bb_std', 0),
-        judge(values(results, 'ret_id_std', 'test_recall_at_1', 100), 60.5,
+        judge(values(results, 'ret_id_std', 'test_recall_at_1_pct'), 60.5,
               None, False, 'MNIST stand-in for CUB; gap BB − Identity ' +
-              _gap(results, 'ret_bb_std', 'ret_id_std', 'test_recall_at_1',
-                   100)))
+              _gap(results, 'ret_bb_std', 'ret_id_std',
+                   'test_recall_at_1_pct')))
     add('10. Warcraft parity: cost ratio ×100',
         'α = 0: BB 100.9 vs Identity 101.0; α = 0.2: 101.1 vs 101.0 (± 0.1)',
-        f"α = 0: BB {s('terrain_bb', 'test_cost_ratio')} vs Identity "
-        f"{s('terrain_id', 'test_cost_ratio')}; α = 0.2 (margin before P): "
-        f"BB {s('terrain_bb_noise0.2', 'test_cost_ratio')} vs Identity "
-        f"{s('terrain_id_noise0.2', 'test_cost_ratio')}",
+        f"α = 0: BB {s('terrain_bb', 'test_cost_ratio_pct')} vs Identity "
+        f"{s('terrain_id', 'test_cost_ratio_pct')}; α = 0.2 (margin before P): "
+        f"BB {s('terrain_bb_noise0.2', 'test_cost_ratio_pct')} vs Identity "
+        f"{s('terrain_id_noise0.2', 'test_cost_ratio_pct')}",
         'TerrainShortestPath 12×12 for Warcraft 32×32, 600 maps, 8 epochs',
         command('terrain_id_noise0.2', 0),
-        judge(values(results, 'terrain_id', 'test_cost_ratio'), 101.0, 0.1,
+        judge(values(results, 'terrain_id', 'test_cost_ratio_pct'), 101.0, 0.1,
               False, '12×12 procedural maps, 600 maps × 8 epochs'))
     add('11. P_std changes the direction a lot (cosine < 0.05) yet learns',
         'DVAE cosine < 0.05',
@@ -645,7 +665,7 @@ def _gap(results, a, b, key, scale=1.0) -> str:
 
 
 def _robust(results) -> str:
-    vals = {k: mean(results, k, 'test_acc') for k in (
+    vals = {k: mean(results, k, 'test_acc_pct') for k in (
         'globe10_id', 'globe10_id_s0.5', 'globe10_bb', 'globe10_bb_s0.5')}
     if any(v is None for v in vals.values()):
         return 'not run'

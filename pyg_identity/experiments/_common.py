@@ -3,6 +3,7 @@ per-epoch logging, the metrics JSON, training-curve plots, the paper's
 number beside ours and :class:`Distributed` for runs under :obj:`torchrun`."""
 import argparse
 import contextlib
+import functools
 import json
 import os
 import random
@@ -11,7 +12,9 @@ import sys
 import time
 from typing import (
     Any,
+    Callable,
     Dict,
+    Iterable,
     Iterator,
     List,
     NoReturn,
@@ -231,6 +234,50 @@ def add_download(parser: argparse.ArgumentParser, what: str) -> None:
                         help=f'download {what} into --root if missing')
 
 
+def add_save(parser: argparse.ArgumentParser) -> None:
+    r"""Adds :obj:`--save PATH` (the trained state dict, float32)."""
+    parser.add_argument('--save', default=None, metavar='PATH',
+                        help='save the trained state dict (float32) here '
+                        '(default: not saved)')
+
+
+def add_threads(parser: argparse.ArgumentParser,
+                why: str = 'on a busy machine') -> None:
+    r"""Adds :obj:`--threads N` (torch CPU threads; 1 is fastest
+    :obj:`why`)."""
+    parser.add_argument('--threads', type=_positive_int, default=None,
+                        help='torch CPU threads (default: torch\'s; 1 is '
+                        f'fastest {why})')
+
+
+def add_num_plots(parser: argparse.ArgumentParser, what: str) -> None:
+    r"""Adds :obj:`--num-plots N` (:obj:`what`: the examples drawn)."""
+    parser.add_argument('--num-plots', type=_non_negative_int, default=4,
+                        help=what)
+
+
+def add_label_workers(parser: argparse.ArgumentParser) -> None:
+    r"""Adds :obj:`--num-workers N` (alias :obj:`--workers`): the processes
+    that generate the labels of a TSP dataset."""
+    parser.add_argument('--num-workers', type=_non_negative_int,
+                        default=None, help='processes generating the labels '
+                        '(default: all cores; 0 under --tiny)')
+    add_alias(parser, '--workers', '--num-workers')
+
+
+def add_mnist(parser: argparse.ArgumentParser, data_help: str) -> None:
+    r"""Adds the MNIST flags: :obj:`--root`, :obj:`--download` and
+    :obj:`--data {auto,full,test-only}` (:obj:`data_help`: what the choices
+    mean)."""
+    parser.add_argument('--root', default=None, metavar='DIR',
+                        help=root_help('mnist',
+                                       'folder of the MNIST IDX files'))
+    add_download(parser, 'the MNIST IDX files (about 11 MB)')
+    parser.add_argument('--data', default='auto',
+                        choices=['auto', 'full', 'test-only'],
+                        help=data_help)
+
+
 # Run-time estimate ###########################################################
 
 #: Print an estimate of the run time after the first epoch if it exceeds
@@ -396,6 +443,18 @@ def graph_norms(values: torch.Tensor, index: torch.Tensor,
     return sq.sqrt()
 
 
+def mean_graph_norm(dataset: Any, costs: Callable[[Any], Tuple[
+        torch.Tensor, torch.Tensor]], batch_size: int = 500) -> float:
+    r"""The mean over the graphs of :obj:`dataset` of the L2 norm of their
+    true costs, where :obj:`costs(batch)` returns the costs of a batch and
+    the graph of every entry (the norm a model's raw costs would have if it
+    had learned the true costs)."""
+    from torch_geometric.loader import DataLoader
+    norms = [graph_norms(*costs(d), d.num_graphs)
+             for d in DataLoader(dataset, batch_size=batch_size)]
+    return float(torch.cat(norms).mean())
+
+
 class EpochNorm:
     r"""Averages the raw cost norm that a solver layer's diagnostics record
     at every training step over one epoch (:meth:`add` per step,
@@ -549,6 +608,14 @@ class Distributed:
         torch.save(model.state_dict(),
                    os.path.join(directory, f'rank{self.rank}.pt'))
 
+    def end_training(self, model: torch.nn.Module,
+                     save_ranks: Optional[str]) -> None:
+        r"""After the last epoch: :meth:`sync_buffers`, then
+        :meth:`save_rank` into :obj:`save_ranks` (the hidden
+        :obj:`--save-ranks` flag)."""
+        self.sync_buffers(model)
+        self.save_rank(model, save_ranks)
+
     def close(self) -> None:
         r"""Waits for all ranks and leaves the process group."""
         if self.enabled:
@@ -557,6 +624,164 @@ class Distributed:
                 dist.barrier()
                 dist.destroy_process_group()
             self.enabled = False
+
+
+# Training, evaluation and saving ###########################################
+
+
+def train_epoch(batches: Iterable[Any], optimizer: torch.optim.Optimizer,
+                loss_of: Callable[[Any], Tuple[torch.Tensor, float]], *,
+                norm: Optional['EpochNorm'] = None,
+                after_step: Optional[Callable[[], None]] = None,
+                desc: str = 'train', progress: bool = True) -> float:
+    r"""One training pass: for every batch of :obj:`batches`, the gradient
+    of :obj:`loss, weight = loss_of(batch)` and an :obj:`optimizer` step,
+    then :obj:`norm.add()` and :obj:`after_step()` (if given). Returns the
+    mean loss, weighted by :obj:`weight` (e.g. the graphs of a batch).
+
+    Args:
+        batches (iterable): The batches (a loader, or a list).
+        optimizer (torch.optim.Optimizer): The optimizer.
+        loss_of (callable): Maps a batch to its loss (a scalar tensor) and
+            its weight in the mean.
+        norm (EpochNorm, optional): Records the raw cost norm of every
+            step. (default: :obj:`None`)
+        after_step (callable, optional): Called after every step.
+            (default: :obj:`None`)
+        desc (str, optional): The progress bar's label.
+            (default: :obj:`"train"`)
+        progress (bool, optional): Show a progress bar.
+            (default: :obj:`True`)
+    """
+    from tqdm import tqdm
+    total = count = 0.0
+    for batch in tqdm(batches, desc=desc, leave=False, disable=not progress):
+        optimizer.zero_grad()
+        loss, weight = loss_of(batch)
+        loss.backward()
+        optimizer.step()
+        if norm is not None:
+            norm.add()
+        if after_step is not None:
+            after_step()
+        total += float(loss.detach()) * weight
+        count += weight
+    return total / max(count, 1)
+
+
+def tour_loss(y: torch.Tensor, data: Any, form: str = 'l1') -> torch.Tensor:
+    r"""The Hamming loss of the predicted tour indicator :obj:`y` to the
+    optimal tour :obj:`data.y`, summed per graph and averaged over the
+    graphs, in the :obj:`form` of :func:`hamming_loss`."""
+    from pyg_identity import edge_batch
+    from pyg_identity.nn.functional import hamming_loss
+    return hamming_loss(y, data.y, edge_batch(data.batch, data.edge_index),
+                        data.num_graphs, form=form)
+
+
+@contextlib.contextmanager
+def evaluating(model: torch.nn.Module) -> Iterator[torch.nn.Module]:
+    r"""A context in which :obj:`model` is in evaluation mode and no
+    gradients are recorded; restores the model's mode afterwards."""
+    was_training = model.training
+    model.eval()
+    try:
+        with torch.no_grad():
+            yield model
+    finally:
+        model.train(was_training)
+
+
+def first_batch(dataset: Any, num: int,
+                follow_batch: Optional[List[str]] = None) -> Any:
+    r"""The first :obj:`num` examples of :obj:`dataset` (at most all of
+    them) as one PyG batch (for the plots)."""
+    from torch_geometric.loader import DataLoader
+    num = min(num, len(dataset))
+    return next(iter(DataLoader(dataset[:num], batch_size=num,
+                                follow_batch=follow_batch)))
+
+
+def save_state_dict(model: torch.nn.Module, path: str) -> None:
+    r"""Saves :obj:`model.state_dict()` to :obj:`path` (its folder created),
+    floating-point tensors as float32, everything on the CPU."""
+    os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
+    torch.save({k: v.detach().float().cpu() if v.is_floating_point() else
+                v.detach().cpu() for k, v in model.state_dict().items()},
+               path)
+
+
+def save_figure(fig: Any, path: str, dpi: int = 100,
+                rect: Optional[Tuple[float, float, float, float]] = None
+                ) -> str:
+    r"""Lays out (within :obj:`rect`, a figure legend's room left free),
+    saves (to :obj:`path`, returned) and closes a matplotlib figure."""
+    import matplotlib.pyplot as plt
+    fig.tight_layout(rect=rect)
+    fig.savefig(path, dpi=dpi)
+    plt.close(fig)
+    return path
+
+
+#: The projections of the ablations (none, mean, norm, std).
+PROJECTIONS: Tuple[Optional[str], ...] = (None, 'mean', 'norm', 'std')
+
+
+@contextlib.contextmanager
+def distributed(ddp: Optional['Distributed'] = None) -> Iterator[
+        'Distributed']:
+    r"""Yields :obj:`ddp`, or a new :class:`Distributed` that is closed on
+    exit (for a run that may be one of several in a process)."""
+    if ddp is not None:
+        yield ddp
+        return
+    ddp = Distributed()
+    try:
+        yield ddp
+    finally:
+        ddp.close()
+
+
+def in_session(run: Callable[[argparse.Namespace, Any, 'Distributed'],
+                              Dict[str, Any]]
+               ) -> Callable[..., Dict[str, Any]]:
+    r"""Makes :obj:`run(args, data, ddp)` callable as :obj:`run(args,
+    data=None, ddp=None)`: without :obj:`ddp`, in a :class:`Distributed`
+    session of its own (:func:`distributed`)."""
+    @functools.wraps(run)
+    def wrapper(args: argparse.Namespace, data: Any = None,
+                ddp: Optional['Distributed'] = None) -> Dict[str, Any]:
+        with distributed(ddp) as session:
+            return run(args, data, session)
+
+    return wrapper
+
+
+def projection_ablation(name: str, args: argparse.Namespace,
+                        run: Callable[..., Dict[str, Any]],
+                        load_data: Callable[[argparse.Namespace], Any],
+                        ddp: Optional['Distributed'] = None) -> Tuple[
+                            str, Dict[str, Dict[str, Any]]]:
+    r"""Runs :obj:`run(sub_args, data, ddp)` once per projection of
+    :obj:`PROJECTIONS` into sub-folders of the ablation's folder
+    (:obj:`args.out`, or a new one under :obj:`runs/`), on the data
+    :obj:`load_data(args)` loaded once. Returns the folder and the results
+    by projection name (:obj:`"None"`, :obj:`"mean"`, ...), empty on ranks
+    other than 0."""
+    out = args.out or os.path.join(
+        'runs', f'{name}-ablation-{args.backward}-'
+        f'{time.strftime("%Y%m%d-%H%M%S")}')
+    os.makedirs(out, exist_ok=True)
+    results: Dict[str, Dict[str, Any]] = {}
+    with distributed(ddp) as ddp:
+        data = load_data(args)
+        for projection in PROJECTIONS:
+            sub = argparse.Namespace(**vars(args))
+            sub.projection = projection
+            sub.out = os.path.join(out, str(projection))
+            results[str(projection)] = run(sub, data, ddp)
+        main = ddp.is_main
+    return out, results if main else {}
 
 
 class RunLogger:
@@ -662,20 +887,24 @@ class RunLogger:
         return path
 
 
-# Per-epoch metric keys -> (panel title, y-axis label with the unit).
+# Per-epoch metric keys -> (panel title, y-axis label with the unit). Every
+# rate is a percent and says so in its key (`_pct`).
 METRIC_LABELS: Dict[str, Tuple[str, str]] = {
     'loss': ('training loss (per graph)', 'loss'),
-    'train_loss': ('training loss (per graph)', 'loss'),
+    'train_loss': ('training loss (mean over the steps)', 'loss'),
     'test_loss': ('test loss (per graph)', 'loss'),
-    'test_acc': ('test accuracy', 'accuracy (%)'),
-    'train_acc': ('training accuracy', 'accuracy (%)'),
-    'test_f1': ('test F1 score', 'F1 (%)'),
-    'test_gap': ('test optimality gap of the tours', 'gap (%)'),
-    'val_exact_acc': ('validation: exactly optimal paths', 'fraction'),
-    'val_cost_ratio': ('validation: path cost / optimal cost', '% of optimal'),
+    'test_acc_pct': ('test accuracy', 'accuracy (%)'),
+    'train_acc_pct': ('training accuracy', 'accuracy (%)'),
+    'test_f1_pct': ('test F1 score', 'F1 (%)'),
+    'test_gap_pct': ('test optimality gap of the tours', 'gap (%)'),
+    'val_exact_acc_pct': ('validation: exactly optimal paths', '% of maps'),
+    'val_optimal_acc_pct': ('validation: paths of optimal cost',
+                            '% of maps'),
+    'val_cost_ratio_pct': ('validation: path cost / optimal cost',
+                           '% of optimal'),
     'test_n_elbo': ('test negative ELBO', 'nats per image'),
     'train_n_elbo': ('training negative ELBO', 'nats per image'),
-    'test_recall_at_1': ('test recall@1', 'recall (fraction)'),
+    'test_recall_at_1_pct': ('test recall@1', 'recall (%)'),
     'cost_norm': ('raw cost norm per graph (collapse watch)', 'L2 norm'),
     'true_cost_norm': ("true costs' norm per graph", 'L2 norm'),
     'spread': ('mean pairwise distance of the points', 'radians'),
@@ -683,6 +912,57 @@ METRIC_LABELS: Dict[str, Tuple[str, str]] = {
     'grad_cosine': ('cosine: Identity update vs gradient', 'cosine'),
     'epoch_time_s': ('time per epoch', 'seconds'),
 }
+
+#: The metric keys of earlier releases (still in old metrics.json files) ->
+#: (the key now, the factor from the old value to the new one): fractions
+#: became percents, and every rate names its unit (:obj:`_pct`).
+RENAMED_METRICS: Dict[str, Tuple[str, float]] = {
+    'test_acc': ('test_acc_pct', 1.0),
+    'train_acc': ('train_acc_pct', 1.0),
+    'test_f1': ('test_f1_pct', 1.0),
+    'accuracy': ('test_acc_pct', 1.0),  # graph_matching's final metrics
+    'f1': ('test_f1_pct', 1.0),
+    'precision': ('test_precision_pct', 1.0),
+    'test_gap': ('test_gap_pct', 1.0),
+    'val_cost_ratio': ('val_cost_ratio_pct', 1.0),
+    'test_cost_ratio': ('test_cost_ratio_pct', 1.0),
+    'val_exact_acc': ('val_exact_acc_pct', 100.0),
+    'val_optimal_acc': ('val_optimal_acc_pct', 100.0),
+    'test_exact_acc': ('test_exact_acc_pct', 100.0),
+    'test_optimal_acc': ('test_optimal_acc_pct', 100.0),
+    'test_recall_at_1': ('test_recall_at_1_pct', 100.0),
+}
+
+
+def current_metrics(row: Dict[str, Any]) -> Dict[str, Any]:
+    r"""A copy of one row of metrics (the :obj:`final` metrics or an epoch
+    of the :obj:`history`) with the keys of earlier releases renamed and
+    their values rescaled (:obj:`RENAMED_METRICS`); a key already in its
+    current form wins over its old spelling."""
+    out: Dict[str, Any] = {}
+    for key, value in row.items():
+        if key in RENAMED_METRICS:
+            new, factor = RENAMED_METRICS[key]
+            if new in row:
+                continue
+            if isinstance(value, (int, float)) and not isinstance(
+                    value, bool):
+                value = value * factor
+            key = new
+        out[key] = value
+    return out
+
+
+def current_result(result: Dict[str, Any]) -> Dict[str, Any]:
+    r"""A metrics dictionary (what :meth:`RunLogger.finish` writes, of any
+    release) with its :obj:`final` metrics and every :obj:`history` row in
+    the current keys (:func:`current_metrics`)."""
+    out = dict(result)
+    if isinstance(result.get('final'), dict):
+        out['final'] = current_metrics(result['final'])
+    if isinstance(result.get('history'), list):
+        out['history'] = [current_metrics(r) for r in result['history']]
+    return out
 
 
 def metric_label(key: str) -> Tuple[str, str]:

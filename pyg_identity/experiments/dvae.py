@@ -28,7 +28,6 @@ images (the same permutation on all ranks); rank 0 tests and writes.
 import argparse
 import json
 import os
-import time
 from typing import Any, Dict, List, Optional, Tuple, cast
 
 import numpy as np
@@ -43,17 +42,21 @@ from pyg_identity.experiments._common import (
     RunLogger,
     _non_negative,
     _positive_int,
-    add_download,
+    add_mnist,
     base_parser,
     describe,
+    evaluating,
     gradient_kwargs,
     import_pyplot,
+    in_session,
     lr_scheduler,
     missing_data,
     noise_for_epoch,
-    root_help,
+    projection_ablation,
+    save_figure,
     seed_everything,
     solver_calls,
+    train_epoch,
 )
 from pyg_identity.models.dvae import DVAE
 
@@ -62,21 +65,14 @@ PAPER = {
     'test_n_elbo': 'curve only (Figs. 3, 5: none > mean > norm > std)',
     'grad_cosine': '< 0.05 (P_std, Fig. 7)',
 }
-PROJECTIONS = (None, 'mean', 'norm', 'std')
 OFFLINE_TRAIN = 8000  # Of the 10,000 test images, with --data test-only.
 
 
 def parser() -> argparse.ArgumentParser:
     p = base_parser(describe(__doc__), name=NAME, epochs=100,
                     projection='std', lambda_=10.0, lr=1e-3, batch_size=100)
-    p.add_argument('--root', default=None, metavar='DIR',
-                   help=root_help('mnist', 'folder of the MNIST IDX files'))
-    add_download(p, 'the MNIST IDX files (about 11 MB)')
-    p.add_argument('--data', default='auto',
-                   choices=['auto', 'full', 'test-only'],
-                   help='full: 50k train / 10k test; test-only: 8k / 2k of '
-                   'the 10k test images; auto: full if the training files '
-                   'exist')
+    add_mnist(p, 'full: 50k train / 10k test; test-only: 8k / 2k of the '
+              '10k test images; auto: full if the training files exist')
     p.add_argument('--k', type=_positive_int, default=10,
                    help='ones per latent block')
     p.add_argument('--tau', type=_non_negative, default=10.0,
@@ -136,30 +132,27 @@ def train(model: torch.nn.Module, optimizer: torch.optim.Optimizer,
     wrapped in :class:`~torch.nn.parallel.DistributedDataParallel`);
     returns the mean N-ELBO, the mean gradient cosine and the mean raw cost
     norm (per latent block, before the projection)."""
-    from tqdm import tqdm
-
     inner = cast(DVAE, getattr(model, 'module', model))
     model.train()
     if perm is None:
         perm = torch.randperm(len(x))
-    total = cosine = 0.0
-    steps = 0
+    cosines: List[float] = []
     norm = EpochNorm(inner.topk.diagnostics)
-    for i in tqdm(range(0, len(perm), batch_size), disable=quiet,
-                  leave=False, desc='train'):
-        batch = x[perm[i:i + batch_size]]
-        optimizer.zero_grad()
+
+    def loss_of(idx: Tensor) -> Tuple[Tensor, float]:
+        batch = x[idx]
         x_logits, logits, _ = model(batch)
-        loss = inner.n_elbo(batch, x_logits, logits)
-        loss.backward()
-        optimizer.step()
-        total += loss.item() * len(batch)
-        norm.add()
+        return inner.n_elbo(batch, x_logits, logits), len(batch)
+
+    def record_cosine() -> None:
         diag = inner.topk.diagnostics
         if diag is not None and diag.grad_cosine is not None:
-            cosine += float(diag.grad_cosine)
-            steps += 1
-    return total / max(len(perm), 1), cosine / max(steps, 1), norm.pop()
+            cosines.append(float(diag.grad_cosine))
+
+    loss = train_epoch(list(perm.split(batch_size)), optimizer, loss_of,
+                       norm=norm, after_step=record_cosine,
+                       progress=not quiet)
+    return loss, sum(cosines) / max(len(cosines), 1), norm.pop()
 
 
 @torch.no_grad()
@@ -182,29 +175,33 @@ def plot_reconstructions(model: DVAE, x: Tensor, path: str,
     r"""Draws test images (top row) above their reconstructions."""
     plt = import_pyplot()
     num = min(num, len(x))
-    model.eval()
-    with torch.no_grad():
+    with evaluating(model):
         recon = torch.sigmoid(model(x[:num])[0])
     # One image of 30 x 30 tiles (a 2-pixel gap after every 28 x 28 digit).
     tiles = torch.ones(2, num, 30, 30)
     tiles[:, :, :28, :28] = torch.stack([x[:num], recon]).view(2, num, 28, 28)
     grid = tiles.permute(0, 2, 1, 3).reshape(60, num * 30)
-    fig, ax = plt.subplots(figsize=(num, 2.4))
-    ax.imshow(grid.numpy(), cmap='gray')
-    ax.axis('off')
-    ax.set_title('test images (top) and reconstructions (bottom)')
-    fig.tight_layout()
-    fig.savefig(path, dpi=100)
-    plt.close(fig)
+    fig, ax = plt.subplots(figsize=(num + 1.2, 2.6))
+    ax.imshow(grid.numpy(), cmap='gray', vmin=0, vmax=1)
+    ax.set_xticks([30 * i + 14 for i in range(num)],
+                  [str(i + 1) for i in range(num)], fontsize=7)
+    ax.set_yticks([14, 44], ['test image', 'reconstruction'], fontsize=8)
+    ax.tick_params(length=0)
+    for spine in ax.spines.values():
+        spine.set_visible(False)
+    ax.set_xlabel('test image number (28 × 28 pixels, grey = intensity '
+                  '0 to 1)', fontsize=8)
+    ax.set_title(f'{NAME}: test images (top) and their reconstructions '
+                 '(bottom)', fontsize=10)
+    save_figure(fig, path)
 
 
-def run(args: argparse.Namespace, data: Optional[Tuple[Tensor, Tensor, str]]
-        = None, ddp: Optional[Distributed] = None) -> Dict[str, Any]:
+@in_session
+def run(args: argparse.Namespace, data: Optional[Any],
+        ddp: Distributed) -> Dict[str, Any]:
     r"""Trains and tests one model; returns the metrics dictionary (empty on
-    ranks other than 0 of a distributed run)."""
-    own = ddp is None
-    if ddp is None:
-        ddp = Distributed()
+    ranks other than 0 of a distributed run). Without :obj:`ddp`, in a
+    :class:`Distributed` session of its own."""
     seed_everything(args.seed)
     train_x, test_x, split = data if data is not None else load_data(args)
     epochs = min(args.epochs, 2) if args.tiny else args.epochs
@@ -241,11 +238,8 @@ def run(args: argparse.Namespace, data: Optional[Tuple[Tensor, Tensor, str]]
                        solver_calls=calls,
                        grad_cosine=cosine, cost_norm=cost_norm)
         ddp.barrier()
-    ddp.sync_buffers(model)  # e.g. batch-norm statistics of rank 0
-    ddp.save_rank(model, args.save_ranks)
+    ddp.end_training(model, args.save_ranks)
     if logger is None:
-        if own:
-            ddp.close()
         return {}
     plot_reconstructions(model, test_x,
                          os.path.join(logger.out, 'reconstructions.png'))
@@ -254,8 +248,6 @@ def run(args: argparse.Namespace, data: Optional[Tuple[Tensor, Tensor, str]]
         test_n_elbo=test_n_elbo, grad_cosine=cosine,
         projection=str(args.projection), data=split,
         **ddp.final_metrics())
-    if own:
-        ddp.close()
     return result
 
 
@@ -263,39 +255,25 @@ def ablation(args: argparse.Namespace,
              ddp: Optional[Distributed] = None) -> Dict[str, Any]:
     r"""Runs :func:`run` once per projection into sub-folders of
     :obj:`args.out` and plots the test curves together (paper Fig. 5)."""
-    own = ddp is None
-    if ddp is None:
-        ddp = Distributed()
-    out = args.out or os.path.join(
-        'runs', f'{NAME}-ablation-{args.backward}-'
-        f'{time.strftime("%Y%m%d-%H%M%S")}')
-    os.makedirs(out, exist_ok=True)
-    data = load_data(args)
-    results: Dict[str, Dict[str, Any]] = {}
-    for projection in PROJECTIONS:
-        name = str(projection)
-        sub = argparse.Namespace(**vars(args))
-        sub.projection, sub.out = projection, os.path.join(out, name)
-        results[name] = run(sub, data, ddp)
-    if own:
-        ddp.close()
-    if not ddp.is_main:
+    out, results = projection_ablation(NAME, args, run, load_data, ddp)
+    if not results:  # not the main rank
         return {}
 
     plt = import_pyplot()
+    from matplotlib.ticker import MaxNLocator
     fig, ax = plt.subplots(figsize=(5, 3.5))
     for name, res in results.items():
         hist: List[Dict[str, Any]] = res['history']
         ax.plot([h['epoch'] for h in hist], [h['test_n_elbo'] for h in hist],
                 marker='o', label=f'P = {name}')
-    ax.set_xlabel('epoch')
-    ax.set_ylabel('test N-ELBO')
-    ax.set_title(f'DVAE projection ablation ({args.backward})')
-    ax.legend()
+    ax.set_xlabel('epoch (0: before training)')
+    ax.set_ylabel('test N-ELBO (nats per image)')
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+    ax.set_title(f'DVAE projection ablation ({args.backward} backward)',
+                 fontsize=10)
+    ax.legend(title='projection', fontsize=8)
     ax.grid(alpha=0.3)
-    fig.tight_layout()
-    fig.savefig(os.path.join(out, 'ablation.png'), dpi=100)
-    plt.close(fig)
+    save_figure(fig, os.path.join(out, 'ablation.png'))
 
     table = {
         name: dict(test_n_elbo=res['final']['test_n_elbo'],

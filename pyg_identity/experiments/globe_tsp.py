@@ -36,7 +36,7 @@ import argparse
 import math
 import os
 import time
-from typing import Any, Callable, Dict, List, Optional, Sequence
+from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple
 
 import torch
 from torch import Tensor
@@ -49,23 +49,30 @@ from pyg_identity.datasets.globe_tsp import GlobeTSP, capital_positions
 from pyg_identity.experiments._common import (
     CollapseMonitor,
     Distributed,
+    EpochNorm,
     RunLogger,
     _non_negative,
-    _non_negative_int,
     _positive_int,
-    add_alias,
+    add_label_workers,
+    add_num_plots,
+    add_save,
+    add_threads,
     base_parser,
     describe,
+    evaluating,
+    first_batch,
     gradient_kwargs,
-    graph_norms,
     lr_scheduler,
+    mean_graph_norm,
     noise_for_epoch,
     root_help,
+    save_state_dict,
     seed_everything,
     solver_calls,
+    tour_loss,
+    train_epoch,
 )
 from pyg_identity.models.globe_tsp import GlobeTSPNet
-from pyg_identity.nn.functional import hamming_loss
 from pyg_identity.utils.plot import plot_tours
 
 # Table 6: test accuracy (%) of TSP(k) with noise alpha in the first half.
@@ -108,20 +115,12 @@ def parser() -> argparse.ArgumentParser:
                    '(Fig. 4b)')
     p.add_argument('--runs', type=_positive_int, default=1,
                    help='LKH runs per graph in the solver layer')
-    p.add_argument('--threads', type=_positive_int, default=None,
-                   help='torch CPU threads (default: torch\'s; 1 is fastest '
-                   'on a busy machine)')
-    p.add_argument('--num-workers', type=_non_negative_int, default=None,
-                   help='processes generating the labels (default: all '
-                   'cores; 0 under --tiny)')
-    add_alias(p, '--workers', '--num-workers')
+    add_threads(p)
+    add_label_workers(p)
     p.add_argument('--root', default=None, metavar='DIR',
                    help=root_help('globe_tsp'))
-    p.add_argument('--num-plots', type=_non_negative_int, default=4,
-                   help='test examples drawn into tours.png')
-    p.add_argument('--save', default=None, metavar='PATH',
-                   help='save the trained state dict (float32) here '
-                   '(default: not saved)')
+    add_num_plots(p, 'test examples drawn into tours.png')
+    add_save(p)
     return p
 
 
@@ -137,14 +136,13 @@ def true_cost_norm(dataset: Any, distance: str = 'geodesic') -> float:
     r"""The mean per-graph L2 norm of the true edge costs (the distances of
     the capitals) of :obj:`dataset`: what the raw costs would be if the
     network had learned the true positions."""
-    norms = []
-    for data in DataLoader(dataset, batch_size=1000):
+    def costs(data: Batch) -> Tuple[Tensor, Tensor]:
         src, dst = data.pos[data.edge_index[0]], data.pos[data.edge_index[1]]
         cost = (src - dst).norm(dim=-1) if distance == 'chord' else \
             _great_circle(src, dst)
-        graph = edge_batch(data.batch, data.edge_index)
-        norms.append(graph_norms(cost, graph, data.num_graphs))
-    return float(torch.cat(norms).mean())
+        return cost, edge_batch(data.batch, data.edge_index)
+
+    return mean_graph_norm(dataset, costs, batch_size=1000)
 
 
 @torch.no_grad()
@@ -157,10 +155,8 @@ def embedding_stats(model: GlobeTSPNet, flags: Tensor) -> Dict[str, float]:
     learned points onto the capitals (orthogonal Procrustes; the Blackbox
     paper reports 69 ± 11 km)."""
     from scipy.linalg import orthogonal_procrustes
-    was_training = model.training
-    model.eval()
-    pts = model.points(flags).double()
-    model.train(was_training)
+    with evaluating(model):
+        pts = model.points(flags).double()
     true = torch.from_numpy(capital_positions())
     iu = torch.triu_indices(pts.size(0), pts.size(0), offset=1)
 
@@ -214,16 +210,13 @@ def evaluate(model: torch.nn.Module, dataset: Any,
 
 @torch.no_grad()
 def _test(model: torch.nn.Module, loader: DataLoader) -> Dict[str, float]:
-    was_training = model.training
-    model.eval()
     correct: List[Tensor] = []
     loss = 0.0
-    for data in loader:
-        y = model(data.x, data.edge_index, data.batch, data.num_graphs)
-        loss += float(hamming_loss(y, data.y, edge_batch(
-            data.batch, data.edge_index), data.num_graphs)) * data.num_graphs
-        correct.append(full_tour(y, data))
-    model.train(was_training)
+    with evaluating(model):
+        for data in loader:
+            y = model(data.x, data.edge_index, data.batch, data.num_graphs)
+            loss += float(tour_loss(y, data)) * data.num_graphs
+            correct.append(full_tour(y, data))
     n = sum(c.numel() for c in correct)
     return dict(acc=100.0 * float(torch.cat(correct).double().mean()),
                 loss=loss / max(n, 1))
@@ -235,13 +228,9 @@ def _plot(model: torch.nn.Module, dataset: Any, path: str,
     # examples over the capitals (longitude, latitude).
     if num <= 0:
         return None
-    data = Batch.from_data_list([dataset[i]
-                                 for i in range(min(num, len(dataset)))])
-    was_training = model.training
-    model.eval()
-    with torch.no_grad():
+    data = first_batch(dataset, num)
+    with evaluating(model):
         y = model(data.x, data.edge_index, data.batch, data.num_graphs)
-    model.train(was_training)
     ok = full_tour(y, data)
     lon = torch.rad2deg(torch.atan2(data.pos[:, 1], data.pos[:, 0]))
     lat = torch.rad2deg(torch.asin(data.pos[:, 2].clamp(-1, 1)))
@@ -250,9 +239,11 @@ def _plot(model: torch.nn.Module, dataset: Any, path: str,
               for g, n in enumerate(sizes)]
     return plot_tours(torch.stack([lon, lat], dim=-1), data.edge_index, y,
                       data.y, data.ptr, path, titles=titles,
-                      suptitle='predicted (red) vs optimal (grey) tours, '
-                      'lon/lat', xlim=(-180, 180), ylim=(-90, 90),
-                      panel_size=(4.0, 2.6))
+                      suptitle='globe_tsp: predicted vs optimal tours '
+                      'through the capitals of test examples',
+                      xlim=(-180, 180), ylim=(-90, 90),
+                      xlabel='longitude (°)', ylabel='latitude (°)',
+                      ticks=True, panel_size=(4.0, 2.9))
 
 
 def main(argv: Optional[Sequence[str]] = None) -> Dict[str, Any]:
@@ -296,8 +287,7 @@ def main(argv: Optional[Sequence[str]] = None) -> Dict[str, Any]:
     optimizer = torch.optim.Adam(model.parameters(), lr=args.lr)
     scheduler = lr_scheduler(optimizer, args)
     layer = model.tsp
-    diagnostics = layer.diagnostics
-    assert diagnostics is not None
+    norm = EpochNorm(layer.diagnostics)
 
     def grad_noise(num_graphs: int) -> Callable[[Tensor], Tensor]:
         # The loss is the mean over the graphs of the batch, so the noise is
@@ -312,35 +302,25 @@ def main(argv: Optional[Sequence[str]] = None) -> Dict[str, Any]:
         net.train()
         layer.noise = noise_for_epoch(args, epoch)
         ddp.set_epoch(sampler, epoch)
-        total_loss = total_norm = 0.0
-        count = steps = 0
-        from tqdm import tqdm
-        for data in tqdm(train_loader, desc=f'epoch {epoch}', leave=False,
-                         disable=args.quiet or not ddp.is_main):
-            optimizer.zero_grad()
+
+        # The L1 loss to the optimal tour: its gradient y - y* points away
+        # from y* (zero on correct entries).
+        def loss_of(data: Batch) -> Tuple[Tensor, float]:
             y = net(data.x, data.edge_index, data.batch, data.num_graphs)
             if args.grad_noise > 0:
                 y.register_hook(grad_noise(data.num_graphs))
-            # The L1 loss to the optimal tour: its gradient y - y* points
-            # away from y* (zero on correct entries).
-            loss = hamming_loss(y, data.y, edge_batch(data.batch,
-                                                      data.edge_index),
-                                data.num_graphs, form='l1')
-            loss.backward()
-            optimizer.step()
-            total_loss += float(loss.detach()) * data.num_graphs
-            count += data.num_graphs
-            if diagnostics.cost_norm is not None:
-                total_norm += float(diagnostics.cost_norm)
-            steps += 1
-        return dict(loss=total_loss / max(count, 1),
-                    cost_norm=total_norm / max(steps, 1))
+            return tour_loss(y, data), data.num_graphs
+
+        loss = train_epoch(train_loader, optimizer, loss_of, norm=norm,
+                           desc=f'epoch {epoch}',
+                           progress=not args.quiet and ddp.is_main)
+        return dict(loss=loss, cost_norm=norm.pop())
 
     paper: Dict[str, Any] = {}
     alpha = round(float(args.noise), 6)
     if (args.k in TABLE6 and alpha in TABLE6[args.k]
             and args.grad_noise == 0 and args.label_noise == 0):
-        paper['test_acc'] = TABLE6[args.k][alpha]
+        paper['test_acc_pct'] = TABLE6[args.k][alpha]
     paper['true_spread'] = 1.18
     paper['location_error_km'] = '69 ± 11 (Blackbox paper)'
     if args.k == 10:
@@ -359,7 +339,7 @@ def main(argv: Optional[Sequence[str]] = None) -> Dict[str, Any]:
     for epoch in range(1, args.epochs + 1):
         start = time.perf_counter()
         stats = train(epoch)
-        calls = solver_calls(diagnostics)  # last step
+        calls = solver_calls(layer.diagnostics)  # last step
         epoch_times.append(time.perf_counter() - start)
         if scheduler is not None:
             scheduler.step()
@@ -373,29 +353,25 @@ def main(argv: Optional[Sequence[str]] = None) -> Dict[str, Any]:
                        true_cost_norm=true_norm, noise=layer.noise,
                        spread=emb['spread'],
                        location_error_km=emb['location_error_km'],
-                       test_acc=test_stats['acc'],
+                       test_acc_pct=test_stats['acc'],
                        lr=optimizer.param_groups[0]['lr'],
                        epoch_time_s=epoch_times[-1])
         ddp.barrier()
 
-    ddp.sync_buffers(model)  # e.g. batch-norm statistics of rank 0
-    ddp.save_rank(model, args.save_ranks)
+    ddp.end_training(model, args.save_ranks)
     result: Dict[str, Any] = {}
     if logger is not None:
         if args.save is not None:
-            os.makedirs(os.path.dirname(os.path.abspath(args.save)),
-                        exist_ok=True)
-            torch.save({k: v.float() for k, v in model.state_dict().items()},
-                       args.save)
+            save_state_dict(model, args.save)
         final = _test(model, test_loader)
         _plot(model, test_dataset, os.path.join(logger.out, 'tours.png'),
               args.num_plots)
         norms = [row['cost_norm'] for row in logger.history]
         emb = embedding_stats(model, train_dataset.flags)
         result = logger.finish(
-            plots=['loss', 'test_acc', 'cost_norm', 'spread',
+            plots=['loss', 'test_acc_pct', 'cost_norm', 'spread',
                    'location_error_km', 'epoch_time_s'],
-            test_acc=final['acc'], test_loss=final['loss'],
+            test_acc_pct=final['acc'], test_loss=final['loss'],
             train_time_per_epoch_s=sum(epoch_times) / len(epoch_times),
             final_cost_norm=norms[-1],
             min_cost_norm=min(norms) if norms else math.nan,

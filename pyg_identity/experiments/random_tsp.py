@@ -33,22 +33,30 @@ from pyg_identity.datasets.random_tsp import RandomTSP
 from pyg_identity.experiments._common import (
     CollapseMonitor,
     Distributed,
+    EpochNorm,
     RunLogger,
-    _non_negative_int,
     _positive_int,
     add_alias,
+    add_label_workers,
+    add_num_plots,
+    add_save,
+    add_threads,
     base_parser,
     describe,
+    evaluating,
+    first_batch,
     gradient_kwargs,
-    graph_norms,
     lr_scheduler,
+    mean_graph_norm,
     noise_for_epoch,
     root_help,
+    save_state_dict,
     seed_everything,
     solver_calls,
+    tour_loss,
+    train_epoch,
 )
 from pyg_identity.models.tsp_gnn import TSPEdgeGNN
-from pyg_identity.nn.functional import hamming_loss
 from pyg_identity.utils.plot import plot_tours
 
 
@@ -91,20 +99,12 @@ def parser() -> argparse.ArgumentParser:
                    help='do not give the distances to the GNN')
     p.add_argument('--runs', type=_positive_int, default=1,
                    help='LKH runs per graph in the solver layer')
-    p.add_argument('--num-workers', type=_non_negative_int, default=None,
-                   help='processes generating the labels (default: all '
-                   'cores; 0 under --tiny)')
-    add_alias(p, '--workers', '--num-workers')
-    p.add_argument('--threads', type=_positive_int, default=None,
-                   help='torch CPU threads (default: torch\'s; 1 is fastest '
-                   'on a busy machine)')
+    add_label_workers(p)
+    add_threads(p)
     p.add_argument('--root', default=None, metavar='DIR',
                    help=root_help('random_tsp'))
-    p.add_argument('--num-plots', type=_non_negative_int, default=4,
-                   help='test instances drawn into tours.png')
-    p.add_argument('--save', default=None, metavar='PATH',
-                   help='save the trained state dict (float32) here '
-                   '(default: not saved)')
+    add_num_plots(p, 'test instances drawn into tours.png')
+    add_save(p)
     return p
 
 
@@ -142,19 +142,16 @@ def evaluate(model: torch.nn.Module, dataset: Any,
 
 @torch.no_grad()
 def _test(model: torch.nn.Module, loader: DataLoader) -> Dict[str, float]:
-    was_training = model.training
-    model.eval()
     gaps: List[Tensor] = []
     exact: List[Tensor] = []
     loss = 0.0
-    for data in loader:
-        y = _forward(model, data)
-        loss += float(hamming_loss(y, data.y, edge_batch(
-            data.batch, data.edge_index), data.num_graphs)) * data.num_graphs
-        g, e = tour_metrics(y, data)
-        gaps.append(g)
-        exact.append(e)
-    model.train(was_training)
+    with evaluating(model):
+        for data in loader:
+            y = _forward(model, data)
+            loss += float(tour_loss(y, data)) * data.num_graphs
+            g, e = tour_metrics(y, data)
+            gaps.append(g)
+            exact.append(e)
     n = sum(g.numel() for g in gaps)
     return dict(gap=float(torch.cat(gaps).double().mean()),
                 acc=100.0 * float(torch.cat(exact).double().mean()),
@@ -167,19 +164,18 @@ def _plot(model: torch.nn.Module, dataset: Any, path: str,
     # instances of `dataset` over their points.
     if num <= 0:
         return None
-    data = Batch.from_data_list([dataset[i]
-                                 for i in range(min(num, len(dataset)))])
-    was_training = model.training
-    model.eval()
-    with torch.no_grad():
+    data = first_batch(dataset, num)
+    with evaluating(model):
         y = _forward(model, data)
-    model.train(was_training)
     gap, _ = tour_metrics(y, data)
     # round(...) + 0.0: no '-0.00'
-    titles = [f'n={n}, gap {round(float(gap[g]), 2) + 0.0:.2f}%'
+    titles = [f'n={n}, gap {round(float(gap[g]), 2) + 0.0:.2f}% '
+              '(excess length)'
               for g, n in enumerate(data.ptr.diff().tolist())]
     return plot_tours(data.pos, data.edge_index, y, data.y, data.ptr, path,
-                      titles=titles, equal_aspect=True)
+                      titles=titles, equal_aspect=True,
+                      suptitle='random_tsp: test instances',
+                      xlabel='x (unit square)', ylabel='y (unit square)')
 
 
 def main(argv: Optional[Sequence[str]] = None) -> Dict[str, Any]:
@@ -224,41 +220,26 @@ def main(argv: Optional[Sequence[str]] = None) -> Dict[str, Any]:
     scheduler = lr_scheduler(optimizer, args)
     monitor = CollapseMonitor()
     # The true edge costs are the Euclidean distances (edge_attr).
-    true_norm = float(torch.cat([
-        graph_norms(d.edge_attr, edge_batch(d.batch, d.edge_index),
-                    d.num_graphs)
-        for d in DataLoader(train_dataset, batch_size=500)
-    ]).mean())
+    true_norm = mean_graph_norm(train_dataset, lambda d: (
+        d.edge_attr, edge_batch(d.batch, d.edge_index)))
     layer = model.tsp
-    diagnostics = layer.diagnostics
-    assert diagnostics is not None
+    norm = EpochNorm(layer.diagnostics)
 
     def train(epoch: int) -> Dict[str, float]:
         net.train()
         layer.noise = noise_for_epoch(args, epoch)
         ddp.set_epoch(sampler, epoch)
-        total_loss = total_norm = 0.0
-        count = steps = 0
-        from tqdm import tqdm
-        for data in tqdm(train_loader, desc=f'epoch {epoch}', leave=False,
-                         disable=args.quiet or not ddp.is_main):
-            optimizer.zero_grad()
-            y = _forward(net, data)
-            # The Hamming loss as an L1 distance: its gradient y - y* is
-            # zero on correct entries (paper Sec. 3.2), so a tour that is
-            # already right under the noise margin gets no update.
-            loss = hamming_loss(y, data.y, edge_batch(data.batch,
-                                                      data.edge_index),
-                                data.num_graphs, form='l1')
-            loss.backward()
-            optimizer.step()
-            total_loss += float(loss.detach()) * data.num_graphs
-            count += data.num_graphs
-            if diagnostics.cost_norm is not None:
-                total_norm += float(diagnostics.cost_norm)
-            steps += 1
-        return dict(loss=total_loss / max(count, 1),
-                    cost_norm=total_norm / max(steps, 1))
+
+        # The Hamming loss as an L1 distance: its gradient y - y* is zero on
+        # correct entries (paper Sec. 3.2), so a tour that is already right
+        # under the noise margin gets no update.
+        def loss_of(data: Batch) -> Tuple[Tensor, float]:
+            return tour_loss(_forward(net, data), data), data.num_graphs
+
+        loss = train_epoch(train_loader, optimizer, loss_of, norm=norm,
+                           desc=f'epoch {epoch}',
+                           progress=not args.quiet and ddp.is_main)
+        return dict(loss=loss, cost_norm=norm.pop())
 
     logger = None
     if ddp.is_main:
@@ -268,7 +249,7 @@ def main(argv: Optional[Sequence[str]] = None) -> Dict[str, Any]:
     for epoch in range(1, args.epochs + 1):
         start = time.perf_counter()
         stats = train(epoch)
-        calls = solver_calls(diagnostics)  # last step
+        calls = solver_calls(layer.diagnostics)  # last step
         epoch_times.append(time.perf_counter() - start)
         if scheduler is not None:
             scheduler.step()
@@ -278,25 +259,21 @@ def main(argv: Optional[Sequence[str]] = None) -> Dict[str, Any]:
             logger.log(epoch, loss=stats['loss'], cost_norm=stats['cost_norm'],
                        solver_calls=calls,
                        true_cost_norm=true_norm, noise=layer.noise,
-                       test_gap=test_stats['gap'],
-                       test_acc=test_stats['acc'],
+                       test_gap_pct=test_stats['gap'],
+                       test_acc_pct=test_stats['acc'],
                        epoch_time_s=epoch_times[-1])
         ddp.barrier()
 
-    ddp.sync_buffers(model)  # e.g. batch-norm statistics of rank 0
-    ddp.save_rank(model, args.save_ranks)
+    ddp.end_training(model, args.save_ranks)
     if logger is not None:
         if args.save is not None:
-            os.makedirs(os.path.dirname(os.path.abspath(args.save)),
-                        exist_ok=True)
-            torch.save({k: v.float() for k, v in model.state_dict().items()},
-                       args.save)
+            save_state_dict(model, args.save)
         final = _test(model, test_loader)
         _plot(model, test_dataset, os.path.join(logger.out, 'tours.png'),
               args.num_plots)
         result = logger.finish(
-            plots=['loss', 'test_gap', 'test_acc', 'cost_norm'],
-            test_gap=final['gap'], test_acc=final['acc'],
+            plots=['loss', 'test_gap_pct', 'test_acc_pct', 'cost_norm'],
+            test_gap_pct=final['gap'], test_acc_pct=final['acc'],
             test_loss=final['loss'],
             train_time_per_epoch_s=sum(epoch_times) / len(epoch_times),
             final_cost_norm=stats['cost_norm'], true_cost_norm=true_norm,

@@ -40,7 +40,6 @@ own); rank 0 tests and writes.
 import argparse
 import json
 import os
-import time
 from collections import deque
 from typing import Any, Deque, Dict, List, Optional, Tuple, cast
 
@@ -58,50 +57,35 @@ from pyg_identity.experiments._common import (
     _non_negative_int,
     _positive_int,
     add_alias,
-    add_download,
+    add_mnist,
     base_parser,
     describe,
     gradient_kwargs,
     import_pyplot,
+    in_session,
     lr_scheduler,
     missing_data,
     noise_for_epoch,
-    root_help,
+    projection_ablation,
+    save_figure,
     seed_everything,
     solver_calls,
+    train_epoch,
 )
 from pyg_identity.models.retrieval import RetrievalNet
 from pyg_identity.nn.functional.ranking import recall_at_k
 
 NAME = 'retrieval'
-PROJECTIONS = (None, 'mean', 'norm', 'std')
 TRAIN_CLASSES = (0, 1, 2, 3, 4)
 TEST_CLASSES = (5, 6, 7, 8, 9)
-# CUB-200-2011 R@1 (%) of Table 5, noise alpha = 0, by projection.
-PAPER_CUB = {
-    'identity': {'None': 13.9, 'mean': 44.6, 'norm': 59.0, 'std': 60.2},
-    'blackbox': {'None': 62.6, 'mean': 62.9, 'norm': 60.8, 'std': 62.4},
-}
-
-
-def paper_numbers(backward: str, projection: Optional[str]) -> Dict[str, str]:
-    r"""The paper's CUB R@1 for the setting, labelled as such."""
-    value = PAPER_CUB[backward][str(projection)]
-    return {'test_recall_at_1': f'{value / 100:.3f} (CUB-200-2011, '
-            f'ResNet-50; ours: MNIST 5-9 stand-in)'}
 
 
 def parser() -> argparse.ArgumentParser:
     p = base_parser(describe(__doc__), name=NAME, epochs=5, projection='std',
                     lambda_=0.2, lr=1e-3, batch_size=128)
-    p.add_argument('--root', default=None, metavar='DIR',
-                   help=root_help('mnist', 'folder of the MNIST IDX files'))
-    add_download(p, 'the MNIST IDX files (about 11 MB)')
-    p.add_argument('--data', default='auto',
-                   choices=['auto', 'full', 'test-only'],
-                   help='where the training digits 0-4 come from: full: '
-                   'the training set; test-only: the test images; auto: '
-                   'full if the training files exist')
+    add_mnist(p, 'where the training digits 0-4 come from: full: the '
+              'training set; test-only: the test images; auto: full if the '
+              'training files exist')
     p.add_argument('--memory', type=_non_negative_int, default=3,
                    help='earlier batches kept as extra keys (paper: 3)')
     p.add_argument('--embedding', type=_positive_int, default=16,
@@ -118,7 +102,7 @@ def parser() -> argparse.ArgumentParser:
                    help='Adam weight decay')
     p.add_argument('--ablation', action='store_true',
                    help='train once per projection (none, mean, norm, std) '
-                   'and print the R@1 table beside the paper\'s CUB numbers')
+                   'and print the R@1 table')
     return p
 
 
@@ -168,35 +152,28 @@ def train(model: torch.nn.Module, optimizer: torch.optim.Optimizer,
     possibly wrapped in
     :class:`~torch.nn.parallel.DistributedDataParallel`); returns the mean
     recall loss and the mean raw score norm per query."""
-    from tqdm import tqdm
-
     inner = cast(RetrievalNet, getattr(model, 'module', model))
     model.train()
     if perm is None:
         perm = torch.randperm(len(x))
     bank: Deque[Tuple[Tensor, Tensor]] = deque(maxlen=max(memory, 1))
-    total, steps = 0.0, 0
     norm = EpochNorm(inner.criterion.diagnostics)
-    for i in tqdm(range(0, len(perm), batch_size), disable=quiet,
-                  leave=False, desc='train'):
-        idx = perm[i:i + batch_size]
-        if len(idx) < 2:
-            continue
+
+    def loss_of(idx: Tensor) -> Tuple[Tensor, float]:
         emb = model(x[idx])
         key = key_label = None
         if memory > 0 and len(bank) > 0:
             key = torch.cat([e for e, _ in bank])
             key_label = torch.cat([lab for _, lab in bank])
         loss = inner.loss(emb, y[idx], key, key_label)
-        optimizer.zero_grad()
-        loss.backward()
-        optimizer.step()
-        if memory > 0:
+        if memory > 0:  # a key of the next batches
             bank.append((emb.detach(), y[idx]))
-        total += loss.item()
-        norm.add()
-        steps += 1
-    return total / max(steps, 1), norm.pop()
+        return loss, 1.0  # the mean over the steps
+
+    batches = [idx for idx in perm.split(batch_size) if len(idx) >= 2]
+    loss = train_epoch(batches, optimizer, loss_of, norm=norm,
+                       progress=not quiet)
+    return loss, norm.pop()
 
 
 @torch.no_grad()
@@ -208,13 +185,14 @@ def embed(model: RetrievalNet, x: Tensor, batch_size: int = 1024) -> Tensor:
 
 @torch.no_grad()
 def test(model: RetrievalNet, x: Tensor, y: Tensor) -> float:
-    r"""Recall at 1: every image queries all other images of :obj:`x`."""
+    r"""Recall at 1 in percent: every image queries all other images of
+    :obj:`x`."""
     emb = embed(model, x)
     sim = emb @ emb.t()
     sim.fill_diagonal_(-3.0)  # Below every cosine: a query never finds itself.
     relevant = y.view(-1, 1) == y.view(1, -1)
     relevant.fill_diagonal_(False)
-    return float(recall_at_k(sim, relevant, k=1))
+    return 100 * float(recall_at_k(sim, relevant, k=1))
 
 
 def plot_retrievals(model: RetrievalNet, x: Tensor, y: Tensor, path: str,
@@ -236,27 +214,37 @@ def plot_retrievals(model: RetrievalNet, x: Tensor, y: Tensor, path: str,
     tiles = torch.ones(num_queries, num_hits + 1, 30, 30)
     tiles[:, :, :28, :28] = x[hits.view(-1)].view(num_queries, -1, 28, 28)
     grid = tiles.permute(0, 2, 1, 3).reshape(num_queries * 30, -1)
-    fig, ax = plt.subplots(figsize=(num_hits + 1, num_queries))
+    fig, ax = plt.subplots(figsize=(num_hits + 2.5, num_queries + 1.2))
     ax.imshow(grid.numpy(), cmap='gray')
     wrong = y[hits[:, 1:]] != y[queries].view(-1, 1)
     for r, c in wrong.nonzero().tolist():
         ax.add_patch(Rectangle((30 * (c + 1) - 0.5, 30 * r - 0.5), 28, 28,
                                fill=False, edgecolor='red', lw=2))
-    ax.axis('off')
-    ax.set_title('queries (left), top retrievals (wrong digit: red)')
-    fig.tight_layout()
-    fig.savefig(path, dpi=100)
-    plt.close(fig)
+    ax.set_xticks([30 * c + 14 for c in range(num_hits + 1)],
+                  ['query'] + [f'#{c}' for c in range(1, num_hits + 1)],
+                  fontsize=8)
+    ax.set_yticks([30 * r + 14 for r in range(num_queries)],
+                  [f'digit {int(y[q])}' for q in queries], fontsize=8)
+    ax.tick_params(length=0)
+    for spine in ax.spines.values():
+        spine.set_visible(False)
+    ax.set_xlabel('nearest test images by cosine similarity (rank)',
+                  fontsize=8)
+    ax.set_ylabel('query (true digit)', fontsize=8)
+    fig.legend(handles=[Rectangle((0, 0), 1, 1, fill=False, edgecolor='red',
+                                  lw=2, label='retrieved another digit')],
+               loc='lower center', fontsize=8, frameon=False)
+    ax.set_title(f'{NAME}: test queries and their top retrievals',
+                 fontsize=10)
+    save_figure(fig, path, rect=(0, 0.04, 1, 1))
 
 
-def run(args: argparse.Namespace,
-        data: Optional[Tuple[Tensor, Tensor, Tensor, Tensor, str]] = None
-        , ddp: Optional[Distributed] = None) -> Dict[str, Any]:
+@in_session
+def run(args: argparse.Namespace, data: Optional[Any],
+        ddp: Distributed) -> Dict[str, Any]:
     r"""Trains and tests one model; returns the metrics dictionary (empty on
-    ranks other than 0 of a distributed run)."""
-    own = ddp is None
-    if ddp is None:
-        ddp = Distributed()
+    ranks other than 0 of a distributed run). Without :obj:`ddp`, in a
+    :class:`Distributed` session of its own."""
     seed_everything(args.seed)
     train_x, train_y, test_x, test_y, split = (data if data is not None else
                                                load_data(args))
@@ -276,11 +264,11 @@ def run(args: argparse.Namespace,
     logger = None
     recall = float('nan')
     if ddp.is_main:
-        logger = RunLogger(NAME, args, paper=paper_numbers(args.backward,
-                                                           args.projection))
+        # No paper numbers: ours are on the MNIST stand-in, not on CUB.
+        logger = RunLogger(NAME, args)
         print(f'{NAME}: {model}, data: {split}', flush=True)
         recall = test(model, test_x, test_y)
-        logger.log(0, test_recall_at_1=recall)
+        logger.log(0, test_recall_at_1_pct=recall)
     for epoch in range(1, epochs + 1):
         model.criterion.noise = noise_for_epoch(args, epoch)
         perm = ddp.shard(len(train_x), args.seed, epoch)
@@ -292,64 +280,41 @@ def run(args: argparse.Namespace,
         if logger is not None:
             monitor.update(epoch, cost_norm)
             recall = test(model, test_x, test_y)
-            logger.log(epoch, train_loss=loss, test_recall_at_1=recall,
+            logger.log(epoch, train_loss=loss, test_recall_at_1_pct=recall,
                        solver_calls=calls,
                        cost_norm=cost_norm)
         ddp.barrier()
-    ddp.sync_buffers(model)  # e.g. batch-norm statistics of rank 0
-    ddp.save_rank(model, args.save_ranks)
+    ddp.end_training(model, args.save_ranks)
     if logger is None:
-        if own:
-            ddp.close()
         return {}
     plot_retrievals(model, test_x, test_y,
                     os.path.join(logger.out, 'retrievals.png'))
-    result = logger.finish(plots=['train_loss', 'test_recall_at_1'],
-                           test_recall_at_1=recall,
+    result = logger.finish(plots=['train_loss', 'test_recall_at_1_pct'],
+                           test_recall_at_1_pct=recall,
                            projection=str(args.projection), data=split,
                            **ddp.final_metrics())
-    if own:
-        ddp.close()
     return result
 
 
 def ablation(args: argparse.Namespace,
              ddp: Optional[Distributed] = None) -> Dict[str, Any]:
     r"""Runs :func:`run` once per projection into sub-folders of
-    :obj:`args.out`, then prints R@1 beside the paper's CUB numbers."""
-    own = ddp is None
-    if ddp is None:
-        ddp = Distributed()
-    out = args.out or os.path.join(
-        'runs', f'{NAME}-ablation-{args.backward}-'
-        f'{time.strftime("%Y%m%d-%H%M%S")}')
-    os.makedirs(out, exist_ok=True)
-    data = load_data(args)
-    table: Dict[str, Dict[str, Any]] = {}
-    for projection in PROJECTIONS:
-        name = str(projection)
-        sub = argparse.Namespace(**vars(args))
-        sub.projection, sub.out = projection, os.path.join(out, name)
-        res = run(sub, data, ddp)
-        if not ddp.is_main:
-            continue
-        table[name] = dict(
-            test_recall_at_1=res['final']['test_recall_at_1'],
-            paper_cub_recall_at_1=PAPER_CUB[args.backward][name] / 100)
-    if own:
-        ddp.close()
-    if not ddp.is_main:
+    :obj:`args.out`, then prints the R@1 table (ours only: the paper's CUB
+    numbers are not comparable with the MNIST stand-in's)."""
+    out, results = projection_ablation(NAME, args, run, load_data, ddp)
+    if not results:  # not the main rank
         return {}
+    table = {name: dict(test_recall_at_1_pct=res['final'][
+        'test_recall_at_1_pct']) for name, res in results.items()}
     summary = dict(experiment=f'{NAME}-ablation', backward=args.backward,
                    table=table)
     with open(os.path.join(out, 'ablation.json'), 'w') as f:
         json.dump(summary, f, indent=2)
-    print(f'{NAME} projection ablation ({args.backward}): R@1, ours (MNIST '
-          f'digits 5-9 stand-in) vs paper (CUB-200-2011, alpha = 0)')
-    print(f'  {"P":6s} {"ours MNIST":>11s} {"paper CUB":>10s}')
+    print(f'{NAME} projection ablation ({args.backward}): test R@1 (%) on '
+          f'MNIST digits 5-9 (a stand-in for CUB-200-2011)')
+    print(f'  {"P":6s} {"R@1 %":>8s}')
     for name, row in table.items():
-        print(f'  {name:6s} {row["test_recall_at_1"]:11.3f} '
-              f'{row["paper_cub_recall_at_1"]:10.3f}')
+        print(f'  {name:6s} {row["test_recall_at_1_pct"]:8.1f}')
     return summary
 
 

@@ -33,10 +33,13 @@ def plot_tours(
     ylim: Optional[Tuple[float, float]] = None,
     equal_aspect: bool = False,
     panel_size: Tuple[float, float] = (3.2, 3.4),
+    xlabel: str = 'x',
+    ylabel: str = 'y',
+    ticks: bool = False,
 ) -> str:
     r"""Draws the predicted tours (red) over the optimal ones (grey) of every
-    graph of a batch, one panel per graph, and saves the figure to
-    :obj:`path` (returned).
+    graph of a batch, one panel per graph, with a legend of the lines and
+    axis labels, and saves the figure to :obj:`path` (returned).
 
     Args:
         pos (torch.Tensor): The 2-D drawing coordinates of the nodes,
@@ -61,8 +64,16 @@ def plot_tours(
             (default: :obj:`False`)
         panel_size (tuple, optional): Width and height of one panel in
             inches. (default: :obj:`(3.2, 3.4)`)
+        xlabel (str, optional): The x-axis label, with its unit.
+            (default: :obj:`"x"`)
+        ylabel (str, optional): The y-axis label, with its unit.
+            (default: :obj:`"y"`)
+        ticks (bool, optional): Keep the axis ticks (e.g. degrees of
+            longitude); without, the axes only carry their labels.
+            (default: :obj:`False`)
     """
     plt = import_pyplot()
+    from matplotlib.lines import Line2D
     pos = pos.detach().cpu()
     ei = edge_index.detach().cpu()
     y, y_true = y.detach().cpu().view(-1), y_true.detach().cpu().view(-1)
@@ -70,7 +81,7 @@ def plot_tours(
     num_graphs = ptr.numel() - 1
     fig, axes = plt.subplots(1, num_graphs,
                              figsize=(panel_size[0] * num_graphs,
-                                      panel_size[1]), squeeze=False)
+                                      panel_size[1] + 0.5), squeeze=False)
     for g, ax in enumerate(axes[0]):
         lo, hi = int(ptr[g]), int(ptr[g + 1])
         mask = (ei[0] >= lo) & (ei[0] < hi)
@@ -89,10 +100,23 @@ def plot_tours(
             ax.set_aspect('equal')
         if titles is not None:
             ax.set_title(titles[g], fontsize=9)
-        ax.set_xticks([])
-        ax.set_yticks([])
-    fig.suptitle(suptitle)
-    fig.tight_layout()
+        if not ticks:
+            ax.set_xticks([])
+            ax.set_yticks([])
+        else:
+            ax.tick_params(labelsize=7)
+        ax.set_xlabel(xlabel, fontsize=8)
+        ax.set_ylabel(ylabel, fontsize=8)
+    handles = [Line2D([], [], color='0.6', lw=4, alpha=0.6,
+                      label='optimal tour'),
+               Line2D([], [], color='tab:red', lw=1.2,
+                      label='predicted tour'),
+               Line2D([], [], ls='', marker='o', color='k', markersize=3,
+                      label='node')]
+    fig.legend(handles=handles, loc='lower center', ncol=3, fontsize=8,
+               frameon=False)
+    fig.suptitle(suptitle, fontsize=10)
+    fig.tight_layout(rect=(0, 0.07, 1, 1))
     fig.savefig(path, dpi=100)
     plt.close(fig)
     return path

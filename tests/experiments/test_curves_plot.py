@@ -26,7 +26,7 @@ def _plotted_keys():
 
 def test_every_plotted_metric_has_a_title_and_a_unit():
     keys = _plotted_keys()
-    assert {'loss', 'test_acc', 'cost_norm'} <= keys
+    assert {'loss', 'test_acc_pct', 'cost_norm'} <= keys
     missing = sorted(k for k in keys if k not in METRIC_LABELS)
     assert not missing, f'no title/unit for {missing}'
     for title, unit in METRIC_LABELS.values():
@@ -38,6 +38,6 @@ def test_curves_of_one_epoch(tmp_path):
     args = argparse.Namespace(out=str(tmp_path), backward='identity',
                               projection='std', quiet=True, epochs=1)
     logger = RunLogger('demo', args)
-    logger.log(1, loss=2.0, test_acc=50.0, cost_norm=3.0)
-    path = logger.plot(['loss', 'test_acc', 'cost_norm', 'absent'])
+    logger.log(1, loss=2.0, test_acc_pct=50.0, cost_norm=3.0)
+    path = logger.plot(['loss', 'test_acc_pct', 'cost_norm', 'absent'])
     assert path is not None and os.path.getsize(path) > 0

@@ -196,11 +196,11 @@ def test_run_logger_prints_the_estimate_to_stderr(quiet, tmp_path, capsys):
     args = argparse.Namespace(out=str(tmp_path), backward='identity',
                               epochs=100, quiet=quiet)
     logger = RunLogger('task', args)
-    logger.log(0, test_acc=1.0)
+    logger.log(0, test_acc_pct=1.0)
     logger.history[-1]['time_s'] = 0.0
     logger.start -= 23.0  # epoch 1 took 23 s
-    logger.log(1, test_acc=2.0)
-    logger.log(2, test_acc=3.0)
+    logger.log(1, test_acc_pct=2.0)
+    logger.log(2, test_acc_pct=3.0)
     out, err = capsys.readouterr()
     assert out.count('Epoch') == 3 and '≈' not in out
     assert err == ('task: epoch 1 took 23 s; 100 epochs ≈ 38 min (pass '

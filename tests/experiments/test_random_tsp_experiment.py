@@ -48,7 +48,7 @@ def test_tiny_run_writes_metrics_and_plots(tmp_path, backward):
         metrics = json.load(f)
     assert metrics['final'] == result['final']
     assert len(metrics['history']) == 2
-    for key in ('test_gap', 'test_acc', 'test_loss',
+    for key in ('test_gap_pct', 'test_acc_pct', 'test_loss',
                 'train_time_per_epoch_s'):
         assert math.isfinite(metrics['final'][key]), key
     assert all(math.isfinite(row['cost_norm']) for row in metrics['history'])

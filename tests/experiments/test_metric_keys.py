@@ -1,0 +1,110 @@
+"""The metric keys carry their unit (every rate a percent, :obj:`_pct`), and
+benchmarks/reproduce.py reads the keys of earlier releases (the committed
+metrics in docs/reproduction/metrics/) through the one table
+:obj:`RENAMED_METRICS`."""
+import importlib.util
+import json
+import os
+
+import pytest
+
+from pyg_identity.experiments._common import (
+    METRIC_LABELS,
+    RENAMED_METRICS,
+    current_metrics,
+    current_result,
+)
+
+REPO = os.path.join(os.path.dirname(__file__), '..', '..')
+
+
+@pytest.fixture(scope='module')
+def reproduce():
+    path = os.path.join(REPO, 'benchmarks', 'reproduce.py')
+    spec = importlib.util.spec_from_file_location('reproduce', path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_old_keys_are_renamed_and_fractions_become_percents():
+    old = dict(test_acc=85.0, val_exact_acc=0.125, test_recall_at_1=0.6,
+               test_cost_ratio=101.5, loss=1.5, cost_collapse_warned=False)
+    assert current_metrics(old) == {
+        'test_acc_pct': 85.0, 'val_exact_acc_pct': 12.5,
+        'test_recall_at_1_pct': 60.0, 'test_cost_ratio_pct': 101.5,
+        'loss': 1.5, 'cost_collapse_warned': False}
+    # graph_matching's old final `accuracy` is its test accuracy.
+    assert current_metrics(dict(accuracy=77.0)) == {'test_acc_pct': 77.0}
+
+
+def test_current_keys_pass_unchanged_and_win_over_old_ones():
+    new = dict(test_acc_pct=85.0, val_exact_acc_pct=12.5, spread=1.1)
+    assert current_metrics(new) == new
+    assert current_metrics(dict(test_acc=1.0, test_acc_pct=2.0)) == dict(
+        test_acc_pct=2.0)
+
+
+def test_every_rate_is_a_percent_named_so():
+    assert all(new.endswith('_pct') for new, _ in RENAMED_METRICS.values())
+    assert all(factor in (1.0, 100.0) for _, factor in
+               RENAMED_METRICS.values())
+    for key, (_, unit) in METRIC_LABELS.items():
+        assert ('%' in unit) == key.endswith('_pct'), key
+    # No label is left for a key of an earlier release.
+    assert not set(METRIC_LABELS) & set(RENAMED_METRICS)
+
+
+def test_current_result_renames_final_and_history():
+    old = dict(experiment='terrain_shortest_path', args={}, paper={},
+               final=dict(test_exact_acc=0.5, test_cost_ratio=101.0),
+               history=[dict(epoch=1, val_exact_acc=0.25)])
+    new = current_result(old)
+    assert new['final'] == dict(test_exact_acc_pct=50.0,
+                                test_cost_ratio_pct=101.0)
+    assert new['history'] == [dict(epoch=1, val_exact_acc_pct=25.0)]
+    assert old['final'] == dict(test_exact_acc=0.5, test_cost_ratio=101.0)
+
+
+def test_reproduce_reads_the_committed_old_metrics(reproduce):
+    path = os.path.join(REPO, 'docs', 'reproduction', 'metrics', 'ret_id_std',
+                        'seed0.json')
+    if not os.path.exists(path):
+        pytest.skip('no committed retrieval metrics')
+    with open(path) as f:
+        raw = json.load(f)
+    result = reproduce.run('ret_id_std', 0)
+    if 'test_recall_at_1' in raw['final']:  # written by an older release
+        assert result['final']['test_recall_at_1_pct'] == pytest.approx(
+            100 * raw['final']['test_recall_at_1'])
+        assert 'test_recall_at_1' not in result['final']
+    assert all('test_recall_at_1_pct' in h for h in result['history'])
+
+
+def test_reproduce_reads_old_and_new_runs_alike(reproduce, tmp_path,
+                                                monkeypatch):
+    # One seed written by an older release, one by this one: the report's
+    # statistics see the same key.
+    monkeypatch.setattr(reproduce, 'RUNS', str(tmp_path))
+    monkeypatch.setattr(reproduce, 'METRICS', str(tmp_path / 'none'))
+    runs = {0: dict(final=dict(test_recall_at_1=0.5), history=[]),
+            1: dict(final=dict(test_recall_at_1_pct=70.0), history=[])}
+    for seed, data in runs.items():
+        folder = tmp_path / 'ret_id_std' / f'seed{seed}'
+        folder.mkdir(parents=True)
+        with open(folder / 'metrics.json', 'w') as f:
+            json.dump(data, f)
+    results = {'ret_id_std': [reproduce.run('ret_id_std', s) for s in runs]}
+    assert reproduce.values(results, 'ret_id_std',
+                            'test_recall_at_1_pct') == [50.0, 70.0]
+    assert reproduce.stat(results, 'ret_id_std',
+                          'test_recall_at_1_pct') == '60.00 ± 14.14'
+
+
+def test_reproduce_reads_old_and_new_log_lines(reproduce):
+    old = reproduce.log_row('Epoch 051 | loss 1.5 | test_acc 98.5 | '
+                            'cost_norm 3.25')
+    new = reproduce.log_row('Epoch 051 | loss 1.5 | test_acc_pct 98.5 | '
+                            'cost_norm 3.25')
+    assert old == new == dict(Epoch=51.0, loss=1.5, test_acc_pct=98.5,
+                              cost_norm=3.25)
