@@ -59,19 +59,19 @@ class MainMetric:
 
 #: The main metric of every task of :obj:`pyg-identity train`.
 MAIN_METRICS: Dict[str, MainMetric] = {
-    'random_tsp': MainMetric('test_gap', 'test_gap',
+    'random_tsp': MainMetric('test_gap_pct', 'test_gap_pct',
                              'test optimality gap', '%', True),
-    'globe_tsp': MainMetric('test_acc', 'test_acc',
+    'globe_tsp': MainMetric('test_acc_pct', 'test_acc_pct',
                             'test accuracy (optimal tours)', '%', False),
     'terrain_shortest_path': MainMetric(
-        'test_cost_ratio', 'val_cost_ratio', 'test cost ratio',
+        'test_cost_ratio_pct', 'val_cost_ratio_pct', 'test cost ratio',
         '% of optimal', True, 'validation cost ratio'),
-    'graph_matching': MainMetric('accuracy', 'test_acc',
+    'graph_matching': MainMetric('test_acc_pct', 'test_acc_pct',
                                  'test matching accuracy', '%', False),
     'dvae': MainMetric('test_n_elbo', 'test_n_elbo', 'test N-ELBO',
                        'nats per image', True),
-    'retrieval': MainMetric('test_recall_at_1', 'test_recall_at_1',
-                            'test recall@1', 'fraction', False),
+    'retrieval': MainMetric('test_recall_at_1_pct', 'test_recall_at_1_pct',
+                            'test recall@1', '%', False),
 }
 
 #: Experiment flags the harness sets itself (one value per run) or that

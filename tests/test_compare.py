@@ -229,7 +229,7 @@ def test_tiny_terrain_runs(tmp_path):
     table = cmp.parse_markdown(open(summary['markdown']).read())
     header = 'test cost ratio (% of optimal; lower is better)'
     for b, ms in runs.items():
-        values = [m['final']['test_cost_ratio'] for m in ms]
+        values = [m['final']['test_cost_ratio_pct'] for m in ms]
         mean, sd = statistics.mean(values), statistics.stdev(values)
         assert table[b][header] == cmp._fmt(mean, sd)
         assert math.isclose(summary['estimators'][b]['mean'], mean)
