@@ -8,7 +8,6 @@ Vlastelica et al. (ICLR 2020), the perturbed optimizers of Berthet et al.
 2021). No layer re-implements a backward.
 """
 import dataclasses
-import math
 from typing import Any, Callable, List, Optional, Sequence, Tuple
 
 import numpy as np
@@ -111,12 +110,10 @@ def _noise(like: Tensor, kind: str, k: int,
         u = torch.rand(shape, generator=generator, device=dev, dtype=dtype)
         tiny = torch.finfo(dtype).tiny
         out = -torch.log(-torch.log(u.clamp(min=tiny, max=1.0 - 1e-7)))
-    else:  # sum_of_gamma: (sum_i Gamma(1/k, scale k/i) - log s) / k
-        conc = torch.full(shape, 1.0 / k, device=dev, dtype=dtype)
-        total = torch.zeros(shape, device=dev, dtype=dtype)
-        for i in range(1, SOG_TERMS + 1):
-            total += torch._standard_gamma(conc, generator=generator) * (k / i)
-        out = (total - math.log(SOG_TERMS)) / k
+    else:  # sum_of_gamma, unit temperature (sigma scales it)
+        from pyg_identity.nn.functional.noise import sum_of_gamma_noise
+        out = sum_of_gamma_noise(shape, k, 1.0, SOG_TERMS, dtype=dtype,
+                                 device=dev, generator=generator)
     return out.to(like.device)
 
 

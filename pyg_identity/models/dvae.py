@@ -9,59 +9,11 @@ import torch.nn.functional as F
 from torch import Tensor
 from torch_geometric.nn import MLP
 
+from pyg_identity._autograd import SOG_TERMS
+from pyg_identity.nn.functional.noise import sum_of_gamma_noise
 from pyg_identity.nn.functional.settings import GradientSettings
 from pyg_identity.nn.topk import IdentityTopK
 from pyg_identity.utils._checks import check_positive
-
-
-def sum_of_gamma_noise(
-    size: Sequence[int],
-    k: int,
-    tau: float = 10.0,
-    s: int = 10,
-    dtype: Optional[torch.dtype] = None,
-    device: Optional[torch.device] = None,
-) -> Tensor:
-    r"""Samples the Sum-of-Gamma noise of the `"Implicit MLE:
-    Backpropagating Through Discrete Exponential Family Distributions"
-    <https://arxiv.org/abs/2106.01798>`_ paper (Eq. 23 of the `"Identity
-    with Projection" <https://arxiv.org/abs/2205.15213>`_ paper):
-
-    .. math::
-        \mathrm{SoG}(k, \tau, s) = \frac{\tau}{k} \left( \sum_{i=1}^{s}
-        \mathrm{Gamma}\left(\frac{1}{k}, \frac{k}{i}\right) - \log s
-        \right),
-
-    with :math:`\mathrm{Gamma}(\alpha, \theta)` of shape :math:`\alpha` and
-    scale :math:`\theta`, i.i.d. per entry. The sum of :math:`k` such
-    variables tends to a Gumbel variable of scale :math:`\tau` as
-    :math:`s \to \infty`, so perturbing logits with it and taking the top
-    :math:`k` approximately samples a :math:`k`-subset. Its mean is
-    :math:`\frac{\tau}{k}(H_s - \log s)` with the harmonic number
-    :math:`H_s`. Uses the global :obj:`torch` random number generator.
-
-    Args:
-        size (sequence of int): The shape of the sample.
-        k (int): The subset size :math:`k \geq 1`.
-        tau (float, optional): The temperature :math:`\tau > 0`.
-            (default: :obj:`10.0`)
-        s (int, optional): The number of Gamma terms :math:`s \geq 1`.
-            (default: :obj:`10`)
-        dtype (torch.dtype, optional): The floating point dtype.
-            (default: :obj:`None`, the default dtype)
-        device (torch.device, optional): The device. (default: :obj:`None`)
-    """
-    check_positive(k, 'k')
-    check_positive(s, 's')
-    if not tau > 0 or not math.isfinite(tau):
-        raise ValueError(f"'tau' must be positive and finite (got {tau})")
-    dtype = dtype or torch.get_default_dtype()
-    size = list(size)
-    alpha = torch.full([s] + size, 1.0 / k, dtype=dtype, device=device)
-    rate = torch.arange(1, s + 1, dtype=dtype, device=device) / k
-    rate = rate.view([s] + [1] * len(size)).expand_as(alpha)
-    gamma = torch.distributions.Gamma(alpha, rate, validate_args=False)
-    return (tau / k) * (gamma.sample().sum(dim=0) - math.log(s))
 
 
 class DVAE(torch.nn.Module):
@@ -97,8 +49,13 @@ class DVAE(torch.nn.Module):
     drawn in training and evaluation alike (pass :obj:`sample=False` to
     :meth:`forward` for the mode of the distribution); the layer's noise
     margin :obj:`noise` is a separate, training-only perturbation.
-    With :obj:`backward="blackbox"` and :obj:`projection=None` the update is
-    that of the I-MLE baseline (up to the scale :math:`1/\lambda`).
+    With :obj:`backward="imle"` (the paper's I-MLE baseline with
+    :obj:`projection=None`), the estimator draws this Sum-of-Gamma noise in
+    training instead (:obj:`imle_noise="sum_of_gamma"`, :obj:`sigma` =
+    :math:`\tau`, :obj:`imle_k` = :math:`k`, on the solver input, so after
+    a projection) and reuses it in the target's MAP call; :obj:`s` must then
+    be 10. :obj:`backward="blackbox"` with :obj:`projection=None` gives the
+    same update on the model's own noise.
 
     Args:
         in_channels (int, optional): The number of pixels.
@@ -175,8 +132,17 @@ class DVAE(torch.nn.Module):
         latent = num_blocks * block_size
         self.encoder = MLP([in_channels] + self.encoder_channels + [latent],
                            act='relu', norm=None)
-        self.topk = IdentityTopK(k, settings=GradientSettings.resolve(
-            settings, kwargs, projection='std', lambda_=10.0))
+        settings = GradientSettings.resolve(settings, kwargs,
+                                            projection='std', lambda_=10.0)
+        if settings.backward == 'imle':
+            # The sampling noise is I-MLE's perturbation: the estimator
+            # draws it, and reuses it in the target's MAP call.
+            if s != SOG_TERMS:
+                raise ValueError(f"'s' must be {SOG_TERMS} with "
+                                 f"backward='imle' (got {s})")
+            settings = settings.replace(imle_noise='sum_of_gamma',
+                                        sigma=self.tau, imle_k=k)
+        self.topk = IdentityTopK(k, settings=settings)
         self.decoder = MLP([latent] + self.decoder_channels + [in_channels],
                            act='relu', norm=None)
         self.reset_parameters()
@@ -198,7 +164,9 @@ class DVAE(torch.nn.Module):
         r"""Returns the :math:`k`-hot code of every block of :obj:`logits`,
         of perturbed logits if :obj:`sample` is set."""
         scores = logits
-        if sample:
+        # With backward='imle' the layer draws the same noise in training.
+        if sample and not (self.training and self.topk.training
+                           and self.topk.backward_mode == 'imle'):
             scores = logits + sum_of_gamma_noise(
                 logits.shape, self.k, self.tau, self.s, dtype=logits.dtype,
                 device=logits.device)

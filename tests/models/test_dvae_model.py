@@ -214,3 +214,31 @@ def test_state_dict_keys():
         'decoder.lins.0.weight', 'decoder.lins.0.bias',
         'decoder.lins.1.weight', 'decoder.lins.1.bias'
     ]
+
+
+def test_imle_backward_draws_the_sampling_noise_once():
+    # With backward='imle' the model leaves the Sum-of-Gamma sample to the
+    # estimator (sigma = tau, imle_k = k), so training draws it exactly once;
+    # evaluation keeps the model's own sampling.
+    model = DVAE(num_blocks=2, block_size=6, k=2, tau=3.0,
+                 encoder_channels=(8, ), decoder_channels=(8, ),
+                 backward='imle', projection=None, diagnostics=True)
+    s = model.topk.settings
+    assert (s.imle_noise, s.sigma, s.imle_k) == ('sum_of_gamma', 3.0, 2)
+    logits = torch.randn(4, 2, 6)
+    torch.manual_seed(0)
+    z = model.train().sample(logits)
+    torch.manual_seed(0)
+    eps = 3.0 * sum_of_gamma_noise((8, 6), 2, 1.0, 10)
+    expected = torch.zeros(8, 6).scatter_(
+        1, (logits.reshape(8, 6) + eps).topk(2, dim=1).indices, 1.0)
+    assert torch.equal(z.reshape(8, 6), expected)
+    assert model.topk.diagnostics.solver_calls == 1
+    torch.manual_seed(0)
+    z_eval = model.eval().sample(logits)
+    torch.manual_seed(0)
+    eps = sum_of_gamma_noise(logits.shape, 2, 3.0, 10)
+    assert torch.equal(z_eval, torch.zeros_like(logits).scatter_(
+        -1, (logits + eps).topk(2, dim=-1).indices, 1.0))
+    with pytest.raises(ValueError, match="'s'"):
+        DVAE(s=5, backward='imle')
