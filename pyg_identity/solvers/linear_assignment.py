@@ -36,10 +36,14 @@ from torch import Tensor
 from torch_geometric.typing import OptTensor
 
 from pyg_identity.solvers._dispatch import (
+    DenseBlocks,
+    GraphBlocks,
     check_num_workers,
     check_timeout,
-    graph_blocks,
+    dense_edge_index,
     map_graphs,
+    pair_blocks,
+    split_pairs,
 )
 
 METHODS = ('auto', 'dense', 'sparse')
@@ -347,68 +351,14 @@ def _sparse_pair(indptr: np.ndarray, col: np.ndarray, cost: np.ndarray,
 
 
 class _AssignmentPlan(NamedTuple):
-    r"""How a batch of pairs is split into per-pair problems; built once per
-    forward pass by :func:`_assignment_plan` and reused by every solver call
-    (*e.g.* the second one of the Blackbox backward)."""
+    r"""How a batch of pairs is split into per-pair problems, on the blocks
+    of :mod:`pyg_identity.solvers._dispatch`; built once per forward pass by
+    :func:`_assignment_plan` and reused by every solver call (*e.g.* the
+    second one of the Blackbox backward)."""
     num_edges: int
-    # Dense pairs: offset into the dense buffer, n_s, n_t (Python lists).
-    dense_pairs: List[int]
-    dense_offset: List[int]
-    dense_n_s: List[int]
-    dense_n_t: List[int]
-    dense_size: int
-    # Hot path without unmatch cost: runs of consecutive dense pairs of one
-    # shape (offset, count, n_s, n_t), solved with the short side as rows so
-    # that scipy returns rows == arange; then match m of the batch sits at
-    # buffer position base[m] + col[m] * mult[m].
-    dense_runs: List[Tuple[int, int, int, int]]
-    dense_base: np.ndarray
-    dense_mult: np.ndarray
-    # Buffer position of every candidate solved densely and the inverse map;
-    # None if the costs are already the buffer (all pairs, row-major).
-    dense_edges: Optional[np.ndarray]
-    dense_flat: Optional[np.ndarray]
-    dense_inv: Optional[np.ndarray]
-    # Sparse pairs: (pair, edge ids in CSR order, indptr, local col, n_s,
-    # n_t) per pair.
-    sparse: List[Tuple[int, np.ndarray, np.ndarray, np.ndarray, int, int]]
-
-
-def _counts(ptr: np.ndarray) -> np.ndarray:
-    return np.diff(ptr)
-
-
-def _hot_plan(off: np.ndarray, n_s: np.ndarray, n_t: np.ndarray,
-              pairs: np.ndarray) -> Tuple[Any, np.ndarray, np.ndarray]:
-    # Match m of pair p (m - start[p] = position on the short side) sits at
-    # off[p] + (m - start[p]) * stride[p] + col * mult[p].
-    off, n_s, n_t = off[pairs], n_s[pairs], n_t[pairs]
-    P = pairs.size
-    if P == 0:
-        empty = np.zeros(0, dtype=np.int64)
-        return [], empty, empty
-    a, b = int(n_s[0]), int(n_t[0])
-    if P == 1 or (bool((n_s == a).all()) and bool((n_t == b).all())):
-        # One shape (a padded batch): one run, no per-pair arrays.
-        k = min(a, b)
-        stride, mult = (b, 1) if a <= b else (1, b)
-        base = (off[:, None] + np.arange(k) * stride).reshape(-1)
-        return ([(int(off[0]), P, a, b)], base,
-                np.full(P * k, mult, dtype=np.int64))
-    start = np.ones(P, dtype=bool)
-    start[1:] = (n_s[1:] != n_s[:-1]) | (n_t[1:] != n_t[:-1])
-    first = np.flatnonzero(start)
-    count = np.diff(first, append=P)
-    runs = list(zip(off[first].tolist(), count.tolist(), n_s[first].tolist(),
-                    n_t[first].tolist()))
-    kk = np.minimum(n_s, n_t)
-    cum = np.cumsum(kk)
-    wide = n_s <= n_t
-    strides = np.where(wide, n_t, 1)
-    base = (np.repeat(off - (cum - kk) * strides, kk)
-            + np.arange(int(cum[-1])) * np.repeat(strides, kk))
-    mults = np.repeat(np.where(wide, 1, n_t), kk)
-    return runs, base, mults
+    blocks: GraphBlocks  # the pairs (edges in CSR order inside every pair)
+    dense: DenseBlocks  # the pairs solved densely (forbidden pairs at inf)
+    sparse: List[int]  # the pairs solved sparsely
 
 
 def _assignment_plan(
@@ -416,6 +366,7 @@ def _assignment_plan(
     ptr_t: np.ndarray,
     edge_index: Optional[np.ndarray] = None,
     method: str = 'auto',
+    blocks: Optional[GraphBlocks] = None,
 ) -> _AssignmentPlan:
     r"""Splits a batch of pairs into per-pair assignment problems.
 
@@ -437,90 +388,34 @@ def _assignment_plan(
             (dense for complete candidate sets and for blocks of at most
             :obj:`DENSE_MAX_ENTRIES` entries, sparse otherwise).
             (default: :obj:`"auto"`)
+        blocks (GraphBlocks, optional): The output of
+            :func:`~pyg_identity.solvers._dispatch.split_pairs` for these
+            arguments, if already computed. (default: :obj:`None`)
     """
-    if method not in METHODS:
-        raise ValueError(f"'method' must be 'auto', 'dense' or 'sparse' (got "
-                         f"{method!r})")
-    ptr_s = np.asarray(ptr_s, dtype=np.int64)
-    ptr_t = np.asarray(ptr_t, dtype=np.int64)
-    n_s, n_t = _counts(ptr_s), _counts(ptr_t)
-    num_pairs = n_s.size
-    if edge_index is None:
-        sizes = n_s * n_t
-        num_edges = int(sizes.sum())
-        if method != 'sparse':
-            off = np.zeros(num_pairs, dtype=np.int64)
-            np.cumsum(sizes[:-1], out=off[1:])
-            nz = np.flatnonzero(sizes)
-            return _AssignmentPlan(num_edges, nz.tolist(), off[nz].tolist(),
-                                  n_s[nz].tolist(), n_t[nz].tolist(),
-                                  num_edges, *_hot_plan(off, n_s, n_t, nz),
-                                  None, None, None, [])
-        # Forced sparse on all pairs: materialise the edge list.
-        pair = np.repeat(np.arange(num_pairs), sizes)
-        off = np.zeros(num_pairs, dtype=np.int64)
-        np.cumsum(sizes[:-1], out=off[1:])
-        k = np.arange(num_edges) - off[pair]
-        edge_index = np.stack([ptr_s[pair] + k // np.maximum(n_t[pair], 1),
-                               ptr_t[pair] + k % np.maximum(n_t[pair], 1)])
-
-    ei = np.asarray(edge_index, dtype=np.int64)
-    if ei.ndim != 2 or ei.shape[0] != 2:
-        raise ValueError(f"'edge_index' must have shape [2, num_edges] (got "
-                         f"{list(ei.shape)})")
-    num_edges = ei.shape[1]
-    src, dst = ei[0], ei[1]
-    if num_edges and (src.min() < 0 or src.max() >= ptr_s[-1]
-                      or dst.min() < 0 or dst.max() >= ptr_t[-1]):
-        raise ValueError(f"'edge_index' refers to source nodes outside [0, "
-                         f"{int(ptr_s[-1])}) or target nodes outside [0, "
-                         f"{int(ptr_t[-1])})")
-    pair = np.searchsorted(ptr_s, src, side='right') - 1
-    pair_t = np.searchsorted(ptr_t, dst, side='right') - 1
-    if np.any(pair != pair_t):
-        raise ValueError("'edge_index' pairs a source node with a target node "
-                         "of a different pair")
-    loc_s = src - ptr_s[pair]
-    loc_t = dst - ptr_t[pair]
-    # Sort by (pair, source, target): CSR order inside every pair.
-    order = np.lexsort((loc_t, loc_s, pair))
-    key = (ptr_s[pair] + loc_s)[order] * max(int(ptr_t[-1]), 1) + dst[order]
-    if key.size > 1 and np.any(key[1:] == key[:-1]):
-        raise ValueError("'edge_index' contains duplicate candidate pairs")
-    edge_count = np.bincount(pair, minlength=num_pairs)
-    edge_ptr = np.zeros(num_pairs + 1, dtype=np.int64)
-    np.cumsum(edge_count, out=edge_ptr[1:])
+    _check_method(method)
+    if blocks is None:
+        blocks = split_pairs(ptr_s, ptr_t, edge_index)
+    n_s, n_t = np.diff(blocks.node_ptr), np.diff(blocks.col_ptr)
     sizes = n_s * n_t
+    if blocks.edge_perm is None:
+        if method != 'sparse':
+            return _AssignmentPlan(int(sizes.sum()), blocks, blocks.dense(),
+                                   [])
+        # Forced sparse on all pairs: materialise the edge list.
+        blocks = split_pairs(blocks.node_ptr, blocks.col_ptr,
+                             dense_edge_index(blocks.node_ptr,
+                                              blocks.col_ptr))
+    assert blocks.edge_ptr is not None and blocks.edge_perm is not None
     if method == 'dense':
-        dense = np.ones(num_pairs, dtype=bool)
+        dense = np.ones(sizes.size, dtype=bool)
     elif method == 'sparse':
-        dense = np.zeros(num_pairs, dtype=bool)
+        dense = np.zeros(sizes.size, dtype=bool)
     else:
-        dense = (edge_count == sizes) | (sizes <= DENSE_MAX_ENTRIES)
-    dense &= sizes > 0
-
-    dpairs = np.flatnonzero(dense)
-    doff = np.zeros(num_pairs, dtype=np.int64)
-    np.cumsum(np.where(dense, sizes, 0)[:-1], out=doff[1:])
-    dense_size = int(np.where(dense, sizes, 0).sum())
-    dmask = dense[pair]
-    dense_edges = np.flatnonzero(dmask)
-    dense_flat = (doff[pair] + loc_s * n_t[pair] + loc_t)[dense_edges]
-    dense_inv = np.full(dense_size, -1, dtype=np.int64)
-    dense_inv[dense_flat] = dense_edges
-
-    sparse = []
-    for b in np.flatnonzero(~dense & (sizes > 0)).tolist():
-        sel = order[edge_ptr[b]:edge_ptr[b + 1]]
-        nsb, ntb = int(n_s[b]), int(n_t[b])
-        indptr = np.zeros(nsb + 1, dtype=np.int64)
-        np.cumsum(np.bincount(loc_s[sel], minlength=nsb), out=indptr[1:])
-        sparse.append((b, sel, indptr, loc_t[sel], nsb, ntb))
-
-    return _AssignmentPlan(num_edges, dpairs.tolist(), doff[dpairs].tolist(),
-                          n_s[dpairs].tolist(), n_t[dpairs].tolist(),
-                          dense_size, *_hot_plan(doff, n_s, n_t, dpairs),
-                          dense_edges, dense_flat, dense_inv, sparse)
+        dense = ((np.diff(blocks.edge_ptr) == sizes)
+                 | (sizes <= DENSE_MAX_ENTRIES))
+    sparse = np.flatnonzero(~dense & (sizes > 0)).tolist()
+    return _AssignmentPlan(blocks.edge_perm.size, blocks,
+                           blocks.dense(np.flatnonzero(dense)), sparse)
 
 
 def _infeasible(pair: int, n_s: int, n_t: int) -> InfeasibleMatchingError:
@@ -538,10 +433,11 @@ def _map(fn: Any, tasks: Sequence[Sequence[Any]], num_workers: int,
 
 
 def _raise_infeasible(sols: Sequence[Any], plan: _AssignmentPlan) -> None:
+    dense = plan.dense
     for i, sol in enumerate(sols):
         if sol is None:
-            raise _infeasible(plan.dense_pairs[i], plan.dense_n_s[i],
-                              plan.dense_n_t[i])
+            raise _infeasible(int(dense.graphs[i]), int(dense.rows[i]),
+                              int(dense.cols[i]))
 
 
 _SECOND = operator.itemgetter(1)
@@ -549,21 +445,17 @@ _SECOND = operator.itemgetter(1)
 
 def _solve_dense_hot(buf: np.ndarray, plan: _AssignmentPlan) -> np.ndarray:
     # No unmatch cost, in process: only scipy calls in the per-pair loop.
-    blocks: List[np.ndarray] = []
-    for o, cnt, a, b in plan.dense_runs:
-        if cnt == 1:
-            blk = buf[o:o + a * b].reshape(a, b)
-            blocks.append(blk if a <= b else blk.T)
-        else:
-            arr = buf[o:o + cnt * a * b].reshape(cnt, a, b)
-            blocks.extend(arr if a <= b else arr.transpose(0, 2, 1))
+    # The short side is the rows, so scipy returns rows == arange and the
+    # columns alone give the buffer positions.
+    blocks = plan.dense.views(buf, short_rows=True)
     try:
         sols = list(map(_linear_sum_assignment(), blocks))
     except ValueError:  # An infeasible pair (forbidden pairs at inf).
         _raise_infeasible([_dense_pair(c, None) for c in blocks], plan)
         raise
     cols = np.concatenate(list(map(_SECOND, sols)))
-    return plan.dense_base + cols * plan.dense_mult
+    base, mult = plan.dense.short_row_positions()
+    return base + cols * mult
 
 
 def _solve_plan(
@@ -607,33 +499,31 @@ def _solve_plan(
     dtype = cost.dtype if cost.dtype.kind == 'f' else np.dtype(np.float64)
     y = np.zeros(plan.num_edges, dtype=dtype)
 
-    if plan.dense_pairs:
-        if plan.dense_flat is None:
-            buf = cost
-        else:
-            buf = np.full(plan.dense_size, np.inf, dtype=dtype)
-            buf[plan.dense_flat] = cost[plan.dense_edges]
+    dense = plan.dense
+    if len(dense):
+        buf = dense.fill(cost, np.inf, dtype)
         if u is None and num_workers <= 1 and timeout is None:
             flat = _solve_dense_hot(buf, plan)
         else:
-            blocks = [buf[o:o + a * b].reshape(a, b) for o, a, b in zip(
-                plan.dense_offset, plan.dense_n_s, plan.dense_n_t)]
+            blocks = dense.views(buf)
             sols = _map(_dense_pair, [(c, u) for c in blocks], num_workers,
                         timeout)
             _raise_infeasible(sols, plan)
-            rows = np.concatenate([s[0] for s in sols])
-            cols = np.concatenate([s[1] for s in sols])
-            counts = [s[0].size for s in sols]
-            off = np.repeat(np.asarray(plan.dense_offset, dtype=np.int64),
-                            counts)
-            n_t = np.repeat(np.asarray(plan.dense_n_t, dtype=np.int64),
-                            counts)
-            flat = off + rows * n_t + cols
-        y[flat if plan.dense_inv is None else plan.dense_inv[flat]] = 1
+            flat = dense.positions([s[0] for s in sols],
+                                   [s[1] for s in sols])
+        y[dense.to_edges(flat)] = 1
 
     if plan.sparse:
-        tasks = [(indptr, col, cost[sel].astype(np.float64), a, b, u)
-                 for _, sel, indptr, col, a, b in plan.sparse]
+        pb = plan.blocks
+        tasks = []
+        for pair in plan.sparse:
+            sel = pb.edges(pair)
+            loc = pb.edge_index(pair)
+            a, b = pb.num_nodes(pair), pb.num_targets(pair)
+            indptr = np.zeros(a + 1, dtype=np.int64)
+            np.cumsum(np.bincount(loc[0], minlength=a), out=indptr[1:])
+            tasks.append((indptr, loc[1], cost[sel].astype(np.float64), a, b,
+                          u))
         left = None if deadline is None else max(
             deadline - time.monotonic(), 1e-3)  # what the dense pairs left
         try:
@@ -643,10 +533,10 @@ def _solve_plan(
                 raise
             raise TimeoutError(f"The linear assignment did not finish within "
                                f"timeout={timeout:g} s ({e})") from None
-        for (pair, sel, _, _, a, b), pos in zip(plan.sparse, sols):
+        for pair, task, pos in zip(plan.sparse, tasks, sols):
             if pos is None:
-                raise _infeasible(pair, a, b)
-            y[sel[pos]] = 1
+                raise _infeasible(pair, task[3], task[4])
+            y[pb.edges(pair)[pos]] = 1
     return y
 
 
@@ -675,17 +565,18 @@ def _side_nodes(batch: OptTensor, num_nodes: Optional[int], row: int,
                      f"(got neither)")
 
 
-def _pair_ptr(
+def _pair_batch(
     edge_index: OptTensor,
     batch_s: OptTensor,
     batch_t: OptTensor,
     num_nodes_s: Optional[int],
     num_nodes_t: Optional[int],
     num_graphs: Optional[int],
-) -> Tuple[np.ndarray, np.ndarray, int]:
-    r"""Validates a batch of pairs and returns the host-side source and
-    target node boundaries of every pair and the number of pairs (the pair
-    helpers of :mod:`pyg_identity.nn.functional` share it)."""
+    split_edges: bool = True,
+) -> GraphBlocks:
+    r"""Validates a batch of pairs and splits it with
+    :func:`~pyg_identity.solvers._dispatch.pair_blocks` (the candidate
+    pairs too, unless :obj:`split_edges=False`)."""
     _check_index(edge_index, 'edge_index', dim=2)
     _check_index(batch_s, 'batch_s')
     _check_index(batch_t, 'batch_t')
@@ -711,10 +602,25 @@ def _pair_ptr(
         raise ValueError(f"'batch_s' is required for {num_graphs} pairs")
     if batch_t is None and num_graphs != 1:
         raise ValueError(f"'batch_t' is required for {num_graphs} pairs")
-    ptr_s = graph_blocks(batch_s, n_s, num_graphs=num_graphs).node_ptr
-    ptr_t = ptr_s if batch_t is batch_s and batch_s is not None else (
-        graph_blocks(batch_t, n_t, num_graphs=num_graphs).node_ptr)
-    return ptr_s, ptr_t, num_graphs
+    return pair_blocks(batch_s, batch_t, n_s, n_t,
+                       edge_index if split_edges else None, num_graphs)
+
+
+def _pair_ptr(
+    edge_index: OptTensor,
+    batch_s: OptTensor,
+    batch_t: OptTensor,
+    num_nodes_s: Optional[int],
+    num_nodes_t: Optional[int],
+    num_graphs: Optional[int],
+) -> Tuple[np.ndarray, np.ndarray, int]:
+    r"""Validates a batch of pairs and returns the host-side source and
+    target node boundaries of every pair and the number of pairs (the pair
+    helpers of :mod:`pyg_identity.nn.functional` share it); the candidate
+    pairs :obj:`edge_index` are only checked for their layout."""
+    blocks = _pair_batch(edge_index, batch_s, batch_t, num_nodes_s,
+                         num_nodes_t, num_graphs, split_edges=False)
+    return blocks.node_ptr, blocks.col_ptr, blocks.num_graphs
 
 
 def _candidate_pair(edge_index: OptTensor, batch_s: OptTensor,
@@ -737,14 +643,13 @@ class _AssignmentSolver:
     costs :obj:`cost` (one entry per candidate pair) and may be called
     again (*e.g.* by the Blackbox backward) without splitting the batch
     again."""
-    def __init__(self, plan: _AssignmentPlan, ptr_s: np.ndarray,
-                 ptr_t: np.ndarray, num_graphs: int, edge_index: OptTensor,
+    def __init__(self, plan: _AssignmentPlan, edge_index: OptTensor,
                  batch_s: OptTensor, unmatch_cost: Optional[float],
                  num_workers: int, timeout: Optional[float]) -> None:
         self.plan = plan
-        self.ptr_s = ptr_s
-        self.ptr_t = ptr_t
-        self.num_graphs = num_graphs
+        self.ptr_s = plan.blocks.node_ptr
+        self.ptr_t = plan.blocks.col_ptr
+        self.num_graphs = plan.blocks.num_graphs
         self.edge_index = edge_index
         self.batch_s = batch_s
         self.unmatch_cost = unmatch_cost
@@ -818,12 +723,12 @@ def _assignment_solver(
     u = _check_unmatch_cost(unmatch_cost)
     check_num_workers(num_workers)
     timeout = check_timeout(timeout)
-    ptr_s, ptr_t, num_graphs = _pair_ptr(edge_index, batch_s, batch_t,
-                                         num_nodes_s, num_nodes_t, num_graphs)
-    ei = None if edge_index is None else edge_index.detach().cpu().numpy()
-    plan = _assignment_plan(ptr_s, ptr_t, ei, method)
-    return _AssignmentSolver(plan, ptr_s, ptr_t, num_graphs, edge_index,
-                             batch_s, u, num_workers, timeout)
+    blocks = _pair_batch(edge_index, batch_s, batch_t, num_nodes_s,
+                         num_nodes_t, num_graphs)
+    plan = _assignment_plan(blocks.node_ptr, blocks.col_ptr, None, method,
+                            blocks=blocks)
+    return _AssignmentSolver(plan, edge_index, batch_s, u, num_workers,
+                             timeout)
 
 
 @torch.no_grad()
