@@ -276,8 +276,9 @@ class GraphBlocks(NamedTuple):
         :class:`DenseBlocks`). Without edges (all pairs) the per-edge
         values already are that buffer, so :obj:`graphs` must be
         :obj:`None`. Empty blocks are left out."""
-        rows = np.diff(self.node_ptr)
-        cols = np.diff(self.col_ptr)
+        ptr_r, ptr_c = self.node_ptr, self.col_ptr
+        rows = ptr_r[1:] - ptr_r[:-1]
+        cols = ptr_c[1:] - ptr_c[:-1]
         if self.edge_perm is None:
             if graphs is not None:
                 raise ValueError("Blocks without edges (all pairs) take all "
@@ -340,7 +341,7 @@ class DenseBlocks:
         self.edges = edges
         self.position = position
         self.num_edges = num_edges
-        self._runs: Optional[List[Tuple[int, int, int, int]]] = None
+        self._runs: Optional[List[Sequence[int]]] = None
         self._short: Optional[Tuple[np.ndarray, np.ndarray]] = None
         self._inv: Optional[np.ndarray] = None
 
@@ -361,7 +362,7 @@ class DenseBlocks:
         return buf
 
     @property
-    def runs(self) -> List[Tuple[int, int, int, int]]:
+    def runs(self) -> List[Sequence[int]]:
         r"""Runs of consecutive blocks of one shape: :obj:`(offset, count,
         rows, cols)`."""
         if self._runs is None:
@@ -377,9 +378,8 @@ class DenseBlocks:
                 start[1:] = (r[1:] != r[:-1]) | (c[1:] != c[:-1])
                 first = np.flatnonzero(start)
                 count = np.diff(first, append=n)
-                self._runs = list(zip(self.offset[first].tolist(),
-                                      count.tolist(), r[first].tolist(),
-                                      c[first].tolist()))
+                self._runs = np.stack([self.offset[first], count, r[first],
+                                       c[first]], axis=1).tolist()
         return self._runs
 
     def views(self, buf: np.ndarray,

@@ -395,8 +395,8 @@ def _assignment_plan(
     _check_method(method)
     if blocks is None:
         blocks = split_pairs(ptr_s, ptr_t, edge_index)
-    n_s, n_t = np.diff(blocks.node_ptr), np.diff(blocks.col_ptr)
-    sizes = n_s * n_t
+    ptr_s, ptr_t = blocks.node_ptr, blocks.col_ptr
+    sizes = (ptr_s[1:] - ptr_s[:-1]) * (ptr_t[1:] - ptr_t[:-1])
     if blocks.edge_perm is None:
         if method != 'sparse':
             return _AssignmentPlan(int(sizes.sum()), blocks, blocks.dense(),
