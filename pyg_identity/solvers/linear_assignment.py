@@ -48,6 +48,10 @@ from pyg_identity.solvers._dispatch import (
 
 METHODS = ('auto', 'dense', 'sparse')
 
+# The per-pair solver backends: scipy's linear_sum_assignment (and its
+# sparse LAPJVsp), or pygmtools' hungarian (numpy backend, dense only).
+SOLVERS = ('scipy', 'pygmtools')
+
 # 'auto' solves a pair with an incomplete candidate set densely (forbidden
 # pairs at +inf) up to this many entries n_s * n_t, sparsely above (measured:
 # the sparse solver has ~0.1 ms fixed cost and wins from about 100 x 100).
@@ -131,6 +135,87 @@ def _check_method(method: str) -> str:
         raise ValueError(f"'method' must be 'auto', 'dense' or 'sparse' (got "
                          f"{method!r})")
     return method
+
+
+def _check_solver(solver: str, method: str = 'auto') -> str:
+    if solver not in SOLVERS:
+        raise ValueError(f"'solver' must be 'scipy' or 'pygmtools' (got "
+                         f"{solver!r})")
+    if solver == 'pygmtools' and method == 'sparse':
+        raise ValueError("'method' 'sparse' needs solver='scipy' "
+                         "(pygmtools' hungarian solves dense blocks only)")
+    return solver
+
+
+def _check_sizes(sizes: Any, name: str, num_pairs: int,
+                 max_size: int) -> Optional[np.ndarray]:
+    r"""The per-pair sizes :obj:`n1` or :obj:`n2` of the dense layout as a
+    host array, or :obj:`None` if every pair has :obj:`max_size` nodes."""
+    if sizes is None:
+        return None
+    if isinstance(sizes, Tensor):
+        if not _is_index(sizes):
+            raise ValueError(f"'{name}' must be an integer tensor (got "
+                             f"{sizes.dtype})")
+        arr = sizes.detach().cpu().numpy()
+    else:
+        arr = np.asarray(sizes)
+        if arr.dtype.kind not in 'iu':
+            raise ValueError(f"'{name}' must hold integers (got "
+                             f"{arr.dtype})")
+    if arr.shape != (num_pairs, ):
+        raise ValueError(f"'{name}' must have shape [{num_pairs}], one size "
+                         f"per pair (got {list(arr.shape)})")
+    arr = arr.astype(np.int64, copy=False)
+    if arr.size and (arr.min() < 0 or arr.max() > max_size):
+        raise ValueError(f"'{name}' must lie in [0, {max_size}] (got values "
+                         f"in [{int(arr.min())}, {int(arr.max())}])")
+    return None if bool((arr == max_size).all()) else arr
+
+
+def _dense_layout(
+    cost: Tensor,
+    n1: Any,
+    n2: Any,
+    given: Sequence[Tuple[str, Any]] = (),
+) -> Tuple[Tensor, GraphBlocks, OptTensor]:
+    r"""Turns pygmtools' dense layout (a cost tensor :obj:`[b, n1max,
+    n2max]` with per-pair sizes :obj:`n1`, :obj:`n2`) into the pair layout:
+    the flat costs (all pairs of every pair, row-major, differentiable),
+    the pair blocks and the mask of the real entries (:obj:`None` if all
+    are real)."""
+    for name, value in given:
+        if value is not None:
+            raise ValueError(f"A dense cost [b, n1max, n2max] describes the "
+                             f"pairs by itself (with 'n1' and 'n2'); do not "
+                             f"pass '{name}'")
+    b, m1, m2 = cost.shape
+    s1 = _check_sizes(n1, 'n1', b, m1)
+    s2 = _check_sizes(n2, 'n2', b, m2)
+    c1 = np.full(b, m1, dtype=np.int64) if s1 is None else s1
+    c2 = np.full(b, m2, dtype=np.int64) if s2 is None else s2
+    ptr_s = np.zeros(b + 1, dtype=np.int64)
+    ptr_t = np.zeros(b + 1, dtype=np.int64)
+    np.cumsum(c1, out=ptr_s[1:])
+    np.cumsum(c2, out=ptr_t[1:])
+    blocks = split_pairs(ptr_s, ptr_t)
+    if s1 is None and s2 is None:
+        return cost.reshape(-1), blocks, None
+    dev = cost.device
+    rows = torch.arange(m1, device=dev) < torch.from_numpy(c1).to(dev)[:,
+                                                                        None]
+    cols = torch.arange(m2, device=dev) < torch.from_numpy(c2).to(dev)[:,
+                                                                        None]
+    mask = rows[:, :, None] & cols[:, None, :]
+    return cost[mask], blocks, mask
+
+
+def _to_dense(y: Tensor, mask: OptTensor, shape: Sequence[int]) -> Tensor:
+    r"""The pair-layout solution :obj:`y` back in the dense layout, zeros in
+    the padding (differentiable)."""
+    if mask is None:
+        return y.view(*shape)
+    return y.new_zeros(shape).masked_scatter(mask, y)
 
 
 def _check_projection_for_partial(projection: Optional[str],
@@ -350,6 +435,75 @@ def _sparse_pair(indptr: np.ndarray, col: np.ndarray, cost: np.ndarray,
     return np.flatnonzero(match[row] == col)
 
 
+_HUNGARIAN: Any = None
+
+
+def _pygmtools_hungarian() -> Any:
+    global _HUNGARIAN
+    if _HUNGARIAN is None:
+        try:
+            import pygmtools.linear_solvers
+        except ImportError as e:  # pragma: no cover - a core dependency
+            raise ImportError("solver='pygmtools' needs 'pygmtools' (pip "
+                              "install pyg_identity, or pip install "
+                              "pygmtools)") from e
+        _HUNGARIAN = pygmtools.linear_solvers.hungarian
+    return _HUNGARIAN
+
+
+def _pygmtools_chunk(
+    score: np.ndarray,
+    n1: np.ndarray,
+    n2: np.ndarray,
+    unmatch_cost: Optional[float],
+) -> Optional[Tuple[np.ndarray, ...]]:
+    # One padded call of pygmtools' hungarian (numpy backend), which
+    # *maximises* the scores: score = -cost, and leaving a node unmatched
+    # scores -unmatch_cost. Returns the (pair, row, col) of the matches, or
+    # None if a pair is infeasible. Module-level for `map_graphs`.
+    u1 = u2 = None
+    if unmatch_cost is not None:
+        u1 = np.full(score.shape[:2], -unmatch_cost)
+        u2 = np.full((score.shape[0], score.shape[2]), -unmatch_cost)
+    try:
+        x = _pygmtools_hungarian()(score, n1, n2, u1, u2, backend='numpy')
+    except ValueError:  # scipy's "cost matrix is infeasible"
+        return None
+    return np.nonzero(x)
+
+
+def _solve_dense_pygmtools(buf: np.ndarray, plan: '_AssignmentPlan',
+                           unmatch_cost: Optional[float], num_workers: int,
+                           timeout: Optional[float]) -> np.ndarray:
+    # The dense blocks as pygmtools' padded [D, n1max, n2max] scores (the
+    # buffer is row-major per block, the order of the padding mask), one
+    # call per chunk of pairs; buffer positions of the matches.
+    dense = plan.dense
+    r, c = dense.rows, dense.cols
+    m1, m2 = int(r.max()), int(c.max())
+    mask = ((np.arange(m1) < r[:, None])[:, :, None]
+            & (np.arange(m2) < c[:, None])[:, None, :])
+    score = np.zeros((len(dense), m1, m2))
+    score[mask] = -buf
+    size = len(dense) if num_workers <= 1 else max(
+        1, -(-len(dense) // (4 * num_workers)))
+    starts = list(range(0, len(dense), size))
+    tasks = [(score[k:k + size], r[k:k + size], c[k:k + size], unmatch_cost)
+             for k in starts]
+    sols = _map(_pygmtools_chunk, tasks, num_workers, timeout)
+    for k, sol in zip(starts, sols):
+        if sol is None:  # name the infeasible pair
+            views = dense.views(buf)[k:k + size]
+            for i, v in enumerate(views):
+                if _dense_pair(v, None) is None:
+                    raise _infeasible(int(dense.graphs[k + i]),
+                                      int(r[k + i]), int(c[k + i]))
+    d = np.concatenate([sol[0] + k for k, sol in zip(starts, sols)])
+    i = np.concatenate([sol[1] for sol in sols])
+    j = np.concatenate([sol[2] for sol in sols])
+    return dense.offset[d] + i * c[d] + j
+
+
 class _AssignmentPlan(NamedTuple):
     r"""How a batch of pairs is split into per-pair problems, on the blocks
     of :mod:`pyg_identity.solvers._dispatch`; built once per forward pass by
@@ -464,6 +618,7 @@ def _solve_plan(
     unmatch_cost: Optional[float] = None,
     num_workers: int = 0,
     timeout: Optional[float] = None,
+    solver: str = 'scipy',
 ) -> np.ndarray:
     r"""Solves every pair of a batch and returns the 0/1 indicator of the
     matched candidate pairs, in the layout and dtype of :obj:`cost`.
@@ -483,11 +638,17 @@ def _solve_plan(
             are solved in worker processes even for :obj:`num_workers=0`
             (see :func:`pyg_identity.solvers.map_graphs`).
             (default: :obj:`None`)
+        solver (str, optional): :obj:`"scipy"` or :obj:`"pygmtools"` (dense
+            pairs only). (default: :obj:`"scipy"`)
 
     Raises:
         InfeasibleMatchingError: If a pair has no full matching and no
             unmatch cost is given.
     """
+    _check_solver(solver)
+    if solver == 'pygmtools' and plan.sparse:
+        raise ValueError("solver='pygmtools' solves dense blocks only; build "
+                         "the plan with method='dense' or 'auto'")
     u = _check_unmatch_cost(unmatch_cost)
     check_num_workers(num_workers)
     timeout = check_timeout(timeout)
@@ -502,7 +663,9 @@ def _solve_plan(
     dense = plan.dense
     if len(dense):
         buf = dense.fill(cost, np.inf, dtype)
-        if u is None and num_workers <= 1 and timeout is None:
+        if solver == 'pygmtools':
+            flat = _solve_dense_pygmtools(buf, plan, u, num_workers, timeout)
+        elif u is None and num_workers <= 1 and timeout is None:
             flat = _solve_dense_hot(buf, plan)
         else:
             blocks = dense.views(buf)
@@ -645,8 +808,10 @@ class _AssignmentSolver:
     again."""
     def __init__(self, plan: _AssignmentPlan, edge_index: OptTensor,
                  batch_s: OptTensor, unmatch_cost: Optional[float],
-                 num_workers: int, timeout: Optional[float]) -> None:
+                 num_workers: int, timeout: Optional[float],
+                 solver: str = 'scipy') -> None:
         self.plan = plan
+        self.solver = solver
         self.ptr_s = plan.blocks.node_ptr
         self.ptr_t = plan.blocks.col_ptr
         self.num_graphs = plan.blocks.num_graphs
@@ -668,7 +833,8 @@ class _AssignmentSolver:
         _check_float(cost, name)
         if cost.dim() != 1:
             raise ValueError(f"'{name}' must be one-dimensional, one entry "
-                             f"per candidate pair (got shape "
+                             f"per candidate pair, or [b, n1max, n2max] "
+                             f"(pygmtools' dense layout) (got shape "
                              f"{list(cost.size())})")
         if cost.numel() != self.num_edges:
             if self.edge_index is None:
@@ -697,7 +863,7 @@ class _AssignmentSolver:
         if c.dtype not in (torch.float32, torch.float64):
             c = c.double()
         y = _solve_plan(c.cpu().numpy(), self.plan, self.unmatch_cost,
-                        self.num_workers, self.timeout)
+                        self.num_workers, self.timeout, self.solver)
         return torch.from_numpy(y).to(device=cost.device, dtype=cost.dtype)
 
 
@@ -711,24 +877,31 @@ def _assignment_solver(
     *,
     unmatch_cost: Optional[float] = None,
     method: str = 'auto',
+    solver: str = 'scipy',
     num_workers: int = 0,
     timeout: Optional[float] = None,
+    blocks: Optional[GraphBlocks] = None,
 ) -> _AssignmentSolver:
     r"""Validates the options and the batch of pairs, splits it into per-pair
     problems once and returns the per-call solver, shared by
     :func:`solve_assignment` and
     :func:`pyg_identity.nn.functional.matching` (see
-    :func:`solve_assignment` for the arguments)."""
+    :func:`solve_assignment` for the arguments; :obj:`blocks` are the
+    already split pairs of the dense layout)."""
     _check_method(method)
+    _check_solver(solver, method)
     u = _check_unmatch_cost(unmatch_cost)
     check_num_workers(num_workers)
     timeout = check_timeout(timeout)
-    blocks = _pair_batch(edge_index, batch_s, batch_t, num_nodes_s,
-                         num_nodes_t, num_graphs)
+    if blocks is None:
+        blocks = _pair_batch(edge_index, batch_s, batch_t, num_nodes_s,
+                             num_nodes_t, num_graphs)
+    if solver == 'pygmtools' and method == 'auto':
+        method = 'dense'  # pygmtools has no sparse solver
     plan = _assignment_plan(blocks.node_ptr, blocks.col_ptr, None, method,
                             blocks=blocks)
     return _AssignmentSolver(plan, edge_index, batch_s, u, num_workers,
-                             timeout)
+                             timeout, solver)
 
 
 @torch.no_grad()
@@ -741,22 +914,32 @@ def solve_assignment(
     num_nodes_t: Optional[int] = None,
     num_graphs: Optional[int] = None,
     *,
+    n1: Any = None,
+    n2: Any = None,
     unmatch_cost: Optional[float] = None,
     method: str = 'auto',
+    solver: str = 'scipy',
     num_workers: int = 0,
     timeout: Optional[float] = None,
 ) -> Tensor:
     r"""Solves the linear assignment of every pair of a batch of graph pairs
     (see the module docstring) and returns the 0/1 indicator of the matched
-    candidate pairs.
+    candidate pairs, in the layout of :obj:`cost`.
 
-    Pairs follow PyG's :class:`PairData` + :obj:`follow_batch` convention:
-    pair :math:`b` joins the source nodes with :obj:`batch_s == b` and the
-    target nodes with :obj:`batch_t == b`.
+    Two layouts: PyG's sparse one, where pairs follow the :class:`PairData`
+    + :obj:`follow_batch` convention (pair :math:`b` joins the source nodes
+    with :obj:`batch_s == b` and the target nodes with :obj:`batch_t == b`)
+    and :obj:`cost` holds one entry per candidate pair; or
+    :obj:`pygmtools`' dense one, a cost tensor :obj:`[b, n1max, n2max]`
+    with the per-pair sizes :obj:`n1`, :obj:`n2` (the solution is then
+    :obj:`[b, n1max, n2max]` too, zeros in the padding). Costs are
+    *minimised* in both: the solution for :obj:`cost = -s` is that of
+    :obj:`pygmtools.linear_solvers.hungarian(s, n1, n2)`, which maximises
+    the scores :obj:`s`.
 
     Args:
         cost (torch.Tensor): The finite cost of every candidate pair,
-            :obj:`[E]`.
+            :obj:`[E]`, or the dense costs :obj:`[b, n1max, n2max]`.
         edge_index (torch.Tensor, optional): Candidate pairs :obj:`[2, E]`
             (global source node, global target node), unique, each within
             one pair. :obj:`None` means all pairs of every pair in the order
@@ -772,6 +955,12 @@ def solve_assignment(
             :obj:`batch_t` is not given. (default: :obj:`None`)
         num_graphs (int, optional): The number of pairs.
             (default: :obj:`None`)
+        n1 (torch.Tensor, optional): With a dense :obj:`cost`: the number of
+            source nodes of every pair, :obj:`[b]` (the first rows of its
+            block are real); :obj:`None` means :obj:`n1max` each. Only with a
+            dense :obj:`cost`. (default: :obj:`None`)
+        n2 (torch.Tensor, optional): The number of target nodes of every
+            pair, likewise. (default: :obj:`None`)
         unmatch_cost (float, optional): The cost :math:`u \geq 0` of leaving
             a node unmatched; :obj:`None` matches :math:`\min(n_s, n_t)`
             nodes per pair. (default: :obj:`None`)
@@ -782,6 +971,13 @@ def solve_assignment(
             (dense for complete candidate sets and for blocks of at most
             :obj:`DENSE_MAX_ENTRIES` entries, sparse otherwise).
             (default: :obj:`"auto"`)
+        solver (str, optional): The per-pair backend: :obj:`"scipy"`
+            (:func:`scipy.optimize.linear_sum_assignment`, and scipy's
+            sparse solver for :obj:`method="sparse"`) or :obj:`"pygmtools"`
+            (:obj:`pygmtools.linear_solvers.hungarian`, numpy backend; every
+            pair dense, so not with :obj:`method="sparse"`). Both return
+            the same matching wherever it is unique.
+            (default: :obj:`"scipy"`)
         num_workers (int, optional): see
             :func:`~pyg_identity.solvers.map_graphs`. (default: :obj:`0`)
         timeout (float, optional): see
@@ -789,24 +985,51 @@ def solve_assignment(
             and sparse pairs together. (default: :obj:`None`)
 
     Returns:
-        The indicator :math:`y \in \{0, 1\}^E`, a tensor of the dtype, shape
-        and device of :obj:`cost`.
+        The indicator :math:`y \in \{0, 1\}^E` (or :obj:`[b, n1max,
+        n2max]`), a tensor of the dtype, shape and device of :obj:`cost`.
 
     Raises:
         InfeasibleMatchingError: If a pair has no matching that covers its
             smaller side within the candidates and no unmatch cost is given.
     """
     _check_float(cost, 'cost')
-    solver = _assignment_solver(edge_index, batch_s, batch_t, num_nodes_s,
-                                num_nodes_t, num_graphs,
-                                unmatch_cost=unmatch_cost, method=method,
-                                num_workers=num_workers, timeout=timeout)
-    solver.check_cost(cost)
-    return solver(cost)
+    mask: OptTensor = None
+    blocks = None
+    shape = cost.shape
+    if cost.dim() == 3:
+        cost, blocks, mask = _dense_layout(cost, n1, n2, _given(
+            edge_index, batch_s, batch_t, num_nodes_s, num_nodes_t,
+            num_graphs))
+    else:
+        _check_no_sizes(n1, n2)
+    fn = _assignment_solver(edge_index, batch_s, batch_t, num_nodes_s,
+                            num_nodes_t, num_graphs,
+                            unmatch_cost=unmatch_cost, method=method,
+                            solver=solver, num_workers=num_workers,
+                            timeout=timeout, blocks=blocks)
+    fn.check_cost(cost)
+    y = fn(cost)
+    return y if blocks is None else _to_dense(y, mask, shape)
+
+
+def _given(edge_index: OptTensor, batch_s: OptTensor, batch_t: OptTensor,
+           num_nodes_s: Optional[int], num_nodes_t: Optional[int],
+           num_graphs: Optional[int]) -> List[Tuple[str, Any]]:
+    return [('edge_index', edge_index), ('batch_s', batch_s),
+            ('batch_t', batch_t), ('num_nodes_s', num_nodes_s),
+            ('num_nodes_t', num_nodes_t), ('num_graphs', num_graphs)]
+
+
+def _check_no_sizes(n1: Any, n2: Any) -> None:
+    for name, value in (('n1', n1), ('n2', n2)):
+        if value is not None:
+            raise ValueError(f"'{name}' belongs to the dense layout: a cost "
+                             f"of shape [b, n1max, n2max]")
 
 
 __all__ = [
     'solve_assignment',
+    'SOLVERS',
     'InfeasibleMatchingError',
     'DENSE_MAX_ENTRIES',
 ]
