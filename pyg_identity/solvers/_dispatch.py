@@ -417,13 +417,13 @@ class DenseBlocks:
                 empty = np.zeros(0, dtype=np.int64)
                 self._short = empty, empty
             else:
-                k = np.minimum(r, c)
-                cum = np.cumsum(k)
+                kk = np.minimum(r, c)
+                cum = np.cumsum(kk)
                 wide = r <= c
-                stride = np.where(wide, c, 1)
-                base = (np.repeat(off - (cum - k) * stride, k)
-                        + np.arange(int(cum[-1])) * np.repeat(stride, k))
-                self._short = base, np.repeat(np.where(wide, 1, c), k)
+                step = np.where(wide, c, 1)
+                base = (np.repeat(off - (cum - kk) * step, kk)
+                        + np.arange(int(cum[-1])) * np.repeat(step, kk))
+                self._short = base, np.repeat(np.where(wide, 1, c), kk)
         return self._short
 
     def positions(self, rows: Sequence[np.ndarray],

@@ -499,9 +499,9 @@ def _solve_dense_pygmtools(buf: np.ndarray, plan: '_AssignmentPlan',
                     raise _infeasible(int(dense.graphs[k + i]),
                                       int(r[k + i]), int(c[k + i]))
     d = np.concatenate([sol[0] + k for k, sol in zip(starts, sols)])
-    i = np.concatenate([sol[1] for sol in sols])
-    j = np.concatenate([sol[2] for sol in sols])
-    return dense.offset[d] + i * c[d] + j
+    row = np.concatenate([sol[1] for sol in sols])
+    col = np.concatenate([sol[2] for sol in sols])
+    return dense.offset[d] + row * c[d] + col
 
 
 class _AssignmentPlan(NamedTuple):
