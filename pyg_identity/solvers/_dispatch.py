@@ -284,9 +284,12 @@ class GraphBlocks(NamedTuple):
                 raise ValueError("Blocks without edges (all pairs) take all "
                                  "graphs")
             sizes = rows * cols
+            if sizes.all():
+                return DenseBlocks(np.arange(sizes.size), rows, cols, None,
+                                   None, int(sizes.sum()), sizes)
             keep = np.flatnonzero(sizes)
             return DenseBlocks(keep, rows[keep], cols[keep], None, None,
-                               int(sizes.sum()))
+                               int(sizes.sum()), sizes[keep])
         assert self.edge_ptr is not None and self.local_edge_index is not None
         num_edges = self.edge_perm.size
         if graphs is None:
@@ -329,19 +332,20 @@ class DenseBlocks:
     """
     def __init__(self, graphs: np.ndarray, rows: np.ndarray, cols: np.ndarray,
                  edges: Optional[np.ndarray], position: Optional[np.ndarray],
-                 num_edges: int) -> None:
+                 num_edges: int, sizes: Optional[np.ndarray] = None) -> None:
         self.graphs = graphs
         self.rows = rows
         self.cols = cols
-        sizes = rows * cols
-        self.offset = np.zeros(graphs.size, dtype=np.int64)
-        if graphs.size > 1:
-            np.cumsum(sizes[:-1], out=self.offset[1:])
-        self.size = int(sizes.sum())
+        if sizes is None:
+            sizes = rows * cols
+        end = np.cumsum(sizes)
+        self.offset = end - sizes
+        self.size = int(end[-1]) if end.size else 0
         self.edges = edges
         self.position = position
         self.num_edges = num_edges
         self._runs: Optional[List[Sequence[int]]] = None
+        self._cut: Optional[Tuple[bool, List[Sequence[int]]]] = None
         self._short: Optional[Tuple[np.ndarray, np.ndarray]] = None
         self._inv: Optional[np.ndarray] = None
 
@@ -361,6 +365,13 @@ class DenseBlocks:
         buf[self.position] = values[self.edges]
         return buf
 
+    def _start(self) -> np.ndarray:
+        # Where a run of consecutive blocks of one shape starts.
+        r, c = self.rows, self.cols
+        start = np.ones(r.size, dtype=bool)
+        start[1:] = (r[1:] != r[:-1]) | (c[1:] != c[:-1])
+        return start
+
     @property
     def runs(self) -> List[Sequence[int]]:
         r"""Runs of consecutive blocks of one shape: :obj:`(offset, count,
@@ -374,25 +385,48 @@ class DenseBlocks:
                             and bool((c == c[0]).all())):
                 self._runs = [(0, n, int(r[0]), int(c[0]))]
             else:
-                start = np.ones(n, dtype=bool)
-                start[1:] = (r[1:] != r[:-1]) | (c[1:] != c[:-1])
-                first = np.flatnonzero(start)
+                first = np.flatnonzero(self._start())
                 count = np.diff(first, append=n)
                 self._runs = np.stack([self.offset[first], count, r[first],
                                        c[first]], axis=1).tolist()
         return self._runs
+
+    def _layout(self) -> Tuple[bool, List[Sequence[int]]]:
+        # How `views` cuts the buffer: by runs (a padded batch: a few
+        # reshapes) or, where most runs hold one block, block by block
+        # ((offset, rows, cols) each; cheaper than the run bookkeeping).
+        if self._cut is None:
+            n = self.rows.size
+            if n > 2 and 2 * int(self._start().sum()) > n:
+                self._cut = False, list(zip(self.offset.tolist(),
+                                            self.rows.tolist(),
+                                            self.cols.tolist()))
+            else:
+                self._cut = True, self.runs
+        return self._cut
 
     def views(self, buf: np.ndarray,
               short_rows: bool = False) -> List[np.ndarray]:
         r"""The blocks of :obj:`buf` as :obj:`[rows, cols]` views, each
         transposed to :obj:`[cols, rows]` where it has more rows than
         columns if :obj:`short_rows`."""
+        by_runs, items = self._layout()
         out: List[np.ndarray] = []
-        for o, cnt, a, b in self.runs:
+        add = out.append
+        if not by_runs:
+            if short_rows:
+                for o, a, b in items:
+                    blk = buf[o:o + a * b].reshape(a, b)
+                    add(blk.T if a > b else blk)
+            else:
+                for o, a, b in items:
+                    add(buf[o:o + a * b].reshape(a, b))
+            return out
+        for o, cnt, a, b in items:
             t = short_rows and a > b
             if cnt == 1:
                 blk = buf[o:o + a * b].reshape(a, b)
-                out.append(blk.T if t else blk)
+                add(blk.T if t else blk)
             else:
                 arr = buf[o:o + cnt * a * b].reshape(cnt, a, b)
                 out.extend(arr.transpose(0, 2, 1) if t else arr)
@@ -405,15 +439,15 @@ class DenseBlocks:
         mult`."""
         if self._short is None:
             off, r, c = self.offset, self.rows, self.cols
-            runs = self.runs
-            if len(runs) == 1:
+            by_runs, runs = self._layout()
+            if by_runs and len(runs) == 1:
                 # One shape (a padded batch): no per-block arrays.
                 _, n, a, b = runs[0]
                 k = min(a, b)
                 stride, mult = (b, 1) if a <= b else (1, b)
                 base = (off[:, None] + np.arange(k) * stride).reshape(-1)
                 self._short = base, np.full(n * k, mult, dtype=np.int64)
-            elif not runs:
+            elif r.size == 0:
                 empty = np.zeros(0, dtype=np.int64)
                 self._short = empty, empty
             else:
@@ -465,8 +499,10 @@ def _node_ptr(batch: Optional[Tensor], num_nodes: int,
         raise ValueError(f"'{name}' must be one-dimensional with num_nodes "
                          f"= {num_nodes} entries (got shape "
                          f"{list(batch.size())})")
-    b = batch.detach().cpu().numpy().astype(np.int64, copy=False)
-    if b.size > 1 and np.any(b[1:] < b[:-1]):
+    b = batch.detach().cpu().numpy()
+    if b.dtype != np.int64:
+        b = b.astype(np.int64)
+    if b.size > 1 and (b[1:] < b[:-1]).any():
         raise ValueError(f"'{name}' must be sorted (PyG's batch vector)")
     if b.size and b[0] < 0:
         raise ValueError(f"'{name}' must be non-negative")
@@ -475,9 +511,9 @@ def _node_ptr(batch: Optional[Tensor], num_nodes: int,
     elif b.size and b[-1] >= num_graphs:
         raise ValueError(f"'{name}' refers to graph {int(b[-1])} but "
                          f"num_graphs is {num_graphs}")
-    node_ptr = np.zeros(num_graphs + 1, dtype=np.int64)
-    np.cumsum(np.bincount(b, minlength=num_graphs), out=node_ptr[1:])
-    return b, node_ptr, num_graphs
+    # Sorted: graph g starts at the first entry >= g.
+    node_ptr = np.searchsorted(b, np.arange(num_graphs + 1))
+    return b, node_ptr.astype(np.int64, copy=False), num_graphs
 
 
 def _host_edge_index(edge_index: Any) -> np.ndarray:

@@ -549,12 +549,13 @@ def _assignment_plan(
     _check_method(method)
     if blocks is None:
         blocks = split_pairs(ptr_s, ptr_t, edge_index)
+    if blocks.edge_perm is None and method != 'sparse':
+        dense_blocks = blocks.dense()
+        return _AssignmentPlan(dense_blocks.num_edges, blocks, dense_blocks,
+                               [])
     ptr_s, ptr_t = blocks.node_ptr, blocks.col_ptr
     sizes = (ptr_s[1:] - ptr_s[:-1]) * (ptr_t[1:] - ptr_t[:-1])
     if blocks.edge_perm is None:
-        if method != 'sparse':
-            return _AssignmentPlan(int(sizes.sum()), blocks, blocks.dense(),
-                                   [])
         # Forced sparse on all pairs: materialise the edge list.
         blocks = split_pairs(blocks.node_ptr, blocks.col_ptr,
                              dense_edge_index(blocks.node_ptr,
