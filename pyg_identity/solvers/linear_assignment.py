@@ -21,9 +21,18 @@ Dense per-pair blocks are solved with
 large sparse candidate sets with
 :func:`scipy.sparse.csgraph.min_weight_full_bipartite_matching`.
 
+With :obj:`solver="pygmtools"` every pair is solved densely with
+:obj:`pygmtools.linear_solvers.hungarian` (numpy backend) instead; both
+backends return the same matching wherever it is unique. Costs come in PyG's
+sparse layout (one per candidate pair) or in :obj:`pygmtools`' dense one
+(:obj:`[b, n1max, n2max]` with sizes :obj:`n1`, :obj:`n2`), and are always
+*minimised* (pygmtools maximises scores: :obj:`cost = -s`).
+
 The public solver is :func:`solve_assignment`; it and the functional
 :func:`pyg_identity.nn.functional.matching` share one builder,
-:func:`_assignment_solver`, which validates and splits the batch once and
+:func:`_assignment_solver`, which validates the batch once and splits it
+with the one dispatch helper (:func:`~pyg_identity.solvers._dispatch.
+pair_blocks`, :class:`~pyg_identity.solvers._dispatch.DenseBlocks`), and
 returns the per-call solver. The per-pair numpy kernels are private.
 """
 import operator
