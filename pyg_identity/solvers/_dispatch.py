@@ -472,6 +472,24 @@ class DenseBlocks:
         return (np.repeat(self.offset, counts) + r
                 * np.repeat(self.cols, counts) + c)
 
+    def padded_index(self, rows: int, cols: int,
+                     by_graph: bool = False) -> np.ndarray:
+        r"""Where every buffer entry sits in the flattened padded array
+        :obj:`[D, rows, cols]` of the blocks (block :obj:`d` at
+        :obj:`[d, :rows_d, :cols_d]`), or :obj:`[B, rows, cols]` of the
+        graphs if :obj:`by_graph` (pygmtools' layout)."""
+        r, c = self.rows, self.cols
+        n = len(self)
+        slot = self.graphs if by_graph else np.arange(n)
+        # One contiguous run of cols_d entries per real row.
+        row_blk = np.repeat(np.arange(n), r)
+        row_i = np.arange(row_blk.size) - np.repeat(np.cumsum(r) - r, r)
+        row_len = c[row_blk]
+        start = slot[row_blk] * (rows * cols) + row_i * cols
+        out_start = np.cumsum(row_len) - row_len
+        return (np.repeat(start - out_start, row_len)
+                + np.arange(self.size))
+
     def to_edges(self, position: np.ndarray) -> np.ndarray:
         r"""The edges at buffer positions :obj:`position` (every position
         must hold one)."""

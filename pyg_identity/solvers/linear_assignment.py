@@ -191,8 +191,8 @@ def _dense_layout(
     r"""Turns pygmtools' dense layout (a cost tensor :obj:`[b, n1max,
     n2max]` with per-pair sizes :obj:`n1`, :obj:`n2`) into the pair layout:
     the flat costs (all pairs of every pair, row-major, differentiable),
-    the pair blocks and the mask of the real entries (:obj:`None` if all
-    are real)."""
+    the pair blocks and the flat positions of the real entries
+    (:obj:`None` if all are real)."""
     for name, value in given:
         if value is not None:
             raise ValueError(f"A dense cost [b, n1max, n2max] describes the "
@@ -210,21 +210,22 @@ def _dense_layout(
     blocks = split_pairs(ptr_s, ptr_t)
     if s1 is None and s2 is None:
         return cost.reshape(-1), blocks, None
-    dev = cost.device
-    rows = torch.arange(m1, device=dev) < torch.from_numpy(c1).to(dev)[:,
-                                                                        None]
-    cols = torch.arange(m2, device=dev) < torch.from_numpy(c2).to(dev)[:,
-                                                                        None]
-    mask = rows[:, :, None] & cols[:, None, :]
-    return cost[mask], blocks, mask
+    # Flat positions of the real entries, row-major per pair (the order of
+    # the pair layout); index_select / index_copy keep autograd cheap.
+    index = blocks.dense().padded_index(m1, m2, by_graph=True)
+    index_t = torch.from_numpy(index).to(cost.device)
+    return cost.reshape(-1).index_select(0, index_t), blocks, index_t
 
 
-def _to_dense(y: Tensor, mask: OptTensor, shape: Sequence[int]) -> Tensor:
+def _to_dense(y: Tensor, index: OptTensor, shape: Sequence[int]) -> Tensor:
     r"""The pair-layout solution :obj:`y` back in the dense layout, zeros in
     the padding (differentiable)."""
-    if mask is None:
+    if index is None:
         return y.view(*shape)
-    return y.new_zeros(shape).masked_scatter(mask, y)
+    numel = 1
+    for n in shape:
+        numel *= n
+    return y.new_zeros(numel).index_copy_(0, index, y).view(*shape)
 
 
 def _check_projection_for_partial(projection: Optional[str],
@@ -484,16 +485,13 @@ def _pygmtools_chunk(
 def _solve_dense_pygmtools(buf: np.ndarray, plan: '_AssignmentPlan',
                            unmatch_cost: Optional[float], num_workers: int,
                            timeout: Optional[float]) -> np.ndarray:
-    # The dense blocks as pygmtools' padded [D, n1max, n2max] scores (the
-    # buffer is row-major per block, the order of the padding mask), one
+    # The dense blocks as pygmtools' padded [D, n1max, n2max] scores, one
     # call per chunk of pairs; buffer positions of the matches.
     dense = plan.dense
     r, c = dense.rows, dense.cols
     m1, m2 = int(r.max()), int(c.max())
-    mask = ((np.arange(m1) < r[:, None])[:, :, None]
-            & (np.arange(m2) < c[:, None])[:, None, :])
     score = np.zeros((len(dense), m1, m2))
-    score[mask] = -buf
+    score.reshape(-1)[dense.padded_index(m1, m2)] = -buf
     size = len(dense) if num_workers <= 1 else max(
         1, -(-len(dense) // (4 * num_workers)))
     starts = list(range(0, len(dense), size))
@@ -1003,11 +1001,11 @@ def solve_assignment(
             smaller side within the candidates and no unmatch cost is given.
     """
     _check_float(cost, 'cost')
-    mask: OptTensor = None
+    dense_index: OptTensor = None
     blocks = None
     shape = cost.shape
     if cost.dim() == 3:
-        cost, blocks, mask = _dense_layout(cost, n1, n2, _given(
+        cost, blocks, dense_index = _dense_layout(cost, n1, n2, _given(
             edge_index, batch_s, batch_t, num_nodes_s, num_nodes_t,
             num_graphs))
     else:
@@ -1019,7 +1017,7 @@ def solve_assignment(
                             timeout=timeout, blocks=blocks)
     fn.check_cost(cost)
     y = fn(cost)
-    return y if blocks is None else _to_dense(y, mask, shape)
+    return y if blocks is None else _to_dense(y, dense_index, shape)
 
 
 def _given(edge_index: OptTensor, batch_s: OptTensor, batch_t: OptTensor,

@@ -105,11 +105,11 @@ def matching(
     """
     settings = GradientSettings.resolve(settings, kwargs, projection=None)
     _check_float(cost, 'cost')
-    mask: OptTensor = None
+    dense_index: OptTensor = None
     blocks = None
     shape = cost.shape
     if cost.dim() == 3:  # pygmtools' dense layout
-        cost, blocks, mask = _dense_layout(cost, n1, n2, _given(
+        cost, blocks, dense_index = _dense_layout(cost, n1, n2, _given(
             edge_index, batch_s, batch_t, num_nodes_s, num_nodes_t,
             num_graphs))
     else:
@@ -126,7 +126,7 @@ def matching(
         index = fn.pair_index(cost.device)
     y = identity_solver(cost, fn, index, fn.num_graphs, sense='min',
                         settings=settings, training=training)
-    return y if blocks is None else _to_dense(y, mask, shape)
+    return y if blocks is None else _to_dense(y, dense_index, shape)
 
 
 __all__ = ['matching']
