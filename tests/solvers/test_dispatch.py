@@ -114,6 +114,21 @@ def test_dense_blocks_short_row_positions_and_runs():
     assert (buf[base + cols * mult] == expect).all()
 
 
+def test_dense_blocks_padded_index_is_pygmtools_layout():
+    # Pairs 2x3, 0x2 (left out), 1x1: padded [3, 2, 3] by graph, [2, 2, 3]
+    # by block.
+    ptr_s, ptr_t = np.array([0, 2, 2, 3]), np.array([0, 3, 5, 6])
+    dense = split_pairs(ptr_s, ptr_t).dense()
+    values = np.arange(1.0, 8.0)
+    for by_graph, slots in ((True, 3), (False, 2)):
+        out = np.zeros((slots, 2, 3))
+        out.reshape(-1)[dense.padded_index(2, 3, by_graph)] = values
+        assert out[0].tolist() == [[1, 2, 3], [4, 5, 6]]
+        last = out[2] if by_graph else out[1]
+        assert last.tolist() == [[7, 0, 0], [0, 0, 0]]
+        assert out.sum() == values.sum()
+
+
 @pytest.mark.parametrize('args,match', [
     ((torch.tensor([0, 1]), torch.tensor([0, 1]), 3, 2), "'batch_s' must be"),
     ((torch.tensor([0, 1]), torch.tensor([1, 0]), 2, 2), "'batch_t' must be "
