@@ -465,12 +465,14 @@ def _pygmtools_chunk(
     score: np.ndarray,
     n1: np.ndarray,
     n2: np.ndarray,
+    index: np.ndarray,
     unmatch_cost: Optional[float],
-) -> Optional[Tuple[np.ndarray, ...]]:
+) -> Optional[np.ndarray]:
     # One padded call of pygmtools' hungarian (numpy backend), which
     # *maximises* the scores: score = -cost, and leaving a node unmatched
-    # scores -unmatch_cost. Returns the (pair, row, col) of the matches, or
-    # None if a pair is infeasible. Module-level for `map_graphs`.
+    # scores -unmatch_cost. Returns the matched positions among the real
+    # entries `index` of the padded array (row-major per pair), or None if
+    # a pair is infeasible. Module-level for `map_graphs`.
     u1 = u2 = None
     if unmatch_cost is not None:
         u1 = np.full(score.shape[:2], -unmatch_cost)
@@ -479,7 +481,7 @@ def _pygmtools_chunk(
         x = _pygmtools_hungarian()(score, n1, n2, u1, u2, backend='numpy')
     except ValueError:  # scipy's "cost matrix is infeasible"
         return None
-    return np.nonzero(x)
+    return np.flatnonzero(x.reshape(-1)[index])
 
 
 def _solve_dense_pygmtools(buf: np.ndarray, plan: '_AssignmentPlan',
@@ -490,13 +492,19 @@ def _solve_dense_pygmtools(buf: np.ndarray, plan: '_AssignmentPlan',
     dense = plan.dense
     r, c = dense.rows, dense.cols
     m1, m2 = int(r.max()), int(c.max())
+    index = dense.padded_index(m1, m2)
     score = np.zeros((len(dense), m1, m2))
-    score.reshape(-1)[dense.padded_index(m1, m2)] = -buf
+    score.reshape(-1)[index] = -buf
     size = len(dense) if num_workers <= 1 else max(
         1, -(-len(dense) // (4 * num_workers)))
     starts = list(range(0, len(dense), size))
-    tasks = [(score[k:k + size], r[k:k + size], c[k:k + size], unmatch_cost)
-             for k in starts]
+    # Buffer range of every chunk (blocks are contiguous in the buffer).
+    bounds = np.append(dense.offset, dense.size)[
+        np.minimum(np.arange(0, len(dense) + size, size), len(dense))]
+    tasks = [(score[k:k + size], r[k:k + size], c[k:k + size],
+              index[lo:hi] - k * m1 * m2, unmatch_cost)
+             for k, lo, hi in zip(starts, bounds[:-1].tolist(),
+                                  bounds[1:].tolist())]
     sols = _map(_pygmtools_chunk, tasks, num_workers, timeout)
     for k, sol in zip(starts, sols):
         if sol is None:  # name the infeasible pair
@@ -505,10 +513,8 @@ def _solve_dense_pygmtools(buf: np.ndarray, plan: '_AssignmentPlan',
                 if _dense_pair(v, None) is None:
                     raise _infeasible(int(dense.graphs[k + i]),
                                       int(r[k + i]), int(c[k + i]))
-    d = np.concatenate([sol[0] + k for k, sol in zip(starts, sols)])
-    row = np.concatenate([sol[1] for sol in sols])
-    col = np.concatenate([sol[2] for sol in sols])
-    return dense.offset[d] + row * c[d] + col
+    return np.concatenate([sol + lo for sol, lo in zip(
+        sols, bounds[:-1].tolist())])
 
 
 class _AssignmentPlan(NamedTuple):
