@@ -19,6 +19,7 @@ from pyg_identity.solvers.linear_assignment import (
     _check_index,
     _check_method,
     _check_projection_for_partial,
+    _check_solver,
     _check_unmatch_cost,
     _looks_like,
 )
@@ -26,7 +27,8 @@ from pyg_identity.solvers.linear_assignment import (
 # The positional order of IdentityMatching.forward, quoted by the errors on
 # misplaced tensors.
 FORWARD_ORDER = ('x_s, x_t, batch_s, batch_t, num_nodes_s, num_nodes_t, '
-                 'num_graphs; cost=, edge_index= and batch= by keyword')
+                 'num_graphs; cost=, edge_index=, batch=, n1= and n2= by '
+                 'keyword')
 
 
 class IdentityMatching(PoolOptions, SolverLayer):
@@ -66,7 +68,23 @@ class IdentityMatching(PoolOptions, SolverLayer):
     :math:`n_s \times n_t` block is needed. Dense blocks are solved with
     scipy's :obj:`linear_sum_assignment` (measured faster than
     :obj:`pygmtools.linear_solvers.hungarian`, which wraps it), large sparse
-    candidate sets with scipy's :obj:`min_weight_full_bipartite_matching`.
+    candidate sets with scipy's :obj:`min_weight_full_bipartite_matching`;
+    :obj:`solver="pygmtools"` solves every pair with
+    :obj:`pygmtools.linear_solvers.hungarian` (numpy backend) instead, with
+    the same matchings wherever they are unique.
+
+    **Two layouts.** PyG's sparse one: costs :math:`(E)` on the candidate
+    pairs of a batch given by :obj:`batch_s`, :obj:`batch_t` (and
+    :obj:`edge_index`), solution :math:`(E)`. Or :obj:`pygmtools`' dense
+    one: :obj:`layer(cost=c, n1=n1, n2=n2)` with :obj:`c` of shape
+    :math:`(b, n_1^{\max}, n_2^{\max})` and the per-pair sizes :obj:`n1`,
+    :obj:`n2` :math:`(b)` (optional: :obj:`None` means full), solution
+    :math:`(b, n_1^{\max}, n_2^{\max})` with zeros in the padding (which
+    gets no gradient). **Sign convention:** this layer *minimises* costs,
+    whereas :obj:`pygmtools.linear_solvers.hungarian(s, n1, n2)`
+    *maximises* scores :obj:`s`; the two agree for :obj:`cost = -s`, and
+    an :obj:`unmatch_cost` :math:`u` is pygmtools' :obj:`unmatch1 =
+    unmatch2 = -u`.
 
     The default projection is :obj:`None`: the paper finds Identity
     *without* projection best for graph matching (the Hamming-loss gradient
@@ -91,6 +109,9 @@ class IdentityMatching(PoolOptions, SolverLayer):
             :func:`~pyg_identity.solvers.map_graphs`. (default: :obj:`0`)
         timeout (float, optional): see
             :func:`~pyg_identity.solvers.map_graphs`. (default: :obj:`None`)
+        solver (str, optional): The per-pair backend, :obj:`"scipy"` or
+            :obj:`"pygmtools"` (dense pairs only, so not with
+            :obj:`method="sparse"`). (default: :obj:`"scipy"`)
         settings (GradientSettings, optional): The gradient settings (see
             :class:`~pyg_identity.nn.functional.GradientSettings`); default
             projection :obj:`None`. (default: :obj:`None`)
@@ -105,11 +126,14 @@ class IdentityMatching(PoolOptions, SolverLayer):
           :obj:`batch_t` :math:`(N_t)`; or a batch of
           :class:`~pyg_identity.datasets.PairData`; or costs
           :obj:`cost=` :math:`(E)`; candidate pairs :obj:`edge_index=`
-          :math:`(2, E)` (optional)
+          :math:`(2, E)` (optional); or dense costs :obj:`cost=`
+          :math:`(b, n_1^{\max}, n_2^{\max})` with :obj:`n1=`, :obj:`n2=`
+          :math:`(b)` (optional)
         - **output:** 0/1 indicator :math:`(E)` on the candidate pairs
           (:math:`E = \sum_b n_s^{(b)} n_t^{(b)}` in the order of
           :func:`~pyg_identity.nn.functional.all_pairs` without
-          :obj:`edge_index`), in the costs' dtype and device
+          :obj:`edge_index`), or :math:`(b, n_1^{\max}, n_2^{\max})` for
+          dense costs, in the costs' dtype and device
     """
     default_projection: Optional[str] = None
 
@@ -121,13 +145,16 @@ class IdentityMatching(PoolOptions, SolverLayer):
         num_workers: int = 0,
         timeout: Optional[float] = None,
         *,
+        solver: str = 'scipy',
         settings: Optional[GradientSettings] = None,
         **kwargs: Any,
     ) -> None:
         super().__init__(settings, **kwargs)
         self.similarity = similarity
         self.unmatch_cost = unmatch_cost
+        self._solver = 'scipy'
         self.method = method
+        self.solver = solver
         self.num_workers = num_workers
         self.timeout = timeout
 
@@ -161,7 +188,17 @@ class IdentityMatching(PoolOptions, SolverLayer):
 
     @method.setter
     def method(self, value: str) -> None:
-        self._method = _check_method(value)
+        _check_solver(self._solver, _check_method(value))
+        self._method = value
+
+    @property
+    def solver(self) -> str:
+        r""":obj:`"scipy"` or :obj:`"pygmtools"`."""
+        return self._solver
+
+    @solver.setter
+    def solver(self, value: str) -> None:
+        self._solver = _check_solver(value, self.method)
 
     def forward(
         self,
@@ -176,10 +213,13 @@ class IdentityMatching(PoolOptions, SolverLayer):
         cost: OptTensor = None,
         edge_index: OptTensor = None,
         batch: Optional[BaseData] = None,
+        n1: Any = None,
+        n2: Any = None,
     ) -> Tensor:
         r"""Forward pass: :obj:`layer(x_s, x_t, batch_s, batch_t)`,
-        :obj:`layer(pair_batch)`, :obj:`layer(x_s, x_t, batch=pair_batch)`
-        or :obj:`layer(cost=cost, batch_s=batch_s, batch_t=batch_t)`.
+        :obj:`layer(pair_batch)`, :obj:`layer(x_s, x_t, batch=pair_batch)`,
+        :obj:`layer(cost=cost, batch_s=batch_s, batch_t=batch_t)` or, in
+        pygmtools' dense layout, :obj:`layer(cost=cost, n1=n1, n2=n2)`.
 
         Args:
             x_s (torch.Tensor or PairData, optional): Source node
@@ -211,6 +251,12 @@ class IdentityMatching(PoolOptions, SolverLayer):
                 :obj:`follow_batch=['x_s', 'x_t']`) that supplies the batch
                 vectors, the sizes and, unless given, the embeddings.
                 (default: :obj:`None`)
+            n1 (torch.Tensor, optional): With dense costs :obj:`[b, n1max,
+                n2max]`, the number of source nodes of every pair;
+                :obj:`None` means :obj:`n1max` each. (default: :obj:`None`)
+            n2 (torch.Tensor, optional): With dense costs, the number of
+                target nodes of every pair; :obj:`None` means :obj:`n2max`
+                each. (default: :obj:`None`)
         """
         if isinstance(x_s, BaseData):
             if batch is not None:
@@ -256,13 +302,16 @@ class IdentityMatching(PoolOptions, SolverLayer):
 
         return matching(
             cost, edge_index, batch_s, batch_t, num_nodes_s, num_nodes_t,
-            num_graphs, unmatch_cost=self.unmatch_cost, method=self.method,
+            num_graphs, n1=n1, n2=n2, unmatch_cost=self.unmatch_cost,
+            method=self.method, solver=self.solver,
             num_workers=self.num_workers, timeout=self.timeout,
             settings=self.settings, training=self.training)
 
     def __repr__(self) -> str:
+        solver = '' if self.solver == 'scipy' else f'solver={self.solver!r}, '
         return (f'{self.__class__.__name__}(similarity={self.similarity!r}, '
-                f'unmatch_cost={self.unmatch_cost}, {self.extra_repr()})')
+                f'unmatch_cost={self.unmatch_cost}, {solver}'
+                f'{self.extra_repr()})')
 
 
 def _unpack(

@@ -21,9 +21,18 @@ Dense per-pair blocks are solved with
 large sparse candidate sets with
 :func:`scipy.sparse.csgraph.min_weight_full_bipartite_matching`.
 
+With :obj:`solver="pygmtools"` every pair is solved densely with
+:obj:`pygmtools.linear_solvers.hungarian` (numpy backend) instead; both
+backends return the same matching wherever it is unique. Costs come in PyG's
+sparse layout (one per candidate pair) or in :obj:`pygmtools`' dense one
+(:obj:`[b, n1max, n2max]` with sizes :obj:`n1`, :obj:`n2`), and are always
+*minimised* (pygmtools maximises scores: :obj:`cost = -s`).
+
 The public solver is :func:`solve_assignment`; it and the functional
 :func:`pyg_identity.nn.functional.matching` share one builder,
-:func:`_assignment_solver`, which validates and splits the batch once and
+:func:`_assignment_solver`, which validates the batch once and splits it
+with the one dispatch helper (:func:`~pyg_identity.solvers._dispatch.
+pair_blocks`, :class:`~pyg_identity.solvers._dispatch.DenseBlocks`), and
 returns the per-call solver. The per-pair numpy kernels are private.
 """
 import operator
@@ -36,13 +45,21 @@ from torch import Tensor
 from torch_geometric.typing import OptTensor
 
 from pyg_identity.solvers._dispatch import (
+    DenseBlocks,
+    GraphBlocks,
     check_num_workers,
     check_timeout,
-    graph_blocks,
+    dense_edge_index,
     map_graphs,
+    pair_blocks,
+    split_pairs,
 )
 
 METHODS = ('auto', 'dense', 'sparse')
+
+# The per-pair solver backends: scipy's linear_sum_assignment (and its
+# sparse LAPJVsp), or pygmtools' hungarian (numpy backend, dense only).
+SOLVERS = ('scipy', 'pygmtools')
 
 # 'auto' solves a pair with an incomplete candidate set densely (forbidden
 # pairs at +inf) up to this many entries n_s * n_t, sparsely above (measured:
@@ -127,6 +144,88 @@ def _check_method(method: str) -> str:
         raise ValueError(f"'method' must be 'auto', 'dense' or 'sparse' (got "
                          f"{method!r})")
     return method
+
+
+def _check_solver(solver: str, method: str = 'auto') -> str:
+    if solver not in SOLVERS:
+        raise ValueError(f"'solver' must be 'scipy' or 'pygmtools' (got "
+                         f"{solver!r})")
+    if solver == 'pygmtools' and method == 'sparse':
+        raise ValueError("'method' 'sparse' needs solver='scipy' "
+                         "(pygmtools' hungarian solves dense blocks only)")
+    return solver
+
+
+def _check_sizes(sizes: Any, name: str, num_pairs: int,
+                 max_size: int) -> Optional[np.ndarray]:
+    r"""The per-pair sizes :obj:`n1` or :obj:`n2` of the dense layout as a
+    host array, or :obj:`None` if every pair has :obj:`max_size` nodes."""
+    if sizes is None:
+        return None
+    if isinstance(sizes, Tensor):
+        if not _is_index(sizes):
+            raise ValueError(f"'{name}' must be an integer tensor (got "
+                             f"{sizes.dtype})")
+        arr = sizes.detach().cpu().numpy()
+    else:
+        arr = np.asarray(sizes)
+        if arr.dtype.kind not in 'iu':
+            raise ValueError(f"'{name}' must hold integers (got "
+                             f"{arr.dtype})")
+    if arr.shape != (num_pairs, ):
+        raise ValueError(f"'{name}' must have shape [{num_pairs}], one size "
+                         f"per pair (got {list(arr.shape)})")
+    arr = arr.astype(np.int64, copy=False)
+    if arr.size and (arr.min() < 0 or arr.max() > max_size):
+        raise ValueError(f"'{name}' must lie in [0, {max_size}] (got values "
+                         f"in [{int(arr.min())}, {int(arr.max())}])")
+    return None if bool((arr == max_size).all()) else arr
+
+
+def _dense_layout(
+    cost: Tensor,
+    n1: Any,
+    n2: Any,
+    given: Sequence[Tuple[str, Any]] = (),
+) -> Tuple[Tensor, GraphBlocks, OptTensor]:
+    r"""Turns pygmtools' dense layout (a cost tensor :obj:`[b, n1max,
+    n2max]` with per-pair sizes :obj:`n1`, :obj:`n2`) into the pair layout:
+    the flat costs (all pairs of every pair, row-major, differentiable),
+    the pair blocks and the flat positions of the real entries
+    (:obj:`None` if all are real)."""
+    for name, value in given:
+        if value is not None:
+            raise ValueError(f"A dense cost [b, n1max, n2max] describes the "
+                             f"pairs by itself (with 'n1' and 'n2'); do not "
+                             f"pass '{name}'")
+    b, m1, m2 = cost.shape
+    s1 = _check_sizes(n1, 'n1', b, m1)
+    s2 = _check_sizes(n2, 'n2', b, m2)
+    c1 = np.full(b, m1, dtype=np.int64) if s1 is None else s1
+    c2 = np.full(b, m2, dtype=np.int64) if s2 is None else s2
+    ptr_s = np.zeros(b + 1, dtype=np.int64)
+    ptr_t = np.zeros(b + 1, dtype=np.int64)
+    np.cumsum(c1, out=ptr_s[1:])
+    np.cumsum(c2, out=ptr_t[1:])
+    blocks = split_pairs(ptr_s, ptr_t)
+    if s1 is None and s2 is None:
+        return cost.reshape(-1), blocks, None
+    # Flat positions of the real entries, row-major per pair (the order of
+    # the pair layout); index_select / index_copy keep autograd cheap.
+    index = blocks.dense().padded_index(m1, m2, by_graph=True)
+    index_t = torch.from_numpy(index).to(cost.device)
+    return cost.reshape(-1).index_select(0, index_t), blocks, index_t
+
+
+def _to_dense(y: Tensor, index: OptTensor, shape: Sequence[int]) -> Tensor:
+    r"""The pair-layout solution :obj:`y` back in the dense layout, zeros in
+    the padding (differentiable)."""
+    if index is None:
+        return y.view(*shape)
+    numel = 1
+    for n in shape:
+        numel *= n
+    return y.new_zeros(numel).index_copy_(0, index, y).view(*shape)
 
 
 def _check_projection_for_partial(projection: Optional[str],
@@ -346,69 +445,87 @@ def _sparse_pair(indptr: np.ndarray, col: np.ndarray, cost: np.ndarray,
     return np.flatnonzero(match[row] == col)
 
 
+_HUNGARIAN: Any = None
+
+
+def _pygmtools_hungarian() -> Any:
+    global _HUNGARIAN
+    if _HUNGARIAN is None:
+        try:
+            import pygmtools.linear_solvers
+        except ImportError as e:  # pragma: no cover - a core dependency
+            raise ImportError("solver='pygmtools' needs 'pygmtools' (pip "
+                              "install pyg_identity, or pip install "
+                              "pygmtools)") from e
+        _HUNGARIAN = pygmtools.linear_solvers.hungarian
+    return _HUNGARIAN
+
+
+def _pygmtools_chunk(
+    score: np.ndarray,
+    n1: np.ndarray,
+    n2: np.ndarray,
+    index: np.ndarray,
+    unmatch_cost: Optional[float],
+) -> Optional[np.ndarray]:
+    # One padded call of pygmtools' hungarian (numpy backend), which
+    # *maximises* the scores: score = -cost, and leaving a node unmatched
+    # scores -unmatch_cost. Returns the matched positions among the real
+    # entries `index` of the padded array (row-major per pair), or None if
+    # a pair is infeasible. Module-level for `map_graphs`.
+    u1 = u2 = None
+    if unmatch_cost is not None:
+        u1 = np.full(score.shape[:2], -unmatch_cost)
+        u2 = np.full((score.shape[0], score.shape[2]), -unmatch_cost)
+    try:
+        x = _pygmtools_hungarian()(score, n1, n2, u1, u2, backend='numpy')
+    except ValueError:  # scipy's "cost matrix is infeasible"
+        return None
+    return np.flatnonzero(x.reshape(-1)[index])
+
+
+def _solve_dense_pygmtools(buf: np.ndarray, plan: '_AssignmentPlan',
+                           unmatch_cost: Optional[float], num_workers: int,
+                           timeout: Optional[float]) -> np.ndarray:
+    # The dense blocks as pygmtools' padded [D, n1max, n2max] scores, one
+    # call per chunk of pairs; buffer positions of the matches.
+    dense = plan.dense
+    r, c = dense.rows, dense.cols
+    m1, m2 = int(r.max()), int(c.max())
+    index = dense.padded_index(m1, m2)
+    score = np.zeros((len(dense), m1, m2))
+    score.reshape(-1)[index] = -buf
+    size = len(dense) if num_workers <= 1 else max(
+        1, -(-len(dense) // (4 * num_workers)))
+    starts = list(range(0, len(dense), size))
+    # Buffer range of every chunk (blocks are contiguous in the buffer).
+    bounds = np.append(dense.offset, dense.size)[
+        np.minimum(np.arange(0, len(dense) + size, size), len(dense))]
+    tasks = [(score[k:k + size], r[k:k + size], c[k:k + size],
+              index[lo:hi] - k * m1 * m2, unmatch_cost)
+             for k, lo, hi in zip(starts, bounds[:-1].tolist(),
+                                  bounds[1:].tolist())]
+    sols = _map(_pygmtools_chunk, tasks, num_workers, timeout)
+    for k, sol in zip(starts, sols):
+        if sol is None:  # name the infeasible pair
+            views = dense.views(buf)[k:k + size]
+            for i, v in enumerate(views):
+                if _dense_pair(v, None) is None:
+                    raise _infeasible(int(dense.graphs[k + i]),
+                                      int(r[k + i]), int(c[k + i]))
+    return np.concatenate([sol + lo for sol, lo in zip(
+        sols, bounds[:-1].tolist())])
+
+
 class _AssignmentPlan(NamedTuple):
-    r"""How a batch of pairs is split into per-pair problems; built once per
-    forward pass by :func:`_assignment_plan` and reused by every solver call
-    (*e.g.* the second one of the Blackbox backward)."""
+    r"""How a batch of pairs is split into per-pair problems, on the blocks
+    of :mod:`pyg_identity.solvers._dispatch`; built once per forward pass by
+    :func:`_assignment_plan` and reused by every solver call (*e.g.* the
+    second one of the Blackbox backward)."""
     num_edges: int
-    # Dense pairs: offset into the dense buffer, n_s, n_t (Python lists).
-    dense_pairs: List[int]
-    dense_offset: List[int]
-    dense_n_s: List[int]
-    dense_n_t: List[int]
-    dense_size: int
-    # Hot path without unmatch cost: runs of consecutive dense pairs of one
-    # shape (offset, count, n_s, n_t), solved with the short side as rows so
-    # that scipy returns rows == arange; then match m of the batch sits at
-    # buffer position base[m] + col[m] * mult[m].
-    dense_runs: List[Tuple[int, int, int, int]]
-    dense_base: np.ndarray
-    dense_mult: np.ndarray
-    # Buffer position of every candidate solved densely and the inverse map;
-    # None if the costs are already the buffer (all pairs, row-major).
-    dense_edges: Optional[np.ndarray]
-    dense_flat: Optional[np.ndarray]
-    dense_inv: Optional[np.ndarray]
-    # Sparse pairs: (pair, edge ids in CSR order, indptr, local col, n_s,
-    # n_t) per pair.
-    sparse: List[Tuple[int, np.ndarray, np.ndarray, np.ndarray, int, int]]
-
-
-def _counts(ptr: np.ndarray) -> np.ndarray:
-    return np.diff(ptr)
-
-
-def _hot_plan(off: np.ndarray, n_s: np.ndarray, n_t: np.ndarray,
-              pairs: np.ndarray) -> Tuple[Any, np.ndarray, np.ndarray]:
-    # Match m of pair p (m - start[p] = position on the short side) sits at
-    # off[p] + (m - start[p]) * stride[p] + col * mult[p].
-    off, n_s, n_t = off[pairs], n_s[pairs], n_t[pairs]
-    P = pairs.size
-    if P == 0:
-        empty = np.zeros(0, dtype=np.int64)
-        return [], empty, empty
-    a, b = int(n_s[0]), int(n_t[0])
-    if P == 1 or (bool((n_s == a).all()) and bool((n_t == b).all())):
-        # One shape (a padded batch): one run, no per-pair arrays.
-        k = min(a, b)
-        stride, mult = (b, 1) if a <= b else (1, b)
-        base = (off[:, None] + np.arange(k) * stride).reshape(-1)
-        return ([(int(off[0]), P, a, b)], base,
-                np.full(P * k, mult, dtype=np.int64))
-    start = np.ones(P, dtype=bool)
-    start[1:] = (n_s[1:] != n_s[:-1]) | (n_t[1:] != n_t[:-1])
-    first = np.flatnonzero(start)
-    count = np.diff(first, append=P)
-    runs = list(zip(off[first].tolist(), count.tolist(), n_s[first].tolist(),
-                    n_t[first].tolist()))
-    kk = np.minimum(n_s, n_t)
-    cum = np.cumsum(kk)
-    wide = n_s <= n_t
-    strides = np.where(wide, n_t, 1)
-    base = (np.repeat(off - (cum - kk) * strides, kk)
-            + np.arange(int(cum[-1])) * np.repeat(strides, kk))
-    mults = np.repeat(np.where(wide, 1, n_t), kk)
-    return runs, base, mults
+    blocks: GraphBlocks  # the pairs (edges in CSR order inside every pair)
+    dense: DenseBlocks  # the pairs solved densely (forbidden pairs at inf)
+    sparse: List[int]  # the pairs solved sparsely
 
 
 def _assignment_plan(
@@ -416,6 +533,7 @@ def _assignment_plan(
     ptr_t: np.ndarray,
     edge_index: Optional[np.ndarray] = None,
     method: str = 'auto',
+    blocks: Optional[GraphBlocks] = None,
 ) -> _AssignmentPlan:
     r"""Splits a batch of pairs into per-pair assignment problems.
 
@@ -437,90 +555,35 @@ def _assignment_plan(
             (dense for complete candidate sets and for blocks of at most
             :obj:`DENSE_MAX_ENTRIES` entries, sparse otherwise).
             (default: :obj:`"auto"`)
+        blocks (GraphBlocks, optional): The output of
+            :func:`~pyg_identity.solvers._dispatch.split_pairs` for these
+            arguments, if already computed. (default: :obj:`None`)
     """
-    if method not in METHODS:
-        raise ValueError(f"'method' must be 'auto', 'dense' or 'sparse' (got "
-                         f"{method!r})")
-    ptr_s = np.asarray(ptr_s, dtype=np.int64)
-    ptr_t = np.asarray(ptr_t, dtype=np.int64)
-    n_s, n_t = _counts(ptr_s), _counts(ptr_t)
-    num_pairs = n_s.size
-    if edge_index is None:
-        sizes = n_s * n_t
-        num_edges = int(sizes.sum())
-        if method != 'sparse':
-            off = np.zeros(num_pairs, dtype=np.int64)
-            np.cumsum(sizes[:-1], out=off[1:])
-            nz = np.flatnonzero(sizes)
-            return _AssignmentPlan(num_edges, nz.tolist(), off[nz].tolist(),
-                                  n_s[nz].tolist(), n_t[nz].tolist(),
-                                  num_edges, *_hot_plan(off, n_s, n_t, nz),
-                                  None, None, None, [])
+    _check_method(method)
+    if blocks is None:
+        blocks = split_pairs(ptr_s, ptr_t, edge_index)
+    if blocks.edge_perm is None and method != 'sparse':
+        dense_blocks = blocks.dense()
+        return _AssignmentPlan(dense_blocks.num_edges, blocks, dense_blocks,
+                               [])
+    ptr_s, ptr_t = blocks.node_ptr, blocks.col_ptr
+    sizes = (ptr_s[1:] - ptr_s[:-1]) * (ptr_t[1:] - ptr_t[:-1])
+    if blocks.edge_perm is None:
         # Forced sparse on all pairs: materialise the edge list.
-        pair = np.repeat(np.arange(num_pairs), sizes)
-        off = np.zeros(num_pairs, dtype=np.int64)
-        np.cumsum(sizes[:-1], out=off[1:])
-        k = np.arange(num_edges) - off[pair]
-        edge_index = np.stack([ptr_s[pair] + k // np.maximum(n_t[pair], 1),
-                               ptr_t[pair] + k % np.maximum(n_t[pair], 1)])
-
-    ei = np.asarray(edge_index, dtype=np.int64)
-    if ei.ndim != 2 or ei.shape[0] != 2:
-        raise ValueError(f"'edge_index' must have shape [2, num_edges] (got "
-                         f"{list(ei.shape)})")
-    num_edges = ei.shape[1]
-    src, dst = ei[0], ei[1]
-    if num_edges and (src.min() < 0 or src.max() >= ptr_s[-1]
-                      or dst.min() < 0 or dst.max() >= ptr_t[-1]):
-        raise ValueError(f"'edge_index' refers to source nodes outside [0, "
-                         f"{int(ptr_s[-1])}) or target nodes outside [0, "
-                         f"{int(ptr_t[-1])})")
-    pair = np.searchsorted(ptr_s, src, side='right') - 1
-    pair_t = np.searchsorted(ptr_t, dst, side='right') - 1
-    if np.any(pair != pair_t):
-        raise ValueError("'edge_index' pairs a source node with a target node "
-                         "of a different pair")
-    loc_s = src - ptr_s[pair]
-    loc_t = dst - ptr_t[pair]
-    # Sort by (pair, source, target): CSR order inside every pair.
-    order = np.lexsort((loc_t, loc_s, pair))
-    key = (ptr_s[pair] + loc_s)[order] * max(int(ptr_t[-1]), 1) + dst[order]
-    if key.size > 1 and np.any(key[1:] == key[:-1]):
-        raise ValueError("'edge_index' contains duplicate candidate pairs")
-    edge_count = np.bincount(pair, minlength=num_pairs)
-    edge_ptr = np.zeros(num_pairs + 1, dtype=np.int64)
-    np.cumsum(edge_count, out=edge_ptr[1:])
-    sizes = n_s * n_t
+        blocks = split_pairs(blocks.node_ptr, blocks.col_ptr,
+                             dense_edge_index(blocks.node_ptr,
+                                              blocks.col_ptr))
+    assert blocks.edge_ptr is not None and blocks.edge_perm is not None
     if method == 'dense':
-        dense = np.ones(num_pairs, dtype=bool)
+        dense = np.ones(sizes.size, dtype=bool)
     elif method == 'sparse':
-        dense = np.zeros(num_pairs, dtype=bool)
+        dense = np.zeros(sizes.size, dtype=bool)
     else:
-        dense = (edge_count == sizes) | (sizes <= DENSE_MAX_ENTRIES)
-    dense &= sizes > 0
-
-    dpairs = np.flatnonzero(dense)
-    doff = np.zeros(num_pairs, dtype=np.int64)
-    np.cumsum(np.where(dense, sizes, 0)[:-1], out=doff[1:])
-    dense_size = int(np.where(dense, sizes, 0).sum())
-    dmask = dense[pair]
-    dense_edges = np.flatnonzero(dmask)
-    dense_flat = (doff[pair] + loc_s * n_t[pair] + loc_t)[dense_edges]
-    dense_inv = np.full(dense_size, -1, dtype=np.int64)
-    dense_inv[dense_flat] = dense_edges
-
-    sparse = []
-    for b in np.flatnonzero(~dense & (sizes > 0)).tolist():
-        sel = order[edge_ptr[b]:edge_ptr[b + 1]]
-        nsb, ntb = int(n_s[b]), int(n_t[b])
-        indptr = np.zeros(nsb + 1, dtype=np.int64)
-        np.cumsum(np.bincount(loc_s[sel], minlength=nsb), out=indptr[1:])
-        sparse.append((b, sel, indptr, loc_t[sel], nsb, ntb))
-
-    return _AssignmentPlan(num_edges, dpairs.tolist(), doff[dpairs].tolist(),
-                          n_s[dpairs].tolist(), n_t[dpairs].tolist(),
-                          dense_size, *_hot_plan(doff, n_s, n_t, dpairs),
-                          dense_edges, dense_flat, dense_inv, sparse)
+        dense = ((np.diff(blocks.edge_ptr) == sizes)
+                 | (sizes <= DENSE_MAX_ENTRIES))
+    sparse = np.flatnonzero(~dense & (sizes > 0)).tolist()
+    return _AssignmentPlan(blocks.edge_perm.size, blocks,
+                           blocks.dense(np.flatnonzero(dense)), sparse)
 
 
 def _infeasible(pair: int, n_s: int, n_t: int) -> InfeasibleMatchingError:
@@ -538,10 +601,11 @@ def _map(fn: Any, tasks: Sequence[Sequence[Any]], num_workers: int,
 
 
 def _raise_infeasible(sols: Sequence[Any], plan: _AssignmentPlan) -> None:
+    dense = plan.dense
     for i, sol in enumerate(sols):
         if sol is None:
-            raise _infeasible(plan.dense_pairs[i], plan.dense_n_s[i],
-                              plan.dense_n_t[i])
+            raise _infeasible(int(dense.graphs[i]), int(dense.rows[i]),
+                              int(dense.cols[i]))
 
 
 _SECOND = operator.itemgetter(1)
@@ -549,21 +613,17 @@ _SECOND = operator.itemgetter(1)
 
 def _solve_dense_hot(buf: np.ndarray, plan: _AssignmentPlan) -> np.ndarray:
     # No unmatch cost, in process: only scipy calls in the per-pair loop.
-    blocks: List[np.ndarray] = []
-    for o, cnt, a, b in plan.dense_runs:
-        if cnt == 1:
-            blk = buf[o:o + a * b].reshape(a, b)
-            blocks.append(blk if a <= b else blk.T)
-        else:
-            arr = buf[o:o + cnt * a * b].reshape(cnt, a, b)
-            blocks.extend(arr if a <= b else arr.transpose(0, 2, 1))
+    # The short side is the rows, so scipy returns rows == arange and the
+    # columns alone give the buffer positions.
+    blocks = plan.dense.views(buf, short_rows=True)
     try:
         sols = list(map(_linear_sum_assignment(), blocks))
     except ValueError:  # An infeasible pair (forbidden pairs at inf).
         _raise_infeasible([_dense_pair(c, None) for c in blocks], plan)
         raise
     cols = np.concatenate(list(map(_SECOND, sols)))
-    return plan.dense_base + cols * plan.dense_mult
+    base, mult = plan.dense.short_row_positions()
+    return base + cols * mult
 
 
 def _solve_plan(
@@ -572,6 +632,7 @@ def _solve_plan(
     unmatch_cost: Optional[float] = None,
     num_workers: int = 0,
     timeout: Optional[float] = None,
+    solver: str = 'scipy',
 ) -> np.ndarray:
     r"""Solves every pair of a batch and returns the 0/1 indicator of the
     matched candidate pairs, in the layout and dtype of :obj:`cost`.
@@ -591,11 +652,17 @@ def _solve_plan(
             are solved in worker processes even for :obj:`num_workers=0`
             (see :func:`pyg_identity.solvers.map_graphs`).
             (default: :obj:`None`)
+        solver (str, optional): :obj:`"scipy"` or :obj:`"pygmtools"` (dense
+            pairs only). (default: :obj:`"scipy"`)
 
     Raises:
         InfeasibleMatchingError: If a pair has no full matching and no
             unmatch cost is given.
     """
+    _check_solver(solver)
+    if solver == 'pygmtools' and plan.sparse:
+        raise ValueError("solver='pygmtools' solves dense blocks only; build "
+                         "the plan with method='dense' or 'auto'")
     u = _check_unmatch_cost(unmatch_cost)
     check_num_workers(num_workers)
     timeout = check_timeout(timeout)
@@ -607,33 +674,33 @@ def _solve_plan(
     dtype = cost.dtype if cost.dtype.kind == 'f' else np.dtype(np.float64)
     y = np.zeros(plan.num_edges, dtype=dtype)
 
-    if plan.dense_pairs:
-        if plan.dense_flat is None:
-            buf = cost
-        else:
-            buf = np.full(plan.dense_size, np.inf, dtype=dtype)
-            buf[plan.dense_flat] = cost[plan.dense_edges]
-        if u is None and num_workers <= 1 and timeout is None:
+    dense = plan.dense
+    if len(dense):
+        buf = dense.fill(cost, np.inf, dtype)
+        if solver == 'pygmtools':
+            flat = _solve_dense_pygmtools(buf, plan, u, num_workers, timeout)
+        elif u is None and num_workers <= 1 and timeout is None:
             flat = _solve_dense_hot(buf, plan)
         else:
-            blocks = [buf[o:o + a * b].reshape(a, b) for o, a, b in zip(
-                plan.dense_offset, plan.dense_n_s, plan.dense_n_t)]
+            blocks = dense.views(buf)
             sols = _map(_dense_pair, [(c, u) for c in blocks], num_workers,
                         timeout)
             _raise_infeasible(sols, plan)
-            rows = np.concatenate([s[0] for s in sols])
-            cols = np.concatenate([s[1] for s in sols])
-            counts = [s[0].size for s in sols]
-            off = np.repeat(np.asarray(plan.dense_offset, dtype=np.int64),
-                            counts)
-            n_t = np.repeat(np.asarray(plan.dense_n_t, dtype=np.int64),
-                            counts)
-            flat = off + rows * n_t + cols
-        y[flat if plan.dense_inv is None else plan.dense_inv[flat]] = 1
+            flat = dense.positions([s[0] for s in sols],
+                                   [s[1] for s in sols])
+        y[dense.to_edges(flat)] = 1
 
     if plan.sparse:
-        tasks = [(indptr, col, cost[sel].astype(np.float64), a, b, u)
-                 for _, sel, indptr, col, a, b in plan.sparse]
+        pb = plan.blocks
+        tasks = []
+        for pair in plan.sparse:
+            sel = pb.edges(pair)
+            loc = pb.edge_index(pair)
+            a, b = pb.num_nodes(pair), pb.num_targets(pair)
+            indptr = np.zeros(a + 1, dtype=np.int64)
+            np.cumsum(np.bincount(loc[0], minlength=a), out=indptr[1:])
+            tasks.append((indptr, loc[1], cost[sel].astype(np.float64), a, b,
+                          u))
         left = None if deadline is None else max(
             deadline - time.monotonic(), 1e-3)  # what the dense pairs left
         try:
@@ -643,10 +710,10 @@ def _solve_plan(
                 raise
             raise TimeoutError(f"The linear assignment did not finish within "
                                f"timeout={timeout:g} s ({e})") from None
-        for (pair, sel, _, _, a, b), pos in zip(plan.sparse, sols):
+        for pair, task, pos in zip(plan.sparse, tasks, sols):
             if pos is None:
-                raise _infeasible(pair, a, b)
-            y[sel[pos]] = 1
+                raise _infeasible(pair, task[3], task[4])
+            y[pb.edges(pair)[pos]] = 1
     return y
 
 
@@ -675,17 +742,18 @@ def _side_nodes(batch: OptTensor, num_nodes: Optional[int], row: int,
                      f"(got neither)")
 
 
-def _pair_ptr(
+def _pair_batch(
     edge_index: OptTensor,
     batch_s: OptTensor,
     batch_t: OptTensor,
     num_nodes_s: Optional[int],
     num_nodes_t: Optional[int],
     num_graphs: Optional[int],
-) -> Tuple[np.ndarray, np.ndarray, int]:
-    r"""Validates a batch of pairs and returns the host-side source and
-    target node boundaries of every pair and the number of pairs (the pair
-    helpers of :mod:`pyg_identity.nn.functional` share it)."""
+    split_edges: bool = True,
+) -> GraphBlocks:
+    r"""Validates a batch of pairs and splits it with
+    :func:`~pyg_identity.solvers._dispatch.pair_blocks` (the candidate
+    pairs too, unless :obj:`split_edges=False`)."""
     _check_index(edge_index, 'edge_index', dim=2)
     _check_index(batch_s, 'batch_s')
     _check_index(batch_t, 'batch_t')
@@ -711,10 +779,25 @@ def _pair_ptr(
         raise ValueError(f"'batch_s' is required for {num_graphs} pairs")
     if batch_t is None and num_graphs != 1:
         raise ValueError(f"'batch_t' is required for {num_graphs} pairs")
-    ptr_s = graph_blocks(batch_s, n_s, num_graphs=num_graphs).node_ptr
-    ptr_t = ptr_s if batch_t is batch_s and batch_s is not None else (
-        graph_blocks(batch_t, n_t, num_graphs=num_graphs).node_ptr)
-    return ptr_s, ptr_t, num_graphs
+    return pair_blocks(batch_s, batch_t, n_s, n_t,
+                       edge_index if split_edges else None, num_graphs)
+
+
+def _pair_ptr(
+    edge_index: OptTensor,
+    batch_s: OptTensor,
+    batch_t: OptTensor,
+    num_nodes_s: Optional[int],
+    num_nodes_t: Optional[int],
+    num_graphs: Optional[int],
+) -> Tuple[np.ndarray, np.ndarray, int]:
+    r"""Validates a batch of pairs and returns the host-side source and
+    target node boundaries of every pair and the number of pairs (the pair
+    helpers of :mod:`pyg_identity.nn.functional` share it); the candidate
+    pairs :obj:`edge_index` are only checked for their layout."""
+    blocks = _pair_batch(edge_index, batch_s, batch_t, num_nodes_s,
+                         num_nodes_t, num_graphs, split_edges=False)
+    return blocks.node_ptr, blocks.col_ptr, blocks.num_graphs
 
 
 def _candidate_pair(edge_index: OptTensor, batch_s: OptTensor,
@@ -737,14 +820,15 @@ class _AssignmentSolver:
     costs :obj:`cost` (one entry per candidate pair) and may be called
     again (*e.g.* by the Blackbox backward) without splitting the batch
     again."""
-    def __init__(self, plan: _AssignmentPlan, ptr_s: np.ndarray,
-                 ptr_t: np.ndarray, num_graphs: int, edge_index: OptTensor,
+    def __init__(self, plan: _AssignmentPlan, edge_index: OptTensor,
                  batch_s: OptTensor, unmatch_cost: Optional[float],
-                 num_workers: int, timeout: Optional[float]) -> None:
+                 num_workers: int, timeout: Optional[float],
+                 solver: str = 'scipy') -> None:
         self.plan = plan
-        self.ptr_s = ptr_s
-        self.ptr_t = ptr_t
-        self.num_graphs = num_graphs
+        self.solver = solver
+        self.ptr_s = plan.blocks.node_ptr
+        self.ptr_t = plan.blocks.col_ptr
+        self.num_graphs = plan.blocks.num_graphs
         self.edge_index = edge_index
         self.batch_s = batch_s
         self.unmatch_cost = unmatch_cost
@@ -763,7 +847,8 @@ class _AssignmentSolver:
         _check_float(cost, name)
         if cost.dim() != 1:
             raise ValueError(f"'{name}' must be one-dimensional, one entry "
-                             f"per candidate pair (got shape "
+                             f"per candidate pair, or [b, n1max, n2max] "
+                             f"(pygmtools' dense layout) (got shape "
                              f"{list(cost.size())})")
         if cost.numel() != self.num_edges:
             if self.edge_index is None:
@@ -792,7 +877,7 @@ class _AssignmentSolver:
         if c.dtype not in (torch.float32, torch.float64):
             c = c.double()
         y = _solve_plan(c.cpu().numpy(), self.plan, self.unmatch_cost,
-                        self.num_workers, self.timeout)
+                        self.num_workers, self.timeout, self.solver)
         return torch.from_numpy(y).to(device=cost.device, dtype=cost.dtype)
 
 
@@ -806,24 +891,31 @@ def _assignment_solver(
     *,
     unmatch_cost: Optional[float] = None,
     method: str = 'auto',
+    solver: str = 'scipy',
     num_workers: int = 0,
     timeout: Optional[float] = None,
+    blocks: Optional[GraphBlocks] = None,
 ) -> _AssignmentSolver:
     r"""Validates the options and the batch of pairs, splits it into per-pair
     problems once and returns the per-call solver, shared by
     :func:`solve_assignment` and
     :func:`pyg_identity.nn.functional.matching` (see
-    :func:`solve_assignment` for the arguments)."""
+    :func:`solve_assignment` for the arguments; :obj:`blocks` are the
+    already split pairs of the dense layout)."""
     _check_method(method)
+    _check_solver(solver, method)
     u = _check_unmatch_cost(unmatch_cost)
     check_num_workers(num_workers)
     timeout = check_timeout(timeout)
-    ptr_s, ptr_t, num_graphs = _pair_ptr(edge_index, batch_s, batch_t,
-                                         num_nodes_s, num_nodes_t, num_graphs)
-    ei = None if edge_index is None else edge_index.detach().cpu().numpy()
-    plan = _assignment_plan(ptr_s, ptr_t, ei, method)
-    return _AssignmentSolver(plan, ptr_s, ptr_t, num_graphs, edge_index,
-                             batch_s, u, num_workers, timeout)
+    if blocks is None:
+        blocks = _pair_batch(edge_index, batch_s, batch_t, num_nodes_s,
+                             num_nodes_t, num_graphs)
+    if solver == 'pygmtools' and method == 'auto':
+        method = 'dense'  # pygmtools has no sparse solver
+    plan = _assignment_plan(blocks.node_ptr, blocks.col_ptr, None, method,
+                            blocks=blocks)
+    return _AssignmentSolver(plan, edge_index, batch_s, u, num_workers,
+                             timeout, solver)
 
 
 @torch.no_grad()
@@ -836,22 +928,32 @@ def solve_assignment(
     num_nodes_t: Optional[int] = None,
     num_graphs: Optional[int] = None,
     *,
+    n1: Any = None,
+    n2: Any = None,
     unmatch_cost: Optional[float] = None,
     method: str = 'auto',
+    solver: str = 'scipy',
     num_workers: int = 0,
     timeout: Optional[float] = None,
 ) -> Tensor:
     r"""Solves the linear assignment of every pair of a batch of graph pairs
     (see the module docstring) and returns the 0/1 indicator of the matched
-    candidate pairs.
+    candidate pairs, in the layout of :obj:`cost`.
 
-    Pairs follow PyG's :class:`PairData` + :obj:`follow_batch` convention:
-    pair :math:`b` joins the source nodes with :obj:`batch_s == b` and the
-    target nodes with :obj:`batch_t == b`.
+    Two layouts: PyG's sparse one, where pairs follow the :class:`PairData`
+    + :obj:`follow_batch` convention (pair :math:`b` joins the source nodes
+    with :obj:`batch_s == b` and the target nodes with :obj:`batch_t == b`)
+    and :obj:`cost` holds one entry per candidate pair; or
+    :obj:`pygmtools`' dense one, a cost tensor :obj:`[b, n1max, n2max]`
+    with the per-pair sizes :obj:`n1`, :obj:`n2` (the solution is then
+    :obj:`[b, n1max, n2max]` too, zeros in the padding). Costs are
+    *minimised* in both: the solution for :obj:`cost = -s` is that of
+    :obj:`pygmtools.linear_solvers.hungarian(s, n1, n2)`, which maximises
+    the scores :obj:`s`.
 
     Args:
         cost (torch.Tensor): The finite cost of every candidate pair,
-            :obj:`[E]`.
+            :obj:`[E]`, or the dense costs :obj:`[b, n1max, n2max]`.
         edge_index (torch.Tensor, optional): Candidate pairs :obj:`[2, E]`
             (global source node, global target node), unique, each within
             one pair. :obj:`None` means all pairs of every pair in the order
@@ -867,6 +969,12 @@ def solve_assignment(
             :obj:`batch_t` is not given. (default: :obj:`None`)
         num_graphs (int, optional): The number of pairs.
             (default: :obj:`None`)
+        n1 (torch.Tensor, optional): With a dense :obj:`cost`: the number of
+            source nodes of every pair, :obj:`[b]` (the first rows of its
+            block are real); :obj:`None` means :obj:`n1max` each. Only with a
+            dense :obj:`cost`. (default: :obj:`None`)
+        n2 (torch.Tensor, optional): The number of target nodes of every
+            pair, likewise. (default: :obj:`None`)
         unmatch_cost (float, optional): The cost :math:`u \geq 0` of leaving
             a node unmatched; :obj:`None` matches :math:`\min(n_s, n_t)`
             nodes per pair. (default: :obj:`None`)
@@ -877,6 +985,13 @@ def solve_assignment(
             (dense for complete candidate sets and for blocks of at most
             :obj:`DENSE_MAX_ENTRIES` entries, sparse otherwise).
             (default: :obj:`"auto"`)
+        solver (str, optional): The per-pair backend: :obj:`"scipy"`
+            (:func:`scipy.optimize.linear_sum_assignment`, and scipy's
+            sparse solver for :obj:`method="sparse"`) or :obj:`"pygmtools"`
+            (:obj:`pygmtools.linear_solvers.hungarian`, numpy backend; every
+            pair dense, so not with :obj:`method="sparse"`). Both return
+            the same matching wherever it is unique.
+            (default: :obj:`"scipy"`)
         num_workers (int, optional): see
             :func:`~pyg_identity.solvers.map_graphs`. (default: :obj:`0`)
         timeout (float, optional): see
@@ -884,24 +999,51 @@ def solve_assignment(
             and sparse pairs together. (default: :obj:`None`)
 
     Returns:
-        The indicator :math:`y \in \{0, 1\}^E`, a tensor of the dtype, shape
-        and device of :obj:`cost`.
+        The indicator :math:`y \in \{0, 1\}^E` (or :obj:`[b, n1max,
+        n2max]`), a tensor of the dtype, shape and device of :obj:`cost`.
 
     Raises:
         InfeasibleMatchingError: If a pair has no matching that covers its
             smaller side within the candidates and no unmatch cost is given.
     """
     _check_float(cost, 'cost')
-    solver = _assignment_solver(edge_index, batch_s, batch_t, num_nodes_s,
-                                num_nodes_t, num_graphs,
-                                unmatch_cost=unmatch_cost, method=method,
-                                num_workers=num_workers, timeout=timeout)
-    solver.check_cost(cost)
-    return solver(cost)
+    dense_index: OptTensor = None
+    blocks = None
+    shape = cost.shape
+    if cost.dim() == 3:
+        cost, blocks, dense_index = _dense_layout(cost, n1, n2, _given(
+            edge_index, batch_s, batch_t, num_nodes_s, num_nodes_t,
+            num_graphs))
+    else:
+        _check_no_sizes(n1, n2)
+    fn = _assignment_solver(edge_index, batch_s, batch_t, num_nodes_s,
+                            num_nodes_t, num_graphs,
+                            unmatch_cost=unmatch_cost, method=method,
+                            solver=solver, num_workers=num_workers,
+                            timeout=timeout, blocks=blocks)
+    fn.check_cost(cost)
+    y = fn(cost)
+    return y if blocks is None else _to_dense(y, dense_index, shape)
+
+
+def _given(edge_index: OptTensor, batch_s: OptTensor, batch_t: OptTensor,
+           num_nodes_s: Optional[int], num_nodes_t: Optional[int],
+           num_graphs: Optional[int]) -> List[Tuple[str, Any]]:
+    return [('edge_index', edge_index), ('batch_s', batch_s),
+            ('batch_t', batch_t), ('num_nodes_s', num_nodes_s),
+            ('num_nodes_t', num_nodes_t), ('num_graphs', num_graphs)]
+
+
+def _check_no_sizes(n1: Any, n2: Any) -> None:
+    for name, value in (('n1', n1), ('n2', n2)):
+        if value is not None:
+            raise ValueError(f"'{name}' belongs to the dense layout: a cost "
+                             f"of shape [b, n1max, n2max]")
 
 
 __all__ = [
     'solve_assignment',
+    'SOLVERS',
     'InfeasibleMatchingError',
     'DENSE_MAX_ENTRIES',
 ]

@@ -10,7 +10,12 @@ import torch
 from _dispatch_helpers import crash, square
 
 from pyg_identity.solvers import graph_blocks, map_graphs
-from pyg_identity.solvers._dispatch import _POOLS
+from pyg_identity.solvers._dispatch import (
+    _POOLS,
+    dense_edge_index,
+    pair_blocks,
+    split_pairs,
+)
 
 
 def test_graph_blocks_nodes_and_edges():
@@ -46,6 +51,99 @@ def test_graph_blocks_single_graph_and_num_graphs():
 def test_graph_blocks_bad_input(args, match):
     with pytest.raises(ValueError, match=match):
         graph_blocks(*args)
+
+
+def test_pair_blocks_sources_targets_and_csr_edges():
+    batch_s = torch.tensor([0, 0, 2, 2, 2])  # pair 1 has no source nodes
+    batch_t = torch.tensor([0, 1, 2, 2])
+    # Unsorted candidates; pair 0: sources 0-1 x target 0, pair 2: 2-4 x 2-3.
+    ei = torch.tensor([[4, 1, 0, 2, 4], [2, 0, 0, 3, 3]])
+    blocks = pair_blocks(batch_s, batch_t, 5, 4, ei)
+    assert blocks.num_graphs == 3
+    assert blocks.node_ptr.tolist() == [0, 2, 2, 5]
+    assert blocks.target_ptr.tolist() == [0, 1, 2, 4]
+    assert blocks.num_targets(1) == 1 and blocks.targets(2) == slice(2, 4)
+    assert blocks.edges(0).tolist() == [2, 1]  # sorted by (source, target)
+    assert blocks.edge_index(0).tolist() == [[0, 1], [0, 0]]
+    assert blocks.edges(2).tolist() == [3, 0, 4]
+    assert blocks.edge_index(2).tolist() == [[0, 2, 2], [1, 0, 1]]
+    # Dense blocks: 2 x 1 and 3 x 2 (the empty pair 1 is left out).
+    dense = blocks.dense()
+    assert dense.graphs.tolist() == [0, 2] and dense.size == 8
+    values = np.arange(5.0)
+    buf = dense.fill(values)
+    assert buf.tolist() == [2, 1, np.inf, 3, np.inf, np.inf, 0, 4]
+    views = dense.views(buf)
+    assert views[1].tolist() == [[np.inf, 3], [np.inf, np.inf], [0, 4]]
+    assert dense.views(buf, short_rows=True)[1].shape == (2, 3)
+    flat = dense.positions([np.array([1]), np.array([0, 2])],
+                           [np.array([0]), np.array([1, 0])])
+    assert dense.to_edges(flat).tolist() == [1, 3, 0]
+
+
+def test_pair_blocks_without_edges_are_all_pairs_row_major():
+    ptr_s, ptr_t = np.array([0, 2, 3, 3]), np.array([0, 3, 4, 6])
+    blocks = split_pairs(ptr_s, ptr_t)
+    dense = blocks.dense()
+    assert dense.graphs.tolist() == [0, 1] and dense.edges is None
+    values = np.arange(7.0)
+    assert dense.fill(values) is values
+    assert [v.shape for v in dense.views(values)] == [(2, 3), (1, 1)]
+    ei = dense_edge_index(ptr_s, ptr_t)
+    assert ei.tolist() == [[0, 0, 0, 1, 1, 1, 2], [0, 1, 2, 0, 1, 2, 3]]
+    # With those edges, the same buffer positions.
+    dense_e = split_pairs(ptr_s, ptr_t, ei).dense()
+    assert dense_e.position.tolist() == list(range(7))
+
+
+def test_dense_blocks_short_row_positions_and_runs():
+    # Shapes 2x3, 2x3, 3x1 (transposed to 1x3), 2x2: three runs.
+    ptr_s, ptr_t = np.array([0, 2, 4, 7, 9]), np.array([0, 3, 6, 7, 9])
+    dense = split_pairs(ptr_s, ptr_t).dense()
+    assert [tuple(r) for r in dense.runs] == [(0, 2, 2, 3), (12, 1, 3, 1),
+                                              (15, 1, 2, 2)]
+    buf = np.arange(19.0)
+    views = dense.views(buf, short_rows=True)
+    base, mult = dense.short_row_positions()
+    cols = np.concatenate([np.arange(v.shape[0]) % v.shape[1]
+                           for v in views])
+    rows = np.concatenate([np.arange(v.shape[0]) for v in views])
+    expect = np.concatenate([v[r, c] for v, r, c in zip(
+        views, np.split(rows, np.cumsum([v.shape[0] for v in views])[:-1]),
+        np.split(cols, np.cumsum([v.shape[0] for v in views])[:-1]))])
+    assert (buf[base + cols * mult] == expect).all()
+
+
+def test_dense_blocks_padded_index_is_pygmtools_layout():
+    # Pairs 2x3, 0x2 (left out), 1x1: padded [3, 2, 3] by graph, [2, 2, 3]
+    # by block.
+    ptr_s, ptr_t = np.array([0, 2, 2, 3]), np.array([0, 3, 5, 6])
+    dense = split_pairs(ptr_s, ptr_t).dense()
+    values = np.arange(1.0, 8.0)
+    for by_graph, slots in ((True, 3), (False, 2)):
+        out = np.zeros((slots, 2, 3))
+        out.reshape(-1)[dense.padded_index(2, 3, by_graph)] = values
+        assert out[0].tolist() == [[1, 2, 3], [4, 5, 6]]
+        last = out[2] if by_graph else out[1]
+        assert last.tolist() == [[7, 0, 0], [0, 0, 0]]
+        assert out.sum() == values.sum()
+
+
+@pytest.mark.parametrize('args,match', [
+    ((torch.tensor([0, 1]), torch.tensor([0, 1]), 3, 2), "'batch_s' must be"),
+    ((torch.tensor([0, 1]), torch.tensor([1, 0]), 2, 2), "'batch_t' must be "
+     "sorted"),
+    ((torch.tensor([0, 1]), torch.tensor([0, 1]), 2, 2,
+      torch.tensor([[0], [1]])), 'different pair'),
+    ((torch.tensor([0, 1]), torch.tensor([0, 1]), 2, 2,
+      torch.tensor([[0], [2]])), 'target nodes outside'),
+    ((torch.tensor([0, 0]), torch.tensor([0, 0]), 2, 2,
+      torch.tensor([[0, 0], [1, 1]])), 'duplicate'),
+    ((None, None, 2, 2, torch.tensor([0, 1])), "'edge_index' must have"),
+])
+def test_pair_blocks_bad_input(args, match):
+    with pytest.raises(ValueError, match=match):
+        pair_blocks(*args)
 
 
 def test_map_graphs_serial_and_pool_agree():

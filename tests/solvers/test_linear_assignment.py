@@ -242,7 +242,7 @@ def test_large_sparse_pair_uses_sparse_solver():
     ei = np.unique(np.stack([src, dst]), axis=1)
     ptr = np.array([0, n])
     plan = _assignment_plan(ptr, ptr, ei, 'auto')
-    assert len(plan.sparse) == 1 and not plan.dense_pairs
+    assert len(plan.sparse) == 1 and len(plan.dense) == 0
     cost = rng.normal(size=ei.shape[1])
     y = _solve_plan(cost, plan)
     dense = np.full((n, n), np.inf)
@@ -436,7 +436,7 @@ def test_timeout_bounds_dense_and_sparse_pairs_together(monkeypatch):
     ei = np.concatenate([[[0, 0, 1, 1], [0, 1, 0, 1]],
                          np.stack([np.arange(2, 202)] * 2)], axis=1)
     plan = _assignment_plan(ptr_s, ptr_t, ei, 'auto')
-    assert plan.dense_pairs == [0] and len(plan.sparse) == 1
+    assert plan.dense.graphs.tolist() == [0] and len(plan.sparse) == 1
     with pytest.raises(TimeoutError, match=r'within timeout=5 s \(stuck\)'):
         _solve_plan(np.zeros(ei.shape[1]), plan, timeout=5)
     assert calls[0] == 5 and 0 < calls[1] <= 5

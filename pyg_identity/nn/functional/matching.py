@@ -11,7 +11,11 @@ from pyg_identity.nn.functional.settings import GradientSettings
 from pyg_identity.solvers.linear_assignment import (
     _assignment_solver,
     _check_float,
+    _check_no_sizes,
     _check_projection_for_partial,
+    _dense_layout,
+    _given,
+    _to_dense,
 )
 
 
@@ -24,8 +28,11 @@ def matching(
     num_nodes_t: Optional[int] = None,
     num_graphs: Optional[int] = None,
     *,
+    n1: Any = None,
+    n2: Any = None,
     unmatch_cost: Optional[float] = None,
     method: str = 'auto',
+    solver: str = 'scipy',
     num_workers: int = 0,
     timeout: Optional[float] = None,
     settings: Optional[GradientSettings] = None,
@@ -38,12 +45,21 @@ def matching(
 
     Returns the 0/1 indicator :math:`y \in \{0, 1\}^E` of the matched
     candidate pairs, the argmin of :math:`\langle c, y\rangle` (plus the
-    unmatch penalty), in the dtype and device of :obj:`cost`; on the
-    backward pass :math:`\partial\ell/\partial c = -\partial\ell/\partial y`
-    (Identity) or the Blackbox update.
+    unmatch penalty), in the dtype, device and layout of :obj:`cost`; on
+    the backward pass :math:`\partial\ell/\partial c =
+    -\partial\ell/\partial y` (Identity) or the Blackbox update.
+
+    Two layouts: PyG's sparse one (one cost per candidate pair, the pairs
+    given by :obj:`batch_s`, :obj:`batch_t` and :obj:`edge_index`) and
+    :obj:`pygmtools`' dense one (a cost :obj:`[b, n1max, n2max]` with the
+    sizes :obj:`n1`, :obj:`n2`; the solution is :obj:`[b, n1max, n2max]`
+    with zeros in the padding, and no gradient reaches the padding). Costs
+    are *minimised*; :obj:`pygmtools.linear_solvers.hungarian` maximises
+    scores, so pass :obj:`cost=-s` for its scores :obj:`s`.
 
     Args:
-        cost (torch.Tensor): The cost of every candidate pair, :obj:`[E]`.
+        cost (torch.Tensor): The cost of every candidate pair, :obj:`[E]`,
+            or dense costs :obj:`[b, n1max, n2max]`.
         edge_index (torch.Tensor, optional): Candidate pairs :obj:`[2, E]`
             (global source, global target node), unique, each within one
             pair. :obj:`None` means all pairs in the order of
@@ -59,6 +75,12 @@ def matching(
             :obj:`batch_t` is not given. (default: :obj:`None`)
         num_graphs (int, optional): The number of pairs.
             (default: :obj:`None`)
+        n1 (torch.Tensor, optional): With a dense :obj:`cost`, the number
+            of source nodes of every pair :obj:`[b]`; :obj:`None` means
+            :obj:`n1max` each. (default: :obj:`None`)
+        n2 (torch.Tensor, optional): With a dense :obj:`cost`, the number
+            of target nodes of every pair :obj:`[b]`; :obj:`None` means
+            :obj:`n2max` each. (default: :obj:`None`)
         unmatch_cost (float, optional): The cost :math:`u \geq 0` of leaving
             one node unmatched, compared with the costs after the
             projection. (default: :obj:`None`)
@@ -66,6 +88,9 @@ def matching(
             :obj:`"sparse"` (see
             :func:`~pyg_identity.solvers.solve_assignment`).
             (default: :obj:`"auto"`)
+        solver (str, optional): :obj:`"scipy"` or :obj:`"pygmtools"` (see
+            :func:`~pyg_identity.solvers.solve_assignment`).
+            (default: :obj:`"scipy"`)
         num_workers (int, optional): see
             :func:`~pyg_identity.solvers.map_graphs`. (default: :obj:`0`)
         timeout (float, optional): see
@@ -80,17 +105,28 @@ def matching(
     """
     settings = GradientSettings.resolve(settings, kwargs, projection=None)
     _check_float(cost, 'cost')
-    solver = _assignment_solver(edge_index, batch_s, batch_t, num_nodes_s,
-                                num_nodes_t, num_graphs,
-                                unmatch_cost=unmatch_cost, method=method,
-                                num_workers=num_workers, timeout=timeout)
-    _check_projection_for_partial(settings.projection, solver.unmatch_cost)
-    solver.check_cost(cost, finite=False)  # identity_solver checks it
+    dense_index: OptTensor = None
+    blocks = None
+    shape = cost.shape
+    if cost.dim() == 3:  # pygmtools' dense layout
+        cost, blocks, dense_index = _dense_layout(cost, n1, n2, _given(
+            edge_index, batch_s, batch_t, num_nodes_s, num_nodes_t,
+            num_graphs))
+    else:
+        _check_no_sizes(n1, n2)
+    fn = _assignment_solver(edge_index, batch_s, batch_t, num_nodes_s,
+                            num_nodes_t, num_graphs,
+                            unmatch_cost=unmatch_cost, method=method,
+                            solver=solver, num_workers=num_workers,
+                            timeout=timeout, blocks=blocks)
+    _check_projection_for_partial(settings.projection, fn.unmatch_cost)
+    fn.check_cost(cost, finite=False)  # identity_solver checks it
     index: OptTensor = None
     if settings.projection is not None or settings.diagnostics is not None:
-        index = solver.pair_index(cost.device)
-    return identity_solver(cost, solver, index, solver.num_graphs,
-                           sense='min', settings=settings, training=training)
+        index = fn.pair_index(cost.device)
+    y = identity_solver(cost, fn, index, fn.num_graphs, sense='min',
+                        settings=settings, training=training)
+    return y if blocks is None else _to_dense(y, dense_index, shape)
 
 
 __all__ = ['matching']
