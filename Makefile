@@ -26,7 +26,7 @@ test: $(STAMP)
 	$(PY) -m pytest -q
 
 lint: $(STAMP)
-	$(PY) -m ruff check pyg_identity tests benchmarks examples
+	$(PY) -m ruff check pyg_identity tests benchmarks examples docs/source
 	$(PY) -m mypy
 
 # The API reference (docs/source) as HTML in docs/_build/html; every Sphinx
