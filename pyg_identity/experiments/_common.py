@@ -792,6 +792,9 @@ class RunLogger:
         name (str): The experiment name.
         args (argparse.Namespace): The parsed flags (stored in the JSON).
         paper (dict, optional): The paper's numbers, printed beside ours.
+        paper_note (str, optional): How this run's data differs from the
+            paper's, printed under the paper's numbers (*e.g.* a stand-in
+            dataset of the paper's task). (default: :obj:`None`)
         epochs (int, optional): The number of epochs of the run, for the
             run-time estimate printed to stderr after the first epoch when
             the run looks long (:obj:`LONG_RUN_S`). (default:
@@ -799,8 +802,10 @@ class RunLogger:
     """
     def __init__(self, name: str, args: argparse.Namespace,
                  paper: Optional[Dict[str, Any]] = None,
-                 epochs: Optional[int] = None) -> None:
+                 epochs: Optional[int] = None,
+                 paper_note: Optional[str] = None) -> None:
         self.name = name
+        self.paper_note = paper_note
         self.epochs = epochs if epochs is not None else getattr(
             args, 'epochs', None)
         self.args = args
@@ -853,6 +858,8 @@ class RunLogger:
             ours = f'{v:.4f}' if isinstance(v, float) else f'{v}'
             print(f'  {k:24s} ours {ours:>12s}' +
                   (f'   paper {ref}' if ref is not None else ''))
+        if self.paper_note and any(k in self.paper for k in final):
+            print(f'  (paper: {self.paper_note})')
         return result
 
     def plot(self, keys: Sequence[str]) -> Optional[str]:

@@ -362,7 +362,8 @@ def paper_row(args: argparse.Namespace) -> Dict[str, Any]:
     the Table 8 training time, or an empty dictionary. Printed beside our
     numbers with :obj:`--dataset pascal` only: on the synthetic keypoints
     they are not comparable."""
-    if args.noise > 0 and args.informed_margin > 0:
+    if args.noise > 0 and args.informed_margin > 0 or (
+            args.backward not in PAPER_TRAIN_MIN):  # Table 4: Identity, BB
         return {}
     margin: Optional[str] = None
     alpha: Optional[float] = None

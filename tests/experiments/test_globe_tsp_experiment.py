@@ -28,7 +28,7 @@ def tiny(tmp_path, *extra):
 
 
 @pytest.mark.parametrize('backward', ['identity', 'blackbox'])
-def test_tiny_run_writes_metrics_and_plots(tmp_path, backward):
+def test_tiny_run_writes_metrics_and_plots(tmp_path, capsys, backward):
     result = main(tiny(tmp_path, '--backward', backward))
     run = tmp_path / 'run'
     for name in ('metrics.json', 'curves.png', 'tours.png'):
@@ -42,7 +42,20 @@ def test_tiny_run_writes_metrics_and_plots(tmp_path, backward):
     assert [row['noise'] for row in metrics['history']] == [0.1, 0.0]
     # Table 6's number for TSP(5), alpha = 0.1 is printed beside ours.
     assert metrics['paper']['test_acc_pct'] == 99.67
+    # ... with the note that our flags stand in for the paper's.
+    assert 'procedural 16x16 flags' in capsys.readouterr().out
     assert all('test_acc_pct' in row for row in metrics['history'])
+
+
+@pytest.mark.parametrize('backward', ['perturbed', 'imle'])
+def test_tiny_tsp10_run_with_the_sampling_estimators(tmp_path, backward):
+    # Table 8 (the k = 10 training times) has Identity and BB only.
+    result = main(tiny(tmp_path, '--k', '10', '--backward', backward,
+                       '--num-samples', '2'))
+    assert 'train_time_per_epoch_s' not in result['paper']
+    assert math.isfinite(result['final']['test_acc_pct'])
+    calls = [row['solver_calls'] for row in result['history']]
+    assert calls == [2 if backward == 'perturbed' else 4] * len(calls)
 
 
 def test_tiny_run_with_gradient_and_label_noise(tmp_path):

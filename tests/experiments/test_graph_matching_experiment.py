@@ -116,6 +116,8 @@ def test_paper_row(argv, identity, blackbox):
     ['--noise', '0.5'],
     ['--projection', 'std'],
     ['--noise', '1', '--informed-margin', '1'],
+    ['--backward', 'perturbed'],  # Table 4 has Identity and BB only
+    ['--backward', 'imle'],
 ])
 def test_no_paper_row(argv):
     assert paper_row(parser().parse_args(argv)) == {}
