@@ -37,7 +37,7 @@ returns the per-call solver. The per-pair numpy kernels are private.
 """
 import operator
 import time
-from typing import Any, List, NamedTuple, Optional, Sequence, Tuple
+from typing import Any, Callable, List, NamedTuple, Optional, Sequence, Tuple
 
 import numpy as np
 import torch
@@ -1006,24 +1006,43 @@ def solve_assignment(
         InfeasibleMatchingError: If a pair has no matching that covers its
             smaller side within the candidates and no unmatch cost is given.
     """
-    _check_float(cost, 'cost')
-    dense_index: OptTensor = None
-    blocks = None
-    shape = cost.shape
-    if cost.dim() == 3:
-        cost, blocks, dense_index = _dense_layout(cost, n1, n2, _given(
-            edge_index, batch_s, batch_t, num_nodes_s, num_nodes_t,
-            num_graphs))
-    else:
-        _check_no_sizes(n1, n2)
-    fn = _assignment_solver(edge_index, batch_s, batch_t, num_nodes_s,
-                            num_nodes_t, num_graphs,
-                            unmatch_cost=unmatch_cost, method=method,
-                            solver=solver, num_workers=num_workers,
-                            timeout=timeout, blocks=blocks)
+    cost, fn, restore = _layout_solver(
+        cost, edge_index, batch_s, batch_t, num_nodes_s, num_nodes_t,
+        num_graphs, n1=n1, n2=n2, unmatch_cost=unmatch_cost, method=method,
+        solver=solver, num_workers=num_workers, timeout=timeout)
     fn.check_cost(cost)
-    y = fn(cost)
-    return y if blocks is None else _to_dense(y, dense_index, shape)
+    return restore(fn(cost))
+
+
+def _layout_solver(
+    cost: Tensor,
+    edge_index: OptTensor,
+    batch_s: OptTensor,
+    batch_t: OptTensor,
+    num_nodes_s: Optional[int],
+    num_nodes_t: Optional[int],
+    num_graphs: Optional[int],
+    *,
+    n1: Any,
+    n2: Any,
+    **options: Any,
+) -> Tuple[Tensor, '_AssignmentSolver', Callable[[Tensor], Tensor]]:
+    r"""The one builder of :func:`solve_assignment` and the matching
+    functional: the costs in PyG's sparse layout (from pygmtools' dense
+    :obj:`[b, n1max, n2max]` layout if given so), the per-call solver, and
+    the map of its solution back to the costs' layout."""
+    _check_float(cost, 'cost')
+    if cost.dim() != 3:
+        _check_no_sizes(n1, n2)
+        return cost, _assignment_solver(
+            edge_index, batch_s, batch_t, num_nodes_s, num_nodes_t,
+            num_graphs, **options), lambda y: y
+    shape = cost.shape
+    cost, blocks, dense_index = _dense_layout(cost, n1, n2, _given(
+        edge_index, batch_s, batch_t, num_nodes_s, num_nodes_t, num_graphs))
+    fn = _assignment_solver(edge_index, batch_s, batch_t, num_nodes_s,
+                            num_nodes_t, num_graphs, blocks=blocks, **options)
+    return cost, fn, lambda y: _to_dense(y, dense_index, shape)
 
 
 def _given(edge_index: OptTensor, batch_s: OptTensor, batch_t: OptTensor,

@@ -1,4 +1,4 @@
-from typing import Optional
+from typing import Any, Optional
 
 import torch
 from torch import Tensor
@@ -27,6 +27,17 @@ def reduce_loss(src: Tensor, reduction: str) -> Tensor:
     if reduction == 'sum':
         return src.sum()
     return src.mean() if src.numel() else src.sum()
+
+
+def _check_solution_pair(y: Any, y_true: Any, name: str) -> None:
+    # A floating point solution and a target of its shape.
+    if not isinstance(y, Tensor) or not y.is_floating_point():
+        raise ValueError(f"'{name}' must be a floating point tensor (got "
+                         f"{getattr(y, 'dtype', type(y))})")
+    if not isinstance(y_true, Tensor) or y_true.shape != y.shape:
+        raise ValueError(f"'y_true' must be a tensor of the shape of "
+                         f"'{name}' {list(y.shape)} (got "
+                         f"{list(getattr(y_true, 'shape', []))})")
 
 
 def hamming_loss(
@@ -74,13 +85,7 @@ def hamming_loss(
         form (str, optional): :obj:`"l1"`, :obj:`"squared"` or
             :obj:`"bbgm"` (see above). (default: :obj:`"l1"`)
     """
-    if not isinstance(y, Tensor) or not y.is_floating_point():
-        raise ValueError(f"'y' must be a floating point tensor (got "
-                         f"{getattr(y, 'dtype', type(y))})")
-    if not isinstance(y_true, Tensor) or y_true.shape != y.shape:
-        raise ValueError(f"'y_true' must be a tensor of the shape of 'y' "
-                         f"{list(y.shape)} (got "
-                         f"{list(getattr(y_true, 'shape', []))})")
+    _check_solution_pair(y, y_true, 'y')
     if form not in FORMS:
         raise ValueError(f"'form' must be one of {FORMS} (got {form!r})")
     check_reduction(reduction)
@@ -185,16 +190,8 @@ def fy_loss(
     """
     from pyg_identity._autograd import solver_node
 
-    if not isinstance(y_hat, Tensor) or not y_hat.is_floating_point():
-        raise ValueError(f"'y_hat' must be a floating point tensor (got "
-                         f"{getattr(y_hat, 'dtype', type(y_hat))})")
-    if not isinstance(y_true, Tensor) or y_true.shape != y_hat.shape:
-        raise ValueError(f"'y_true' must be a tensor of the shape of 'y_hat' "
-                         f"{list(y_hat.shape)} (got "
-                         f"{list(getattr(y_true, 'shape', []))})")
-    if reduction not in REDUCTIONS:
-        raise ValueError(f"'reduction' must be one of {REDUCTIONS} (got "
-                         f"{reduction!r})")
+    _check_solution_pair(y_hat, y_true, 'y_hat')
+    check_reduction(reduction)
     node, nr = solver_node(y_hat)
     if node is None:
         raise ValueError("'y_hat' must be the output of a solver layer or "

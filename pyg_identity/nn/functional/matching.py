@@ -9,13 +9,8 @@ from torch_geometric.typing import OptTensor
 from pyg_identity.nn.functional.identity_solver import identity_solver
 from pyg_identity.nn.functional.settings import GradientSettings
 from pyg_identity.solvers.linear_assignment import (
-    _assignment_solver,
-    _check_float,
-    _check_no_sizes,
     _check_projection_for_partial,
-    _dense_layout,
-    _given,
-    _to_dense,
+    _layout_solver,
 )
 
 
@@ -104,21 +99,10 @@ def matching(
             :obj:`settings`.
     """
     settings = GradientSettings.resolve(settings, kwargs, projection=None)
-    _check_float(cost, 'cost')
-    dense_index: OptTensor = None
-    blocks = None
-    shape = cost.shape
-    if cost.dim() == 3:  # pygmtools' dense layout
-        cost, blocks, dense_index = _dense_layout(cost, n1, n2, _given(
-            edge_index, batch_s, batch_t, num_nodes_s, num_nodes_t,
-            num_graphs))
-    else:
-        _check_no_sizes(n1, n2)
-    fn = _assignment_solver(edge_index, batch_s, batch_t, num_nodes_s,
-                            num_nodes_t, num_graphs,
-                            unmatch_cost=unmatch_cost, method=method,
-                            solver=solver, num_workers=num_workers,
-                            timeout=timeout, blocks=blocks)
+    cost, fn, restore = _layout_solver(
+        cost, edge_index, batch_s, batch_t, num_nodes_s, num_nodes_t,
+        num_graphs, n1=n1, n2=n2, unmatch_cost=unmatch_cost, method=method,
+        solver=solver, num_workers=num_workers, timeout=timeout)
     _check_projection_for_partial(settings.projection, fn.unmatch_cost)
     fn.check_cost(cost, finite=False)  # identity_solver checks it
     index: OptTensor = None
@@ -126,7 +110,7 @@ def matching(
         index = fn.pair_index(cost.device)
     y = identity_solver(cost, fn, index, fn.num_graphs, sense='min',
                         settings=settings, training=training)
-    return y if blocks is None else _to_dense(y, dense_index, shape)
+    return restore(y)
 
 
 __all__ = ['matching']

@@ -70,11 +70,7 @@ def check_noise(noise: Any, name: str = 'noise') -> float:
 def check_lambda(lambda_: Any) -> float:
     r"""Returns :obj:`lambda_` as a :obj:`float` if it is a finite, positive
     number, else raises a :class:`ValueError`."""
-    out = _finite(lambda_)
-    if out is None or not out > 0:
-        raise ValueError(f"'lambda_' must be positive and finite (got "
-                         f"{lambda_!r})")
-    return out
+    return check_positive(lambda_, 'lambda_')
 
 
 def check_positive(value: Any, name: str) -> float:
