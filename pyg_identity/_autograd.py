@@ -8,7 +8,7 @@ Vlastelica et al. (ICLR 2020), the perturbed optimizers of Berthet et al.
 2021). No layer re-implements a backward.
 """
 import dataclasses
-from typing import Any, Callable, List, Optional, Sequence, Tuple
+from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple
 
 import numpy as np
 import torch
@@ -64,8 +64,8 @@ class Estimator:
 
     :obj:`indices` and :obj:`num_graphs` give the graph of every cost entry,
     for the per-graph inner products of the perturbed backward;
-    :obj:`count` is called with the number of every solver call
-    (diagnostics)."""
+    :obj:`count` is called for every solver call with the number of
+    batches it solved and the number of calls (diagnostics)."""
     mode: str = 'identity'
     sense: str = 'min'
     lambda_: float = 20.0
@@ -77,7 +77,9 @@ class Estimator:
     training: bool = False
     indices: Sequence[Optional[Tensor]] = ()
     num_graphs: int = 1
-    count: Optional[Callable[[int], None]] = None
+    count: Optional[Callable[[int, int], None]] = None
+    stacks: Dict[int, Optional[SolverCallable]] = dataclasses.field(
+        default_factory=dict)
 
     @property
     def sign(self) -> float:
@@ -86,8 +88,30 @@ class Estimator:
     def solve(self, solver: SolverCallable,
               costs: Sequence[Tensor]) -> Tuple[Tensor, ...]:
         if self.count is not None:
-            self.count(1)
+            self.count(1, 1)
         return run_solver(solver, tuple(costs))
+
+    def solve_many(self, solver: SolverCallable,
+                   inputs: Sequence[Sequence[Tensor]]) -> List[Tuple[
+                       Tensor, ...]]:
+        r"""The solutions of several perturbed inputs (one sequence of cost
+        tensors each): in ONE call of :obj:`solver.stack(M)` on the inputs
+        concatenated along the first dimension if the solver has a
+        :obj:`stack` attribute (see :func:`stacked_solver`), else one call
+        per input."""
+        n = len(inputs)
+        if n not in self.stacks:  # built once per call (samples, targets)
+            self.stacks[n] = stacked_solver(solver, n)
+        many = self.stacks[n]
+        if many is None:
+            return [self.solve(solver, costs) for costs in inputs]
+        if self.count is not None:
+            self.count(len(inputs), 1)
+        cat = tuple(torch.cat([costs[i] for costs in inputs])
+                    for i in range(len(inputs[0])))
+        ys = run_solver(many, cat)
+        sizes = [c.size(0) for c in inputs[0]]
+        return list(zip(*[y.split(n) for y, n in zip(ys, sizes)]))
 
     def draw(self, costs: Sequence[Tensor]) -> List[Tensor]:
         r"""One perturbation per cost tensor: :math:`\sigma Z`,
@@ -220,24 +244,51 @@ class SolverFunction(torch.autograd.Function):
         # I-MLE: the target w' = w - s lam g, the same noise for both.
         lam = est.lambda_
         target = [c - sign * lam * gi for c, gi in zip(costs, g)]
-        for eps, y_m in zip(noises, sols_m):
-            y_t = est.solve(solver, [t + sign * e
-                                     for t, e in zip(target, eps)])
+        sols_t = est.solve_many(solver, [[t + sign * e
+                                          for t, e in zip(target, eps)]
+                                         for eps in noises])
+        for y_m, y_t in zip(sols_m, sols_t):
             for o, a, b in zip(out, y_m, y_t):
                 o.add_(a - b)
         return head + tuple(o * (sign / (m * lam)) for o in out)
 
 
+def stacked_solver(solver: SolverCallable,
+                   times: int) -> Optional[SolverCallable]:
+    r"""The solver of :obj:`times` stacked copies of :obj:`solver`'s batch,
+    or :obj:`None` if it has none.
+
+    A solver may carry an attribute :obj:`stack`, a callable that maps a
+    number of copies :math:`M` to a solver of the batch repeated :math:`M`
+    times: every cost tensor holds the :math:`M` copies' costs concatenated
+    along its first dimension (copy by copy), and the solutions come back in
+    that layout. The perturbed and I-MLE estimators then solve their
+    :math:`M` samples (and I-MLE's :math:`M` targets) in one call, so a
+    solver that batches (top-:math:`k`, ranking, a process pool) sees
+    :math:`M \times B` problems at once. The solvers of every built-in layer
+    except graph matching carry one (:meth:`GraphBlocks.tile
+    <pyg_identity.solvers._dispatch.GraphBlocks.tile>` for those that split
+    the batch into graphs)."""
+    stack = getattr(solver, 'stack', None)
+    if stack is None or times == 1:
+        return None
+    many = stack(times)
+    if not callable(many):
+        raise ValueError(f"'solver.stack({times})' must return a solver (got "
+                         f"{type(many).__name__})")
+    return many
+
+
 def _sample(est: Estimator, solver: SolverCallable,
             costs: Sequence[Tensor]) -> Tuple[List[List[Tensor]],
                                              List[Tuple[Tensor, ...]]]:
+    # All noises first (in sample order, so the draws do not depend on
+    # whether the solver stacks), then all solutions.
     sign = est.sign if est.mode == 'imle' else 1.0
-    noises, sols_m = [], []
-    for _ in range(est.num_samples):
-        eps = est.draw(costs)
-        noises.append(eps)
-        sols_m.append(est.solve(solver, [c + sign * e
-                                         for c, e in zip(costs, eps)]))
+    noises = [est.draw(costs) for _ in range(est.num_samples)]
+    sols_m = est.solve_many(solver, [[c + sign * e for c, e in zip(costs,
+                                                                   eps)]
+                                     for eps in noises])
     return noises, sols_m
 
 

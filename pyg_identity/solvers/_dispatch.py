@@ -19,6 +19,7 @@ from typing import (
     Optional,
     Sequence,
     Tuple,
+    TypeVar,
 )
 
 import numpy as np
@@ -226,6 +227,29 @@ def map_graphs(fn: Callable[..., Any], tasks: Sequence[Sequence[Any]],
         raise
 
 
+SolverT = TypeVar('SolverT', bound=Callable[..., Any])
+
+
+def with_stack(solver: SolverT,
+               stack: Callable[[int], Callable[..., Any]]) -> SolverT:
+    r"""Gives the per-call solver :obj:`solver` its :obj:`stack`: the map
+    from a number of copies :math:`M` to the solver of the batch repeated
+    :math:`M` times (costs concatenated copy by copy along the first
+    dimension), which the perturbed and I-MLE estimators use to solve their
+    samples in one call (see
+    :func:`pyg_identity._autograd.stacked_solver`)."""
+    solver.stack = stack  # type: ignore[attr-defined]
+    return solver
+
+
+def tile_ptr(ptr: np.ndarray, times: int) -> np.ndarray:
+    r"""The boundaries :obj:`[times * B + 1]` of :obj:`times` copies of the
+    :obj:`[B + 1]` boundaries :obj:`ptr` (starting at 0) placed one after
+    the other."""
+    step = np.arange(times, dtype=np.int64)[:, None] * ptr[-1]
+    return np.append((ptr[:-1][None, :] + step).reshape(-1), times * ptr[-1])
+
+
 class GraphBlocks(NamedTuple):
     r"""Per-graph slices of a batch, computed once per call on the host.
 
@@ -268,6 +292,32 @@ class GraphBlocks(NamedTuple):
     def edge_index(self, g: int) -> np.ndarray:
         assert self.local_edge_index is not None and self.edge_ptr is not None
         return self.local_edge_index[:, self.edge_ptr[g]:self.edge_ptr[g + 1]]
+
+    def tile(self, times: int) -> 'GraphBlocks':
+        r"""The blocks of :obj:`times` copies of the batch placed one after
+        the other (graph :math:`g` of copy :math:`r` is graph :math:`rB + g`;
+        its nodes, target nodes and edges are offset by :math:`r` times the
+        batch's), so that one call solves all copies: how the perturbed and
+        I-MLE estimators stack their samples."""
+        if times == 1:
+            return self
+
+        def ptr(p: np.ndarray) -> np.ndarray:
+            return tile_ptr(p, times)
+
+        edge_perm = edge_ptr = local = None
+        if self.edge_perm is not None:
+            assert self.edge_ptr is not None
+            assert self.local_edge_index is not None
+            num_edges = self.edge_perm.size
+            step = np.arange(times, dtype=np.int64)[:, None] * num_edges
+            edge_perm = (self.edge_perm[None, :] + step).reshape(-1)
+            edge_ptr = ptr(self.edge_ptr)
+            local = np.tile(self.local_edge_index, (1, times))
+        return GraphBlocks(times * self.num_graphs, ptr(self.node_ptr),
+                           edge_perm, edge_ptr, local,
+                           None if self.target_ptr is None else ptr(
+                               self.target_ptr))
 
     def dense(self, graphs: Optional[np.ndarray] = None) -> 'DenseBlocks':
         r"""The dense row-major :obj:`[rows, cols]` blocks (source x target

@@ -823,9 +823,10 @@ class _AssignmentSolver:
     def __init__(self, plan: _AssignmentPlan, edge_index: OptTensor,
                  batch_s: OptTensor, unmatch_cost: Optional[float],
                  num_workers: int, timeout: Optional[float],
-                 solver: str = 'scipy') -> None:
+                 solver: str = 'scipy', method: str = 'auto') -> None:
         self.plan = plan
         self.solver = solver
+        self.method = method
         self.ptr_s = plan.blocks.node_ptr
         self.ptr_t = plan.blocks.col_ptr
         self.num_graphs = plan.blocks.num_graphs
@@ -872,6 +873,16 @@ class _AssignmentSolver:
         return _candidate_pair(self.edge_index, self.batch_s, self.ptr_s,
                                self.ptr_t, device)
 
+    def stack(self, times: int) -> '_AssignmentSolver':
+        r"""The solver of :obj:`times` copies of the batch, their costs
+        concatenated (the perturbed and I-MLE samples in one call)."""
+        blocks = self.plan.blocks.tile(times)
+        plan = _assignment_plan(blocks.node_ptr, blocks.col_ptr, None,
+                                self.method, blocks=blocks)
+        return _AssignmentSolver(plan, None, None, self.unmatch_cost,
+                                 self.num_workers, self.timeout, self.solver,
+                                 self.method)
+
     def __call__(self, cost: Tensor) -> Tensor:
         c = cost.detach()
         if c.dtype not in (torch.float32, torch.float64):
@@ -915,7 +926,7 @@ def _assignment_solver(
     plan = _assignment_plan(blocks.node_ptr, blocks.col_ptr, None, method,
                             blocks=blocks)
     return _AssignmentSolver(plan, edge_index, batch_s, u, num_workers,
-                             timeout, solver)
+                             timeout, solver, method)
 
 
 @torch.no_grad()

@@ -8,11 +8,13 @@ from torch import Tensor
 from torch_geometric.typing import OptTensor
 
 from pyg_identity.solvers._dispatch import (
+    GraphBlocks,
     check_num_workers,
     check_timeout,
     graph_blocks,
     map_graphs,
     to_numpy,
+    with_stack,
 )
 from pyg_identity.solvers._edges import (
     check_edge_inputs,
@@ -172,6 +174,21 @@ def _perfect_matching_solver(
             _undirected_edges(blocks.edge_index(g), n_g)
         except ValueError as e:
             raise ValueError(f'In graph {g}: {e}') from None
+    num_graphs = blocks.num_graphs
+
+    def stack(times: int) -> Callable[[Tensor], Tensor]:
+        return _matching_closure(blocks.tile(times), num_graphs, num_workers,
+                                 timeout)
+
+    return with_stack(_matching_closure(blocks, num_graphs, num_workers,
+                                        timeout), stack), num_graphs
+
+
+def _matching_closure(blocks: GraphBlocks, num_graphs: int,
+                      num_workers: int,
+                      timeout: Optional[float]) -> Callable[[Tensor], Tensor]:
+    # The per-call solver of validated blocks (graph g of a stacked copy is
+    # reported as graph g % num_graphs of the batch).
     edges = [blocks.edges(g) for g in range(blocks.num_graphs)]
     local = [(blocks.edge_index(g), blocks.num_nodes(g))
              for g in range(blocks.num_graphs)]
@@ -183,11 +200,12 @@ def _perfect_matching_solver(
         for g, (e, y) in enumerate(zip(edges, map_graphs(
                 _blossom, tasks, num_workers, timeout))):
             if y is None:
-                raise ValueError(f"Graph {g} has no perfect matching")
+                raise ValueError(f"Graph {g % num_graphs} has no perfect "
+                                 f"matching")
             out[e] = y
         return torch.from_numpy(out).to(c.device, c.dtype)
 
-    return solve, blocks.num_graphs
+    return solve
 
 
 def solve_perfect_matching(

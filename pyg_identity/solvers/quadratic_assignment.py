@@ -36,6 +36,7 @@ from pyg_identity.solvers._dispatch import (
     check_timeout,
     graph_blocks,
     map_graphs,
+    tile_ptr,
     to_numpy,
 )
 from pyg_identity.solvers.linear_assignment import _check_float, _looks_like
@@ -460,6 +461,7 @@ class _GraphMatchingSolver:
                  timeout: Optional[float]) -> None:
         B = num_graphs
         self.num_graphs = B
+        self._layout = (pairs, quad, ptr_s, ptr_t)
         self.num_pairs = num_pairs
         self.num_edge_pairs = num_edge_pairs
         self.g_u, self.g_p = g_u, g_p
@@ -497,6 +499,22 @@ class _GraphMatchingSolver:
         r"""The graph pair of every candidate pair and of every edge pair."""
         return (torch.from_numpy(self.g_u).to(device),
                 torch.from_numpy(self.g_p).to(device))
+
+    def stack(self, times: int) -> '_GraphMatchingSolver':
+        r"""The solver of :obj:`times` copies of the batch, both costs
+        concatenated copy by copy (the perturbed and I-MLE samples in one
+        padded pygmtools call per worker)."""
+        pairs, quad, ptr_s, ptr_t = self._layout
+        step = np.arange(times, dtype=np.int64)[:, None] * self.num_graphs
+        return _GraphMatchingSolver(
+            times * self.num_graphs, times * self.num_pairs,
+            times * self.num_edge_pairs,
+            (self.g_u[None, :] + step).reshape(-1),
+            (self.g_p[None, :] + step).reshape(-1), np.tile(pairs, (times, 1)),
+            np.tile(quad, (times, 1)), tile_ptr(ptr_s, times),
+            tile_ptr(ptr_t, times), solver=self.solver,
+            max_iter=self.max_iter, num_workers=self.num_workers,
+            timeout=self.timeout)
 
     def __call__(self, cost: Tensor,
                  pairwise_cost: Tensor) -> Tuple[Tensor, Tensor]:

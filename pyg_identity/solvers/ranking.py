@@ -17,6 +17,7 @@ from torch_geometric.typing import OptTensor
 from torch_geometric.utils import cumsum, scatter, to_dense_batch
 
 from pyg_identity.solvers._checks import looks_like
+from pyg_identity.solvers._dispatch import with_stack
 
 ORDER = 'cost, batch, num_graphs'
 NOUNS = {
@@ -190,6 +191,26 @@ class Groups(NamedTuple):
                          self.num_graphs).view(-1)
         return _rank(flat, self.batch, self.num_graphs)
 
+    def tile(self, times: int, numel: int,
+             device: torch.device) -> 'Groups':
+        r"""The grouping of :obj:`times` copies of a flattened cost of
+        :obj:`numel` entries, concatenated (group :math:`g` of copy
+        :math:`r` is group :math:`rB + g`)."""
+        if times == 1:
+            return self
+        num = times * self.num_graphs
+        if self.cols is not None:
+            index = torch.arange(num, device=device).repeat_interleave(
+                self.cols, output_size=times * numel)
+            return Groups(None, num, self.cols, index)
+        if self.batch is None:  # one group
+            batch = torch.arange(times, device=device).repeat_interleave(
+                numel, output_size=times * numel)
+        else:
+            step = torch.arange(times, device=device) * self.num_graphs
+            batch = (self.batch.view(1, -1) + step.view(-1, 1)).view(-1)
+        return Groups(batch, num, None, batch)
+
     def select(self, mask: Tensor) -> 'Groups':
         r"""The grouping of :obj:`flat[mask]` (a ragged vector)."""
         index = None if self.index is None else self.index[mask]
@@ -222,7 +243,15 @@ def _rank_solver(grp: Groups,
         rank = grp.rank(flat).to(flat.dtype)
         return rank if size is None else rank / size.to(flat.dtype)
 
-    return solver
+    def stack(times: int) -> Callable[[Tensor], Tensor]:
+        def many(flat: Tensor) -> Tensor:
+            tiled = grp.tile(times, flat.numel() // times, flat.device)
+            return _rank_solver(tiled, None if size is None else
+                                size.repeat(times))(flat)
+
+        return many
+
+    return with_stack(solver, stack)
 
 
 def _ranking_solver(

@@ -28,6 +28,7 @@ from pyg_identity.solvers._dispatch import (
     graph_blocks,
     map_graphs,
     to_numpy,
+    with_stack,
 )
 from pyg_identity.solvers._edges import check_graph_arrays, infer_num_nodes
 
@@ -647,14 +648,19 @@ def _check_projection(projection: Optional[str], blocks: GraphBlocks,
 
 
 def _raise_for_status(status: np.ndarray, source: np.ndarray,
-                      target: np.ndarray, two_way: bool) -> None:
-    # The error of the first graph that has no (well-posed) shortest path.
+                      target: np.ndarray, two_way: bool,
+                      num_graphs: Optional[int] = None) -> None:
+    # The error of the first graph that has no (well-posed) shortest path
+    # (of a stacked batch: named by its graph in one copy).
     bad = np.flatnonzero(status != OK)
     if bad.size == 0:
         return
     g = int(bad[0])
     s, t = int(source[g]), int(target[g])
-    if status[g] == UNREACHABLE:
+    unreachable = status[g] == UNREACHABLE
+    if num_graphs:
+        g %= num_graphs
+    if unreachable:
         raise _unreachable(s, t, g)
     raise _negative_cycle(s, t, two_way, g)
 
@@ -663,7 +669,23 @@ def _batch_solver(blocks: GraphBlocks, edge_index: np.ndarray,
                   source: np.ndarray, target: np.ndarray, directed: bool,
                   negative_costs: str, num_workers: int,
                   on_nodes: bool) -> Callable[[Tensor], Tensor]:
-    # The solver of a validated batch: costs in, path indicators out.
+    # The solver of a validated batch: costs in, path indicators out; its
+    # stack solves copies of the batch in one call.
+    def stack(times: int) -> Callable[[Tensor], Tensor]:
+        tiled = blocks.tile(times)
+        return _paths(tiled, _global_edge_index(tiled),
+                      np.tile(source, times), np.tile(target, times),
+                      directed, negative_costs, num_workers, on_nodes,
+                      blocks.num_graphs)
+
+    return with_stack(_paths(blocks, edge_index, source, target, directed,
+                             negative_costs, num_workers, on_nodes), stack)
+
+
+def _paths(blocks: GraphBlocks, edge_index: np.ndarray, source: np.ndarray,
+           target: np.ndarray, directed: bool, negative_costs: str,
+           num_workers: int, on_nodes: bool,
+           num_graphs: Optional[int] = None) -> Callable[[Tensor], Tensor]:
     fn = _shortest_path_nodes if on_nodes else _shortest_path_edges
     node_ptr = blocks.node_ptr[:-1]
     what = 'node' if on_nodes else 'edge'
@@ -679,7 +701,7 @@ def _batch_solver(blocks: GraphBlocks, edge_index: np.ndarray,
             y, status = _solve_batch(edge_index, c, int(blocks.node_ptr[-1]),
                                      node_ptr + source, node_ptr + target,
                                      directed, on_nodes)
-            _raise_for_status(status, source, target, two_way)
+            _raise_for_status(status, source, target, two_way, num_graphs)
         else:
             parts = [blocks.nodes(g) if on_nodes else blocks.edges(g)
                      for g in range(blocks.num_graphs)]
@@ -689,7 +711,7 @@ def _batch_solver(blocks: GraphBlocks, edge_index: np.ndarray,
             sols = map_graphs(fn, tasks, num_workers)
             _raise_for_status(np.array([st for _, st in sols],
                                        dtype=np.int64), source, target,
-                              two_way)
+                              two_way, num_graphs)
             y = np.zeros(c.size, dtype=np.float64)
             for g, (y_g, _) in enumerate(sols):
                 y[parts[g]] = y_g

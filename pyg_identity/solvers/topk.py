@@ -13,6 +13,7 @@ import torch
 from torch import Tensor
 from torch_geometric.typing import OptTensor
 
+from pyg_identity.solvers._dispatch import with_stack
 from pyg_identity.solvers.ranking import Groups, groups
 
 
@@ -65,12 +66,22 @@ def _topk_solver(
     # flattened cost.
     grp = groups(cost, batch, num_graphs)
     kt = check_k(k, grp.sizes(cost))
+    numel = cost.numel()
+
+    def stack(times: int) -> Callable[[Tensor], Tensor]:
+        return _select(grp.tile(times, numel, cost.device), kt.repeat(times))
+
+    return with_stack(_select(grp, kt), stack), grp
+
+
+def _select(grp: Groups, kt: Tensor) -> Callable[[Tensor], Tensor]:
+    # The top-k closure of one grouping (k per group).
     k_entry = kt if grp.index is None else kt.index_select(0, grp.index)
 
     def solver(flat: Tensor) -> Tensor:
         return (grp.rank(flat) <= k_entry).to(flat.dtype)
 
-    return solver, grp
+    return solver
 
 
 @torch.no_grad()

@@ -47,6 +47,7 @@ from pyg_identity.solvers._dispatch import (
     graph_blocks,
     map_graphs,
     to_numpy,
+    with_stack,
 )
 from pyg_identity.solvers._edges import check_edge_inputs, check_finite_cost
 
@@ -523,6 +524,20 @@ def _tsp_solver(
                                   allow_column=True)
     blocks = graph_blocks(batch, num_nodes, edge_index, num_graphs)
     _check_tsp_graphs(blocks, num_nodes, solver)
+    options = (solver, runs, lkh_executable)
+
+    def stack(times: int) -> Callable[[Tensor], Tensor]:
+        return _tsp_closure(blocks.tile(times), options, num_workers,
+                            timeout)
+
+    return with_stack(_tsp_closure(blocks, options, num_workers, timeout),
+                      stack), blocks.num_graphs
+
+
+def _tsp_closure(blocks: GraphBlocks, options: Tuple[str, int, str],
+                 num_workers: int,
+                 timeout: Optional[float]) -> Callable[[Tensor], Tensor]:
+    # The per-call solver of validated blocks: costs in, tours out.
     assert blocks.edge_perm is not None
     edges = [blocks.edges(g) for g in range(blocks.num_graphs)]
     local = [(blocks.edge_index(g), blocks.num_nodes(g))
@@ -530,15 +545,14 @@ def _tsp_solver(
 
     def solve(c: Tensor) -> Tensor:
         w = to_numpy(c).reshape(-1)
-        tasks = [(ei, w[e], n, solver, runs, lkh_executable)
-                 for (ei, n), e in zip(local, edges)]
+        tasks = [(ei, w[e], n, *options) for (ei, n), e in zip(local, edges)]
         out = np.zeros(w.size, dtype=np.float64)
         for e, y in zip(edges, map_graphs(_tsp_edges, tasks, num_workers,
                                           timeout)):
             out[e] = y
         return torch.from_numpy(out).to(c.device, c.dtype).view(c.shape)
 
-    return solve, blocks.num_graphs
+    return solve
 
 
 def solve_tsp(

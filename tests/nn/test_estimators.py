@@ -498,6 +498,75 @@ def test_every_layer_with_every_mode(name, mode):
     assert torch.equal(e, ref)
 
 
+@pytest.mark.parametrize('mode', ['perturbed', 'imle'])
+@pytest.mark.parametrize('name', LAYERS)
+def test_stacked_samples_equal_one_call_per_sample(name, mode, monkeypatch):
+    # The M samples (and I-MLE's M targets) solved in one stacked call give
+    # the outputs and gradients of one call per sample, bit for bit.
+    from pyg_identity import _autograd
+    make, c0, call, _ = _case(name)
+
+    def once():
+        layer = make(backward=mode, sigma=0.3, num_samples=3,
+                     diagnostics=True,
+                     generator=torch.Generator().manual_seed(0))
+        c = c0.clone().requires_grad_()
+        out = call(layer.train(), c)
+        g = torch.linspace(-1, 1, out.numel(), dtype=out.dtype).view_as(out)
+        (out * g).sum().backward()
+        d = layer.diagnostics
+        return out.detach(), c.grad, d.solver_calls, d.solver_batches
+
+    y1, g1, calls1, batches1 = once()
+    monkeypatch.setattr(_autograd, 'stacked_solver', lambda s, times: None)
+    y2, g2, calls2, batches2 = once()
+    assert torch.equal(y1, y2) and torch.equal(g1, g2)
+    per = {'perturbed': 1, 'imle': 2}[mode]
+    assert calls1 == calls2 == 3 * per  # solutions of the batch
+    assert batches2 == calls2  # one call per sample without a stack
+    if name == 'IdentitySolver':  # a plain user function: no stack
+        assert batches1 == calls1
+    else:
+        assert batches1 == per
+
+
+def test_a_user_solver_with_a_stack_is_called_once():
+    solver = Counting()
+
+    def stack(times):
+        return solver  # one_hot_min works row by row on any number of rows
+
+    solver.stack = stack
+    w = torch.randn(2, 4, requires_grad=True)
+    s = GradientSettings(projection=None, backward='imle', num_samples=5,
+                         diagnostics=True,
+                         generator=torch.Generator().manual_seed(0))
+    y = identity_solver(w, solver, rows(w), 2, settings=s, training=True)
+    (y * torch.randn(2, 4)).sum().backward()
+    assert len(solver.inputs) == 2  # samples, then targets
+    assert [x.shape for x in solver.inputs] == [torch.Size([10, 4])] * 2
+    assert (s.diagnostics.solver_calls, s.diagnostics.solver_batches) == (
+        10, 2)
+    solver.stack = lambda times: 'not a solver'
+    with pytest.raises(ValueError, match='solver.stack'):
+        identity_solver(w, solver, rows(w), 2, settings=s, training=True)
+
+
+def test_graph_blocks_tile():
+    from pyg_identity.solvers._dispatch import graph_blocks
+    ei = torch.tensor([[0, 1, 3, 2], [1, 0, 4, 3]])
+    batch = torch.tensor([0, 0, 1, 1, 1])
+    b = graph_blocks(batch, 5, ei, 2)
+    t = b.tile(3)
+    assert t.num_graphs == 6
+    assert t.node_ptr.tolist() == [0, 2, 5, 7, 10, 12, 15]
+    for g in range(6):
+        r, h = divmod(g, 2)
+        assert (t.edges(g) == b.edges(h) + 4 * r).all()
+        assert (t.edge_index(g) == b.edge_index(h)).all()
+    assert b.tile(1) is b
+
+
 @pytest.mark.parametrize('name', [n for n in LAYERS if n != 'RecallLoss'])
 def test_fy_loss_with_every_layer(name):
     make, c0, call, index = _case(name)

@@ -139,7 +139,10 @@ def identity_solver(
             It must be deterministic for the Blackbox and I-MLE backward.
             With :obj:`backward="perturbed"` and an :obj:`index`, the
             solution of a graph must depend on the costs of that graph only
-            (the per-graph inner products of the estimator).
+            (the per-graph inner products of the estimator). A solver with
+            a :obj:`stack` attribute solves the perturbed and I-MLE samples
+            in one call (see
+            :func:`~pyg_identity._autograd.stacked_solver`).
         index (torch.Tensor or sequence, optional): The graph of every cost
             entry along the first dimension, one per cost tensor.
             :obj:`None` means a single graph. (default: :obj:`None`)
@@ -208,9 +211,10 @@ def identity_solver(
     return sols[0] if single else tuple(sols)
 
 
-def _counter(diag: SolverDiagnostics) -> Callable[[int], None]:
-    def count(n: int) -> None:
-        diag.solver_calls += n
+def _counter(diag: SolverDiagnostics) -> Callable[[int, int], None]:
+    def count(batches: int, calls: int) -> None:
+        diag.solver_calls += batches
+        diag.solver_batches += calls
 
     return count
 

@@ -20,24 +20,34 @@ class SolverDiagnostics:
     and, after :meth:`backward`, the mean per-graph cosine similarity between
     the plain Identity update (:math:`-\partial\ell/\partial y` for argmin,
     :math:`+\partial\ell/\partial y` for argmax) and the gradient that
-    actually reached the raw costs (paper Fig. 7), and :obj:`solver_calls`,
-    the number of solver calls of the last forward pass plus its backward
-    pass (see :class:`GradientSettings` for the count of every backward).
+    actually reached the raw costs (paper Fig. 7), :obj:`solver_calls`,
+    the number of times the last forward pass plus its backward pass solved
+    the batch (see :class:`GradientSettings` for the count of every
+    backward: identity 1, blackbox 2, perturbed :math:`M`, I-MLE
+    :math:`2M` in training), and :obj:`solver_batches`, the number of
+    solver calls that took: the perturbed and I-MLE estimators solve their
+    :math:`M` samples in one call where the solver can stack copies of the
+    batch (every built-in layer but graph matching; see
+    :func:`~pyg_identity._autograd.stacked_solver`), *e.g.* 1 for
+    :obj:`"perturbed"` and 2 for :obj:`"imle"`.
 
     :obj:`cost_norm` and :obj:`grad_cosine` are detached 0-dim tensors (no
     host synchronisation), :obj:`None` until available; :obj:`solver_calls`
-    is an :obj:`int` (:obj:`0` before the first call).
+    and :obj:`solver_batches` are :obj:`int` (:obj:`0` before the first
+    call).
     """
     def __init__(self) -> None:
         self.cost_norm: Optional[Tensor] = None
         self.grad_cosine: Optional[Tensor] = None
         self.solver_calls: int = 0
+        self.solver_batches: int = 0
         self._dl_dy: List[Optional[Tensor]] = []
 
     def reset(self) -> None:
         self.cost_norm = None
         self.grad_cosine = None
         self.solver_calls = 0
+        self.solver_batches = 0
         self._dl_dy = []
 
     def __repr__(self) -> str:
@@ -46,7 +56,8 @@ class SolverDiagnostics:
 
         return (f'{self.__class__.__name__}(cost_norm={fmt(self.cost_norm)}, '
                 f'grad_cosine={fmt(self.grad_cosine)}, '
-                f'solver_calls={self.solver_calls})')
+                f'solver_calls={self.solver_calls}, '
+                f'solver_batches={self.solver_batches})')
 
 
 def _finite(value: Any) -> Optional[float]:
@@ -119,7 +130,8 @@ class GradientSettings:
       samples (no extra call), with the inner product per graph :math:`b`.
       (Stein's identity: :math:`\partial_\omega\mathbb E[y(\omega +
       \sigma Z)] = \mathbb E[y(\omega + \sigma Z) Z^\top]/\sigma` for either
-      sense, so no sign enters.) Calls: :math:`M`.
+      sense, so no sign enters.) Calls: :math:`M` solutions of the batch,
+      in one stacked call where the solver allows.
     * :obj:`"imle"` (Niepert et al., 2021, implicit MLE): in training the
       forward pass returns :math:`\hat y = \frac1M\sum_m y(\tilde\omega +
       s\epsilon_m)` (perturb-and-MAP; for :math:`M = 1` one sample), the
@@ -129,7 +141,8 @@ class GradientSettings:
       :math:`\theta' = \theta - \lambda g` as in the paper; an argmin
       solver on :math:`\omega = -\theta`), the same :math:`\epsilon_m` in
       both calls, :math:`\epsilon = \sigma\,\mathrm{noise}`
-      (:obj:`imle_noise`). Calls: :math:`2M`. Without noise it is the
+      (:obj:`imle_noise`). Calls: :math:`2M` solutions of the batch, in
+      two stacked calls where the solver allows. Without noise it is the
       Blackbox update.
 
     Out of training (:obj:`training=False`) the noise margin is off and the
