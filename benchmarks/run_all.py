@@ -30,6 +30,8 @@ BENCHES = [
                                  '--sizes', '20,50', '--effort-graphs',
                                  '2']),
     ('training', 'bench_training.py', [], ['--reps', '2']),
+    ('estimators', 'bench_estimators.py', [], ['--graphs', '8', '--samples',
+                                                 '4', '--reps', '3']),
     # The full reliability run (10,000 instances per family) is run by hand.
     ('reliability', 'bench_reliability.py', ['--quick'],
      ['--quick', '--instances', '120']),
@@ -92,6 +94,10 @@ def table(results: dict) -> str:
             f"share {100 * r['solver_share_identity']:.0f}% / "
             f"{100 * r['solver_share_blackbox']:.0f}%; peak RSS "
             f"{r['peak_mb']:.0f} MB")
+    for name, r in (results.get('estimators') or {}).items():
+        add('estimators', f'{name}: stacked / one call per sample',
+            f"{r['ratio']:.2f}x",
+            f"{ms(r['stacked_s'])} vs {ms(r['looped_s'])}")
     for name, r in (results.get('reliability') or {}).get(
             'families', {}).items():
         bad = sum(r[k] for k in ('infeasible', 'suboptimal', 'errors',

@@ -190,7 +190,8 @@ def identity_solver(
     for c, idx in zip(seq, indices):
         if apply_noise and noise_position == 'before':
             c = c + symmetric_noise(c, noise, generator)
-        c = project(c, idx, num_graphs=num_graphs, mode=projection)
+        if projection is not None:
+            c = project(c, idx, num_graphs=num_graphs, mode=projection)
         if apply_noise and noise_position == 'after':
             c = c + symmetric_noise(c, noise, generator)
         out.append(c)
@@ -202,7 +203,11 @@ def identity_solver(
         generator=generator, training=training, indices=indices,
         num_graphs=num_graphs,
         count=None if diagnostics is None else _counter(diagnostics))
-    sols = SolverFunction.apply(solver, est, *out)
+    if (torch.is_grad_enabled() and any(c.requires_grad for c in out)) or (
+            training and est.mode in ('perturbed', 'imle')):
+        sols = SolverFunction.apply(solver, est, *out)
+    else:  # nothing to differentiate (e.g. inference): no autograd node
+        sols = est.solve(solver, out)
     if diagnostics is not None and torch.is_grad_enabled():
         diagnostics._dl_dy = [None] * len(sols)
         for i, y in enumerate(sols):
