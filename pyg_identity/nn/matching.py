@@ -288,11 +288,17 @@ class IdentityMatching(PoolOptions, SolverLayer):
                 raise ValueError("'x_s' and 'x_t' are required without "
                                  "'cost'")
             _check_features(x_s, x_t, FORWARD_ORDER)
-            for name, n, given in (('num_nodes_s', x_s.size(0), num_nodes_s),
-                                   ('num_nodes_t', x_t.size(0), num_nodes_t)):
+            for side, n, given, vec in (('s', x_s.size(0), num_nodes_s,
+                                         batch_s),
+                                        ('t', x_t.size(0), num_nodes_t,
+                                         batch_t)):
                 if given is not None and given != n:
-                    raise ValueError(f"'{name}' ({given}) does not match "
-                                     f"the embeddings ({n} nodes)")
+                    raise ValueError(f"'num_nodes_{side}' ({given}) does not "
+                                     f"match the embeddings ({n} nodes)")
+                if vec is not None and vec.numel() != n:
+                    raise ValueError(f"'batch_{side}' must have one entry "
+                                     f"per row of 'x_{side}' ({n}), got "
+                                     f"{vec.numel()} entries")
             num_nodes_s, num_nodes_t = x_s.size(0), x_t.size(0)
             ei = edge_index
             if ei is None:

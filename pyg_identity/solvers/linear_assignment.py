@@ -44,6 +44,7 @@ import torch
 from torch import Tensor
 from torch_geometric.typing import OptTensor
 
+from pyg_identity.solvers._checks import count_nodes
 from pyg_identity.solvers._dispatch import (
     DenseBlocks,
     GraphBlocks,
@@ -723,23 +724,12 @@ def _solve_plan(
 
 def _side_nodes(batch: OptTensor, num_nodes: Optional[int], row: int,
                 edge_index: OptTensor, side: str) -> int:
-    if num_nodes is not None and (isinstance(num_nodes, bool)
-                                  or not isinstance(num_nodes, int)
-                                  or num_nodes < 0):
-        raise ValueError(f"'num_nodes_{side}' must be a non-negative "
-                         f"integer (got {num_nodes!r})")
-    if batch is not None:
-        if num_nodes is not None and num_nodes != batch.numel():
-            raise ValueError(f"'batch_{side}' must have one entry per "
-                             f"{side} node ({num_nodes}), got "
-                             f"{batch.numel()} entries")
-        return batch.numel()
-    if num_nodes is not None:
-        return num_nodes
-    if edge_index is not None:  # PyG's `maybe_num_nodes`.
-        return int(edge_index[row].max()) + 1 if edge_index.numel() else 0
-    raise ValueError(f"'batch_{side}' or 'num_nodes_{side}' is required "
-                     f"(got neither)")
+    if batch is None and num_nodes is None and edge_index is None:
+        raise ValueError(f"'batch_{side}' or 'num_nodes_{side}' is required "
+                         f"(got neither)")
+    index = () if edge_index is None else (edge_index[row], )
+    return count_nodes(batch, num_nodes, *index, name=f'num_nodes_{side}',
+                       batch_name=f'batch_{side}')
 
 
 def _pair_batch(

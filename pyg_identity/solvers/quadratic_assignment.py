@@ -31,6 +31,7 @@ import torch
 from torch import Tensor
 from torch_geometric.typing import OptTensor
 
+from pyg_identity.solvers._checks import count_nodes
 from pyg_identity.solvers._dispatch import (
     check_num_workers,
     check_timeout,
@@ -330,22 +331,6 @@ def _num_graphs(batch_s: OptTensor, batch_t: OptTensor,
                 if b.numel() > 0] or [0])
 
 
-def _num_nodes(batch: OptTensor, num_nodes: Optional[int], name: str,
-               batch_name: str, *index: Tensor) -> int:
-    if num_nodes is not None and (not isinstance(num_nodes, int)
-                                  or num_nodes < 0):
-        raise ValueError(f"'{name}' must be a non-negative integer (got "
-                         f"{num_nodes!r})")
-    if batch is not None:
-        if num_nodes is not None and num_nodes != batch.numel():
-            raise ValueError(f"'{name}' (got {num_nodes}) must equal the "
-                             f"{batch.numel()} entries of '{batch_name}'")
-        return batch.numel()
-    if num_nodes is not None:
-        return num_nodes
-    return max([int(i.max()) + 1 for i in index if i.numel() > 0] or [0])
-
-
 def _block_product(count_a: Tensor, count_b: Tensor) -> Tuple[Tensor, Tensor,
                                                               Tensor]:
     # For every group g, all (k_a, k_b) with k_a < count_a[g] and
@@ -383,7 +368,8 @@ def _all_node_pairs(
             c[0] = n
             counts.append(c)
         else:
-            _num_nodes(batch, n, name, name.replace('num_nodes', 'batch'))
+            count_nodes(batch, n, name=name,
+                        batch_name=name.replace('num_nodes', 'batch'))
             counts.append(torch.bincount(batch.long(), minlength=B))
     device = batch_s.device if batch_s is not None else torch.device('cpu')
     cs, ct = counts[0].to(device), counts[1].to(device)
@@ -549,11 +535,11 @@ def _graph_matching_solver(
     _check_batch(batch_t, 'batch_t')
     B = _num_graphs(batch_s, batch_t, num_graphs)
     cand = [] if edge_index is None else [edge_index[0]]
-    n_s = _num_nodes(batch_s, num_nodes_s, 'num_nodes_s', 'batch_s',
-                     edge_index_s, *cand)
+    n_s = count_nodes(batch_s, num_nodes_s, edge_index_s, *cand,
+                      name='num_nodes_s', batch_name='batch_s')
     cand = [] if edge_index is None else [edge_index[1]]
-    n_t = _num_nodes(batch_t, num_nodes_t, 'num_nodes_t', 'batch_t',
-                     edge_index_t, *cand)
+    n_t = count_nodes(batch_t, num_nodes_t, edge_index_t, *cand,
+                      name='num_nodes_t', batch_name='batch_t')
     if edge_index is None:
         edge_index = _all_node_pairs(batch_s, batch_t, n_s, n_t, B)
     if edge_pair_index is None:
