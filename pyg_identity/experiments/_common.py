@@ -414,6 +414,34 @@ def solver_calls(diagnostics: Any) -> Optional[int]:
     return None if calls is None else int(calls)
 
 
+def start_run(args: argparse.Namespace) -> 'Distributed':
+    r"""The start of a training run with :func:`add_threads`'s option:
+    torch's CPU threads (:obj:`args.threads`, if given), a
+    :class:`Distributed` session and the seeds (:obj:`args.seed`)."""
+    if args.threads is not None:
+        torch.set_num_threads(args.threads)
+    ddp = Distributed()
+    seed_everything(args.seed)
+    return ddp
+
+
+def timed_epochs(epochs: int, train: Callable[[int], Any], diagnostics: Any,
+                 scheduler: Optional[Any] = None) -> Iterator[
+                     Tuple[int, Any, Optional[int], float]]:
+    r"""Runs :obj:`train(epoch)` for the epochs :obj:`1, ..., epochs` and
+    yields, after the :obj:`scheduler` step (if any), :obj:`(epoch, what
+    train returned, the solver calls of its last step (see
+    :func:`solver_calls`), its wall-clock seconds)`."""
+    for epoch in range(1, epochs + 1):
+        start = time.perf_counter()
+        stats = train(epoch)
+        calls = solver_calls(diagnostics)  # last step
+        seconds = time.perf_counter() - start
+        if scheduler is not None:
+            scheduler.step()
+        yield epoch, stats, calls, seconds
+
+
 def seed_everything(seed: int) -> None:
     r"""Seeds Python, numpy and torch."""
     random.seed(seed)

@@ -35,7 +35,6 @@ writes.
 import argparse
 import math
 import os
-import time
 from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple
 
 import torch
@@ -48,7 +47,6 @@ from pyg_identity import edge_batch
 from pyg_identity.datasets.globe_tsp import GlobeTSP, capital_positions
 from pyg_identity.experiments._common import (
     CollapseMonitor,
-    Distributed,
     EpochNorm,
     RunLogger,
     _non_negative,
@@ -67,8 +65,8 @@ from pyg_identity.experiments._common import (
     noise_for_epoch,
     root_help,
     save_state_dict,
-    seed_everything,
-    solver_calls,
+    start_run,
+    timed_epochs,
     tour_loss,
     train_epoch,
 )
@@ -258,10 +256,7 @@ def main(argv: Optional[Sequence[str]] = None) -> Dict[str, Any]:
             args.num_workers = 0
     if args.noise_epochs is None:
         args.noise_epochs = args.epochs // 2
-    if args.threads is not None:
-        torch.set_num_threads(args.threads)
-    ddp = Distributed()
-    seed_everything(args.seed)
+    ddp = start_run(args)
 
     # Data: rank 0 generates the splits first, the other ranks then load them.
     kwargs = dict(num_train=args.num_train, num_test=args.num_test,
@@ -339,13 +334,9 @@ def main(argv: Optional[Sequence[str]] = None) -> Dict[str, Any]:
     # true ones: a norm far below the true norm is a collapse too.
     monitor = CollapseMonitor(reference=true_norm if true_norm > 0 else None)
     epoch_times: List[float] = []
-    for epoch in range(1, args.epochs + 1):
-        start = time.perf_counter()
-        stats = train(epoch)
-        calls = solver_calls(layer.diagnostics)  # last step
-        epoch_times.append(time.perf_counter() - start)
-        if scheduler is not None:
-            scheduler.step()
+    for epoch, stats, calls, seconds in timed_epochs(
+            args.epochs, train, layer.diagnostics, scheduler):
+        epoch_times.append(seconds)
         if logger is not None:
             test_stats = _test(model, test_loader)
             emb = embedding_stats(model, train_dataset.flags)

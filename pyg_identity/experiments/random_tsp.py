@@ -19,7 +19,6 @@ instances per step and solves its own TSPs; rank 0 evaluates and writes.
 """
 import argparse
 import os
-import time
 from typing import Any, Dict, List, Optional, Sequence, Tuple
 
 import torch
@@ -32,7 +31,6 @@ from pyg_identity import edge_batch
 from pyg_identity.datasets.random_tsp import RandomTSP
 from pyg_identity.experiments._common import (
     CollapseMonitor,
-    Distributed,
     EpochNorm,
     RunLogger,
     _positive_int,
@@ -51,8 +49,8 @@ from pyg_identity.experiments._common import (
     noise_for_epoch,
     root_help,
     save_state_dict,
-    seed_everything,
-    solver_calls,
+    start_run,
+    timed_epochs,
     tour_loss,
     train_epoch,
 )
@@ -188,11 +186,7 @@ def main(argv: Optional[Sequence[str]] = None) -> Dict[str, Any]:
             args.num_workers = 0
     if args.noise_epochs is None:
         args.noise_epochs = args.epochs // 2
-
-    if args.threads is not None:
-        torch.set_num_threads(args.threads)
-    ddp = Distributed()
-    seed_everything(args.seed)
+    ddp = start_run(args)
 
     # Data: rank 0 generates the splits first, the other ranks then load them.
     def load(split: str) -> RandomTSP:
@@ -246,13 +240,9 @@ def main(argv: Optional[Sequence[str]] = None) -> Dict[str, Any]:
         logger = RunLogger('random_tsp', args, paper={})
     epoch_times: List[float] = []
     result: Dict[str, Any] = {}
-    for epoch in range(1, args.epochs + 1):
-        start = time.perf_counter()
-        stats = train(epoch)
-        calls = solver_calls(layer.diagnostics)  # last step
-        epoch_times.append(time.perf_counter() - start)
-        if scheduler is not None:
-            scheduler.step()
+    for epoch, stats, calls, seconds in timed_epochs(
+            args.epochs, train, layer.diagnostics, scheduler):
+        epoch_times.append(seconds)
         if logger is not None:
             monitor.update(epoch, stats['cost_norm'])
             test_stats = _test(model, test_loader)
