@@ -1,4 +1,3 @@
-from numbers import Integral
 from typing import Any, Optional, Union
 
 from torch import Tensor
@@ -7,14 +6,7 @@ from torch_geometric.typing import OptTensor
 from pyg_identity.nn._base import Option, SolverLayer
 from pyg_identity.nn.functional.settings import GradientSettings
 from pyg_identity.nn.functional.topk import topk
-
-
-def _check_k(value: Any) -> int:
-    if not isinstance(value, Integral) or isinstance(value, bool) or (
-            value < 0):
-        raise ValueError(f"'k' must be a non-negative integer (got "
-                         f"{value!r})")
-    return int(value)
+from pyg_identity.utils._checks import check_non_negative
 
 
 class IdentityTopK(SolverLayer):
@@ -77,8 +69,9 @@ class IdentityTopK(SolverLayer):
         super().__init__(settings, **kwargs)
         self.k = k
 
-    k = Option[int](lambda _, value: _check_k(value), r"""The number of
-        selected entries per group (assignable).""")
+    k = Option[int](lambda _, value: check_non_negative(value, 'k'),
+                    r"""The number of selected entries per group
+        (assignable).""")
 
     def forward(self, cost: Tensor, batch: OptTensor = None,
                 num_graphs: Optional[int] = None, *,

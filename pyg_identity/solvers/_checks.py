@@ -10,6 +10,8 @@ import torch
 from torch import Tensor
 from torch_geometric.typing import OptTensor
 
+from pyg_identity.utils._checks import check_non_negative
+
 
 def _kinds(value: Tensor) -> tuple:
     # The kinds of a tensor, most telling first.
@@ -56,11 +58,7 @@ def count_nodes(batch: OptTensor, num_nodes: Optional[int], *index: Tensor,
     two disagree; :obj:`name` and :obj:`batch_name` are the names of the
     two arguments in the messages (e.g. :obj:`'num_nodes_s'` and
     :obj:`'batch_s'`)."""
-    if num_nodes is not None and (isinstance(num_nodes, bool)
-                                  or not isinstance(num_nodes, int)
-                                  or num_nodes < 0):
-        raise ValueError(f"'{name}' must be a non-negative integer (got "
-                         f"{num_nodes!r})")
+    num_nodes = check_non_negative(num_nodes, name, allow_none=True)
     if batch is not None:
         if not isinstance(batch, Tensor) or batch.dim() != 1:
             raise ValueError(f"'{batch_name}' must be a one-dimensional "

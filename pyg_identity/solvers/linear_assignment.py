@@ -55,6 +55,7 @@ from pyg_identity.solvers._dispatch import (
     pair_blocks,
     split_pairs,
 )
+from pyg_identity.utils._checks import check_non_negative
 
 METHODS = ('auto', 'dense', 'sparse')
 
@@ -761,10 +762,8 @@ def _pair_batch(
                              f"numbers of pairs ({b_s} and {b_t}); pass "
                              f"'num_graphs' if trailing graphs are empty")
         num_graphs = b_s
-    elif (isinstance(num_graphs, bool) or not isinstance(num_graphs, int)
-          or num_graphs < 0):
-        raise ValueError(f"'num_graphs' must be a non-negative integer (got "
-                         f"{num_graphs!r})")
+    else:
+        num_graphs = check_non_negative(num_graphs, 'num_graphs')
     if batch_s is None and num_graphs != 1:
         raise ValueError(f"'batch_s' is required for {num_graphs} pairs")
     if batch_t is None and num_graphs != 1:

@@ -40,6 +40,7 @@ from pyg_identity.solvers._dispatch import (
     to_numpy,
 )
 from pyg_identity.solvers.linear_assignment import _check_float, _looks_like
+from pyg_identity.utils._checks import check_non_negative
 
 # The positional order of every tier of graph matching, quoted by the errors
 # on misplaced tensors.
@@ -320,11 +321,7 @@ def _num_graphs(batch_s: OptTensor, batch_t: OptTensor,
     if (batch_s is None) != (batch_t is None):
         raise ValueError("'batch_s' and 'batch_t' must be given together")
     if num_graphs is not None:
-        if (isinstance(num_graphs, bool) or not isinstance(num_graphs, int)
-                or num_graphs < 0):
-            raise ValueError(f"'num_graphs' must be a non-negative integer "
-                             f"(got {num_graphs!r})")
-        return num_graphs
+        return check_non_negative(num_graphs, 'num_graphs')
     if batch_s is None or batch_t is None:
         return 1
     return max([int(b.max()) + 1 for b in (batch_s, batch_t)
