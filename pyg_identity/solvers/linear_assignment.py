@@ -108,20 +108,29 @@ def _check_float(src: Any, name: str, order: str = ORDER) -> None:
                      f"{getattr(src, 'dtype', type(src))}{hint})")
 
 
+def _check_integer(src: Any, name: str, order: str = ORDER,
+                   dtypes: Optional[Sequence[torch.dtype]] = None) -> None:
+    r"""Raises a :class:`ValueError` unless :obj:`src` is an integer tensor
+    (of one of :obj:`dtypes`, if given); a floating point tensor gets told
+    what it looks like."""
+    if _is_index(src) if dtypes is None else (
+            isinstance(src, Tensor) and src.dtype in dtypes):
+        return
+    hint = ''
+    if isinstance(src, Tensor) and src.is_floating_point():
+        hint = f'; this looks like {_looks_like(src)} — the order is {order}'
+    raise ValueError(f"'{name}' must be an integer tensor (got "
+                     f"{getattr(src, 'dtype', type(src))}{hint})")
+
+
 def _check_index(src: OptTensor, name: str, dim: int = 1,
                  order: str = ORDER) -> None:
     r"""Raises a :class:`ValueError` unless :obj:`src` is :obj:`None` or an
-    integer tensor with :obj:`dim` dimensions; a floating point tensor gets
-    told what it looks like."""
+    integer tensor with :obj:`dim` dimensions (see
+    :func:`_check_integer`)."""
     if src is None:
         return
-    if not _is_index(src):
-        hint = ''
-        if isinstance(src, Tensor) and src.is_floating_point():
-            hint = (f'; this looks like {_looks_like(src)} — the order is '
-                    f'{order}')
-        raise ValueError(f"'{name}' must be an integer tensor (got "
-                         f"{getattr(src, 'dtype', type(src))}{hint})")
+    _check_integer(src, name, order)
     if src.dim() != dim:
         raise ValueError(f"'{name}' must be {dim}-dimensional (got shape "
                          f"{list(src.size())})")

@@ -39,7 +39,10 @@ from pyg_identity.solvers._dispatch import (
     map_graphs,
     to_numpy,
 )
-from pyg_identity.solvers.linear_assignment import _check_float, _looks_like
+from pyg_identity.solvers.linear_assignment import (
+    _check_float,
+    _check_integer,
+)
 from pyg_identity.utils._checks import check_non_negative
 
 # The positional order of every tier of graph matching, quoted by the errors
@@ -294,13 +297,7 @@ _INT_DTYPES = (torch.int64, torch.int32)
 def _check_index(src: Optional[Tensor], name: str, rows: int = 2) -> None:
     if src is None:
         return
-    if not isinstance(src, Tensor) or src.dtype not in _INT_DTYPES:
-        hint = ''
-        if isinstance(src, Tensor) and src.is_floating_point():
-            hint = (f'; this looks like {_looks_like(src)} — the order is '
-                    f'{ORDER}')
-        raise ValueError(f"'{name}' must be an integer tensor (got "
-                         f"{getattr(src, 'dtype', type(src))}{hint})")
+    _check_integer(src, name, ORDER, _INT_DTYPES)
     if src.dim() != rows or (rows == 2 and src.size(0) != 2):
         shape = '[2, N]' if rows == 2 else '[N]'
         raise ValueError(f"'{name}' must have shape {shape} (got "
