@@ -730,6 +730,29 @@ def first_batch(dataset: Any, num: int,
                                 follow_batch=follow_batch)))
 
 
+def plot_first_tours(model: torch.nn.Module, dataset: Any, path: str,
+                     num: int,
+                     forward: Callable[[torch.nn.Module, Any], torch.Tensor],
+                     points: Callable[[Any], torch.Tensor],
+                     titles: Callable[[torch.Tensor, Any], List[str]],
+                     **kwargs: Any) -> Optional[str]:
+    r"""Plots the predicted (red) and optimal (grey) tours of the first
+    :obj:`num` examples of :obj:`dataset` (:func:`first_batch`) with
+    :func:`~pyg_identity.utils.plot_tours` into :obj:`path`: the tours
+    :obj:`y = forward(model, data)` (in evaluation mode), the nodes at
+    :obj:`points(data)`, one panel title per graph from :obj:`titles(y,
+    data)`, and :obj:`**kwargs` for :func:`plot_tours`. Returns the path, or
+    :obj:`None` (nothing plotted) if :obj:`num <= 0`."""
+    from pyg_identity.utils.plot import plot_tours
+    if num <= 0:
+        return None
+    data = first_batch(dataset, num)
+    with evaluating(model):
+        y = forward(model, data)
+    return plot_tours(points(data), data.edge_index, y, data.y, data.ptr,
+                      path, titles=titles(y, data), **kwargs)
+
+
 def save_state_dict(model: torch.nn.Module, path: str) -> None:
     r"""Saves :obj:`model.state_dict()` to :obj:`path` (its folder created),
     floating-point tensors as float32, everything on the CPU."""

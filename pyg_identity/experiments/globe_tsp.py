@@ -58,11 +58,11 @@ from pyg_identity.experiments._common import (
     base_parser,
     describe,
     evaluating,
-    first_batch,
     gradient_kwargs,
     lr_scheduler,
     mean_graph_norm,
     noise_for_epoch,
+    plot_first_tours,
     root_help,
     save_state_dict,
     start_run,
@@ -71,7 +71,6 @@ from pyg_identity.experiments._common import (
     train_epoch,
 )
 from pyg_identity.models.globe_tsp import GlobeTSPNet
-from pyg_identity.utils.plot import plot_tours
 
 # Table 6: test accuracy (%) of TSP(k) with noise alpha in the first half.
 TABLE6 = {
@@ -206,13 +205,17 @@ def evaluate(model: torch.nn.Module, dataset: Any,
     return _test(model, DataLoader(dataset, batch_size=batch_size))['acc']
 
 
+def _forward(model: torch.nn.Module, data: Batch) -> Tensor:
+    return model(data.x, data.edge_index, data.batch, data.num_graphs)
+
+
 @torch.no_grad()
 def _test(model: torch.nn.Module, loader: DataLoader) -> Dict[str, float]:
     correct: List[Tensor] = []
     loss = 0.0
     with evaluating(model):
         for data in loader:
-            y = model(data.x, data.edge_index, data.batch, data.num_graphs)
+            y = _forward(model, data)
             loss += float(tour_loss(y, data)) * data.num_graphs
             correct.append(full_tour(y, data))
     n = sum(c.numel() for c in correct)
@@ -224,24 +227,22 @@ def _plot(model: torch.nn.Module, dataset: Any, path: str,
           num: int = 4) -> Optional[str]:
     # The predicted (red) and optimal (grey) tours of the first `num` test
     # examples over the capitals (longitude, latitude).
-    if num <= 0:
-        return None
-    data = first_batch(dataset, num)
-    with evaluating(model):
-        y = model(data.x, data.edge_index, data.batch, data.num_graphs)
-    ok = full_tour(y, data)
-    lon = torch.rad2deg(torch.atan2(data.pos[:, 1], data.pos[:, 0]))
-    lat = torch.rad2deg(torch.asin(data.pos[:, 2].clamp(-1, 1)))
-    sizes = data.ptr.diff().tolist()
-    titles = [f'k={n}, ' + ('optimal' if bool(ok[g]) else 'not optimal')
-              for g, n in enumerate(sizes)]
-    return plot_tours(torch.stack([lon, lat], dim=-1), data.edge_index, y,
-                      data.y, data.ptr, path, titles=titles,
-                      suptitle='globe_tsp: predicted vs optimal tours '
-                      'through the capitals of test examples',
-                      xlim=(-180, 180), ylim=(-90, 90),
-                      xlabel='longitude (°)', ylabel='latitude (°)',
-                      ticks=True, panel_size=(4.0, 2.9))
+    def lon_lat(data: Batch) -> Tensor:
+        lon = torch.rad2deg(torch.atan2(data.pos[:, 1], data.pos[:, 0]))
+        lat = torch.rad2deg(torch.asin(data.pos[:, 2].clamp(-1, 1)))
+        return torch.stack([lon, lat], dim=-1)
+
+    def titles(y: Tensor, data: Batch) -> List[str]:
+        ok = full_tour(y, data)
+        return [f'k={n}, ' + ('optimal' if bool(ok[g]) else 'not optimal')
+                for g, n in enumerate(data.ptr.diff().tolist())]
+
+    return plot_first_tours(
+        model, dataset, path, num, _forward, lon_lat, titles,
+        suptitle='globe_tsp: predicted vs optimal tours through the '
+        'capitals of test examples', xlim=(-180, 180), ylim=(-90, 90),
+        xlabel='longitude (°)', ylabel='latitude (°)', ticks=True,
+        panel_size=(4.0, 2.9))
 
 
 def main(argv: Optional[Sequence[str]] = None) -> Dict[str, Any]:

@@ -42,11 +42,11 @@ from pyg_identity.experiments._common import (
     base_parser,
     describe,
     evaluating,
-    first_batch,
     gradient_kwargs,
     lr_scheduler,
     mean_graph_norm,
     noise_for_epoch,
+    plot_first_tours,
     root_help,
     save_state_dict,
     start_run,
@@ -55,7 +55,6 @@ from pyg_identity.experiments._common import (
     train_epoch,
 )
 from pyg_identity.models.tsp_gnn import TSPEdgeGNN
-from pyg_identity.utils.plot import plot_tours
 
 
 def _nodes(value: str) -> Tuple[int, int]:
@@ -160,20 +159,18 @@ def _plot(model: torch.nn.Module, dataset: Any, path: str,
           num: int = 4) -> Optional[str]:
     # The predicted (red) and optimal (grey) tours of the first `num`
     # instances of `dataset` over their points.
-    if num <= 0:
-        return None
-    data = first_batch(dataset, num)
-    with evaluating(model):
-        y = _forward(model, data)
-    gap, _ = tour_metrics(y, data)
-    # round(...) + 0.0: no '-0.00'
-    titles = [f'n={n}, gap {round(float(gap[g]), 2) + 0.0:.2f}% '
-              '(excess length)'
-              for g, n in enumerate(data.ptr.diff().tolist())]
-    return plot_tours(data.pos, data.edge_index, y, data.y, data.ptr, path,
-                      titles=titles, equal_aspect=True,
-                      suptitle='random_tsp: test instances',
-                      xlabel='x (unit square)', ylabel='y (unit square)')
+    def titles(y: Tensor, data: Batch) -> List[str]:
+        gap, _ = tour_metrics(y, data)
+        # round(...) + 0.0: no '-0.00'
+        return [f'n={n}, gap {round(float(gap[g]), 2) + 0.0:.2f}% '
+                '(excess length)'
+                for g, n in enumerate(data.ptr.diff().tolist())]
+
+    return plot_first_tours(model, dataset, path, num, _forward,
+                            lambda data: data.pos, titles, equal_aspect=True,
+                            suptitle='random_tsp: test instances',
+                            xlabel='x (unit square)',
+                            ylabel='y (unit square)')
 
 
 def main(argv: Optional[Sequence[str]] = None) -> Dict[str, Any]:
