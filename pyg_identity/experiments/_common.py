@@ -414,10 +414,14 @@ def solver_calls(diagnostics: Any) -> Optional[int]:
     return None if calls is None else int(calls)
 
 
-def start_run(args: argparse.Namespace) -> 'Distributed':
+def start_run(args: argparse.Namespace,
+              noise_epochs: Optional[int] = None) -> 'Distributed':
     r"""The start of a training run with :func:`add_threads`'s option:
-    torch's CPU threads (:obj:`args.threads`, if given), a
+    :obj:`args.noise_epochs` set to :obj:`noise_epochs` if it is unset and
+    one is given, torch's CPU threads (:obj:`args.threads`, if given), a
     :class:`Distributed` session and the seeds (:obj:`args.seed`)."""
+    if noise_epochs is not None and args.noise_epochs is None:
+        args.noise_epochs = noise_epochs
     if args.threads is not None:
         torch.set_num_threads(args.threads)
     ddp = Distributed()
@@ -753,9 +757,12 @@ def plot_first_tours(model: torch.nn.Module, dataset: Any, path: str,
                       path, titles=titles(y, data), **kwargs)
 
 
-def save_state_dict(model: torch.nn.Module, path: str) -> None:
+def save_state_dict(model: torch.nn.Module, path: Optional[str]) -> None:
     r"""Saves :obj:`model.state_dict()` to :obj:`path` (its folder created),
-    floating-point tensors as float32, everything on the CPU."""
+    floating-point tensors as float32, everything on the CPU; nothing
+    without a :obj:`path` (:obj:`--save` not given)."""
+    if not path:
+        return
     os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
     torch.save({k: v.detach().float().cpu() if v.is_floating_point() else
                 v.detach().cpu() for k, v in model.state_dict().items()},

@@ -536,8 +536,7 @@ def main(argv: Optional[List[str]] = None) -> Dict[str, Any]:
                                                     'matchings.png'))
     except ImportError as e:  # pragma: no cover - matplotlib missing
         print(f'no matching plot: {e}')
-    if args.save:
-        save_state_dict(model, args.save)
+    save_state_dict(model, args.save)
     result = logger.finish(
         plots=['loss', 'train_acc_pct', 'test_acc_pct', 'test_f1_pct',
                'cost_norm'],

@@ -181,9 +181,7 @@ def main(argv: Optional[Sequence[str]] = None) -> Dict[str, Any]:
         args.num_plots = min(args.num_plots, 2)
         if args.num_workers is None:
             args.num_workers = 0
-    if args.noise_epochs is None:
-        args.noise_epochs = args.epochs // 2
-    ddp = start_run(args)
+    ddp = start_run(args, noise_epochs=args.epochs // 2)  # as the paper
 
     # Data: rank 0 generates the splits first, the other ranks then load them.
     def load(split: str) -> RandomTSP:
@@ -253,8 +251,7 @@ def main(argv: Optional[Sequence[str]] = None) -> Dict[str, Any]:
 
     ddp.end_training(model, args.save_ranks)
     if logger is not None:
-        if args.save is not None:
-            save_state_dict(model, args.save)
+        save_state_dict(model, args.save)
         final = _test(model, test_loader)
         _plot(model, test_dataset, os.path.join(logger.out, 'tours.png'),
               args.num_plots)

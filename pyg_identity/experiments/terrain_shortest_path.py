@@ -253,8 +253,7 @@ def main(argv: Optional[List[str]] = None) -> Dict[str, Any]:
         ddp.close()
         return {}
     test = run_test(model, test_loader)
-    if args.save:
-        save_state_dict(model, args.save)
+    save_state_dict(model, args.save)
     plot_paths(model, test_ds, os.path.join(logger.out, 'paths.png'),
                args.num_plots)
     result = logger.finish(
