@@ -1,6 +1,5 @@
 r"""Per-graph projections :math:`P_{\text{mean}}`, :math:`P_{\text{norm}}` and
 :math:`P_{\text{std}}` computed by scatter over a ragged PyG batch."""
-import numbers
 from typing import Any, Optional, Union
 
 import torch
@@ -9,19 +8,15 @@ from torch_geometric.index import index2ptr
 from torch_geometric.typing import OptTensor
 from torch_geometric.utils import scatter, segment
 
+from pyg_identity.utils._checks import check_non_negative
+
 PROJECTION_MODES = (None, 'mean', 'norm', 'std')
 
 
 def check_num_graphs(num_graphs: Any) -> Optional[int]:
     r"""Returns :obj:`num_graphs` as an :obj:`int` (or :obj:`None`), or
     raises a :class:`ValueError` unless it is a non-negative integer."""
-    if num_graphs is None:
-        return None
-    if (isinstance(num_graphs, bool)
-            or not isinstance(num_graphs, numbers.Integral) or num_graphs < 0):
-        raise ValueError(f"'num_graphs' must be a non-negative integer "
-                         f"(got {num_graphs!r})")
-    return int(num_graphs)
+    return check_non_negative(num_graphs, 'num_graphs', allow_none=True)
 
 
 def validate_mode(mode: Optional[str], name: str = 'mode') -> Optional[str]:

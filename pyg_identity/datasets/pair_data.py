@@ -111,19 +111,20 @@ class PairData(Data):
                 out += value.size(-1)
         return out
 
-    @property
-    def num_node_features(self) -> int:
-        x = self._store.get('x_s')
-        if isinstance(x, Tensor):
-            return 1 if x.dim() == 1 else x.size(-1)
+    def _num_features(self, key: str) -> int:
+        # The feature size of the source-side attribute `key` (0 if unset).
+        value = self._store.get(key)
+        if isinstance(value, Tensor):
+            return 1 if value.dim() == 1 else value.size(-1)
         return 0
 
     @property
+    def num_node_features(self) -> int:
+        return self._num_features('x_s')
+
+    @property
     def num_edge_features(self) -> int:
-        edge_attr = self._store.get('edge_attr_s')
-        if isinstance(edge_attr, Tensor):
-            return 1 if edge_attr.dim() == 1 else edge_attr.size(-1)
-        return 0
+        return self._num_features('edge_attr_s')
 
     def __inc__(self, key: str, value: Any, *args: Any, **kwargs: Any) -> Any:
         if key == 'edge_index_s':

@@ -414,6 +414,38 @@ def solver_calls(diagnostics: Any) -> Optional[int]:
     return None if calls is None else int(calls)
 
 
+def start_run(args: argparse.Namespace,
+              noise_epochs: Optional[int] = None) -> 'Distributed':
+    r"""The start of a training run with :func:`add_threads`'s option:
+    :obj:`args.noise_epochs` set to :obj:`noise_epochs` if it is unset and
+    one is given, torch's CPU threads (:obj:`args.threads`, if given), a
+    :class:`Distributed` session and the seeds (:obj:`args.seed`)."""
+    if noise_epochs is not None and args.noise_epochs is None:
+        args.noise_epochs = noise_epochs
+    if args.threads is not None:
+        torch.set_num_threads(args.threads)
+    ddp = Distributed()
+    seed_everything(args.seed)
+    return ddp
+
+
+def timed_epochs(epochs: int, train: Callable[[int], Any], diagnostics: Any,
+                 scheduler: Optional[Any] = None) -> Iterator[
+                     Tuple[int, Any, Optional[int], float]]:
+    r"""Runs :obj:`train(epoch)` for the epochs :obj:`1, ..., epochs` and
+    yields, after the :obj:`scheduler` step (if any), :obj:`(epoch, what
+    train returned, the solver calls of its last step (see
+    :func:`solver_calls`), its wall-clock seconds)`."""
+    for epoch in range(1, epochs + 1):
+        start = time.perf_counter()
+        stats = train(epoch)
+        calls = solver_calls(diagnostics)  # last step
+        seconds = time.perf_counter() - start
+        if scheduler is not None:
+            scheduler.step()
+        yield epoch, stats, calls, seconds
+
+
 def seed_everything(seed: int) -> None:
     r"""Seeds Python, numpy and torch."""
     random.seed(seed)
@@ -702,9 +734,35 @@ def first_batch(dataset: Any, num: int,
                                 follow_batch=follow_batch)))
 
 
-def save_state_dict(model: torch.nn.Module, path: str) -> None:
+def plot_first_tours(model: torch.nn.Module, dataset: Any, path: str,
+                     num: int,
+                     forward: Callable[[torch.nn.Module, Any], torch.Tensor],
+                     points: Callable[[Any], torch.Tensor],
+                     titles: Callable[[torch.Tensor, Any], List[str]],
+                     **kwargs: Any) -> Optional[str]:
+    r"""Plots the predicted (red) and optimal (grey) tours of the first
+    :obj:`num` examples of :obj:`dataset` (:func:`first_batch`) with
+    :func:`~pyg_identity.utils.plot_tours` into :obj:`path`: the tours
+    :obj:`y = forward(model, data)` (in evaluation mode), the nodes at
+    :obj:`points(data)`, one panel title per graph from :obj:`titles(y,
+    data)`, and :obj:`**kwargs` for :func:`plot_tours`. Returns the path, or
+    :obj:`None` (nothing plotted) if :obj:`num <= 0`."""
+    from pyg_identity.utils.plot import plot_tours
+    if num <= 0:
+        return None
+    data = first_batch(dataset, num)
+    with evaluating(model):
+        y = forward(model, data)
+    return plot_tours(points(data), data.edge_index, y, data.y, data.ptr,
+                      path, titles=titles(y, data), **kwargs)
+
+
+def save_state_dict(model: torch.nn.Module, path: Optional[str]) -> None:
     r"""Saves :obj:`model.state_dict()` to :obj:`path` (its folder created),
-    floating-point tensors as float32, everything on the CPU."""
+    floating-point tensors as float32, everything on the CPU; nothing
+    without a :obj:`path` (:obj:`--save` not given)."""
+    if not path:
+        return
     os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
     torch.save({k: v.detach().float().cpu() if v.is_floating_point() else
                 v.detach().cpu() for k, v in model.state_dict().items()},

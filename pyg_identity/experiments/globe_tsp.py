@@ -35,7 +35,6 @@ writes.
 import argparse
 import math
 import os
-import time
 from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple
 
 import torch
@@ -48,7 +47,6 @@ from pyg_identity import edge_batch
 from pyg_identity.datasets.globe_tsp import GlobeTSP, capital_positions
 from pyg_identity.experiments._common import (
     CollapseMonitor,
-    Distributed,
     EpochNorm,
     RunLogger,
     _non_negative,
@@ -60,20 +58,19 @@ from pyg_identity.experiments._common import (
     base_parser,
     describe,
     evaluating,
-    first_batch,
     gradient_kwargs,
     lr_scheduler,
     mean_graph_norm,
     noise_for_epoch,
+    plot_first_tours,
     root_help,
     save_state_dict,
-    seed_everything,
-    solver_calls,
+    start_run,
+    timed_epochs,
     tour_loss,
     train_epoch,
 )
 from pyg_identity.models.globe_tsp import GlobeTSPNet
-from pyg_identity.utils.plot import plot_tours
 
 # Table 6: test accuracy (%) of TSP(k) with noise alpha in the first half.
 TABLE6 = {
@@ -208,13 +205,17 @@ def evaluate(model: torch.nn.Module, dataset: Any,
     return _test(model, DataLoader(dataset, batch_size=batch_size))['acc']
 
 
+def _forward(model: torch.nn.Module, data: Batch) -> Tensor:
+    return model(data.x, data.edge_index, data.batch, data.num_graphs)
+
+
 @torch.no_grad()
 def _test(model: torch.nn.Module, loader: DataLoader) -> Dict[str, float]:
     correct: List[Tensor] = []
     loss = 0.0
     with evaluating(model):
         for data in loader:
-            y = model(data.x, data.edge_index, data.batch, data.num_graphs)
+            y = _forward(model, data)
             loss += float(tour_loss(y, data)) * data.num_graphs
             correct.append(full_tour(y, data))
     n = sum(c.numel() for c in correct)
@@ -226,24 +227,22 @@ def _plot(model: torch.nn.Module, dataset: Any, path: str,
           num: int = 4) -> Optional[str]:
     # The predicted (red) and optimal (grey) tours of the first `num` test
     # examples over the capitals (longitude, latitude).
-    if num <= 0:
-        return None
-    data = first_batch(dataset, num)
-    with evaluating(model):
-        y = model(data.x, data.edge_index, data.batch, data.num_graphs)
-    ok = full_tour(y, data)
-    lon = torch.rad2deg(torch.atan2(data.pos[:, 1], data.pos[:, 0]))
-    lat = torch.rad2deg(torch.asin(data.pos[:, 2].clamp(-1, 1)))
-    sizes = data.ptr.diff().tolist()
-    titles = [f'k={n}, ' + ('optimal' if bool(ok[g]) else 'not optimal')
-              for g, n in enumerate(sizes)]
-    return plot_tours(torch.stack([lon, lat], dim=-1), data.edge_index, y,
-                      data.y, data.ptr, path, titles=titles,
-                      suptitle='globe_tsp: predicted vs optimal tours '
-                      'through the capitals of test examples',
-                      xlim=(-180, 180), ylim=(-90, 90),
-                      xlabel='longitude (°)', ylabel='latitude (°)',
-                      ticks=True, panel_size=(4.0, 2.9))
+    def lon_lat(data: Batch) -> Tensor:
+        lon = torch.rad2deg(torch.atan2(data.pos[:, 1], data.pos[:, 0]))
+        lat = torch.rad2deg(torch.asin(data.pos[:, 2].clamp(-1, 1)))
+        return torch.stack([lon, lat], dim=-1)
+
+    def titles(y: Tensor, data: Batch) -> List[str]:
+        ok = full_tour(y, data)
+        return [f'k={n}, ' + ('optimal' if bool(ok[g]) else 'not optimal')
+                for g, n in enumerate(data.ptr.diff().tolist())]
+
+    return plot_first_tours(
+        model, dataset, path, num, _forward, lon_lat, titles,
+        suptitle='globe_tsp: predicted vs optimal tours through the '
+        'capitals of test examples', xlim=(-180, 180), ylim=(-90, 90),
+        xlabel='longitude (°)', ylabel='latitude (°)', ticks=True,
+        panel_size=(4.0, 2.9))
 
 
 def main(argv: Optional[Sequence[str]] = None) -> Dict[str, Any]:
@@ -256,12 +255,7 @@ def main(argv: Optional[Sequence[str]] = None) -> Dict[str, Any]:
         args.num_plots = min(args.num_plots, 2)
         if args.num_workers is None:
             args.num_workers = 0
-    if args.noise_epochs is None:
-        args.noise_epochs = args.epochs // 2
-    if args.threads is not None:
-        torch.set_num_threads(args.threads)
-    ddp = Distributed()
-    seed_everything(args.seed)
+    ddp = start_run(args, noise_epochs=args.epochs // 2)  # as the paper
 
     # Data: rank 0 generates the splits first, the other ranks then load them.
     kwargs = dict(num_train=args.num_train, num_test=args.num_test,
@@ -339,13 +333,9 @@ def main(argv: Optional[Sequence[str]] = None) -> Dict[str, Any]:
     # true ones: a norm far below the true norm is a collapse too.
     monitor = CollapseMonitor(reference=true_norm if true_norm > 0 else None)
     epoch_times: List[float] = []
-    for epoch in range(1, args.epochs + 1):
-        start = time.perf_counter()
-        stats = train(epoch)
-        calls = solver_calls(layer.diagnostics)  # last step
-        epoch_times.append(time.perf_counter() - start)
-        if scheduler is not None:
-            scheduler.step()
+    for epoch, stats, calls, seconds in timed_epochs(
+            args.epochs, train, layer.diagnostics, scheduler):
+        epoch_times.append(seconds)
         if logger is not None:
             test_stats = _test(model, test_loader)
             emb = embedding_stats(model, train_dataset.flags)
@@ -364,8 +354,7 @@ def main(argv: Optional[Sequence[str]] = None) -> Dict[str, Any]:
     ddp.end_training(model, args.save_ranks)
     result: Dict[str, Any] = {}
     if logger is not None:
-        if args.save is not None:
-            save_state_dict(model, args.save)
+        save_state_dict(model, args.save)
         final = _test(model, test_loader)
         _plot(model, test_dataset, os.path.join(logger.out, 'tours.png'),
               args.num_plots)

@@ -44,7 +44,6 @@ from torch_geometric.loader import DataLoader
 
 from pyg_identity.experiments._common import (
     CollapseMonitor,
-    Distributed,
     EpochNorm,
     RunLogger,
     _non_negative,
@@ -64,8 +63,8 @@ from pyg_identity.experiments._common import (
     noise_for_epoch,
     save_figure,
     save_state_dict,
-    seed_everything,
     solver_calls,
+    start_run,
     train_epoch,
 )
 from pyg_identity.models.keypoint_matcher import (
@@ -470,10 +469,7 @@ def main(argv: Optional[List[str]] = None) -> Dict[str, Any]:
     if args.tiny:
         args.epochs = min(args.epochs, TINY['epochs'])
         args.hidden_channels = min(args.hidden_channels, TINY['hidden'])
-    ddp = Distributed()
-    seed_everything(args.seed)
-    if args.threads:
-        torch.set_num_threads(args.threads)
+    ddp = start_run(args)
 
     # Rank 0 generates the data first, the other ranks then load them.
     with ddp.main_first():
@@ -540,8 +536,7 @@ def main(argv: Optional[List[str]] = None) -> Dict[str, Any]:
                                                     'matchings.png'))
     except ImportError as e:  # pragma: no cover - matplotlib missing
         print(f'no matching plot: {e}')
-    if args.save:
-        save_state_dict(model, args.save)
+    save_state_dict(model, args.save)
     result = logger.finish(
         plots=['loss', 'train_acc_pct', 'test_acc_pct', 'test_f1_pct',
                'cost_norm'],

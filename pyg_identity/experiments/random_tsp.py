@@ -19,7 +19,6 @@ instances per step and solves its own TSPs; rank 0 evaluates and writes.
 """
 import argparse
 import os
-import time
 from typing import Any, Dict, List, Optional, Sequence, Tuple
 
 import torch
@@ -32,7 +31,6 @@ from pyg_identity import edge_batch
 from pyg_identity.datasets.random_tsp import RandomTSP
 from pyg_identity.experiments._common import (
     CollapseMonitor,
-    Distributed,
     EpochNorm,
     RunLogger,
     _positive_int,
@@ -44,20 +42,19 @@ from pyg_identity.experiments._common import (
     base_parser,
     describe,
     evaluating,
-    first_batch,
     gradient_kwargs,
     lr_scheduler,
     mean_graph_norm,
     noise_for_epoch,
+    plot_first_tours,
     root_help,
     save_state_dict,
-    seed_everything,
-    solver_calls,
+    start_run,
+    timed_epochs,
     tour_loss,
     train_epoch,
 )
 from pyg_identity.models.tsp_gnn import TSPEdgeGNN
-from pyg_identity.utils.plot import plot_tours
 
 
 def _nodes(value: str) -> Tuple[int, int]:
@@ -162,20 +159,18 @@ def _plot(model: torch.nn.Module, dataset: Any, path: str,
           num: int = 4) -> Optional[str]:
     # The predicted (red) and optimal (grey) tours of the first `num`
     # instances of `dataset` over their points.
-    if num <= 0:
-        return None
-    data = first_batch(dataset, num)
-    with evaluating(model):
-        y = _forward(model, data)
-    gap, _ = tour_metrics(y, data)
-    # round(...) + 0.0: no '-0.00'
-    titles = [f'n={n}, gap {round(float(gap[g]), 2) + 0.0:.2f}% '
-              '(excess length)'
-              for g, n in enumerate(data.ptr.diff().tolist())]
-    return plot_tours(data.pos, data.edge_index, y, data.y, data.ptr, path,
-                      titles=titles, equal_aspect=True,
-                      suptitle='random_tsp: test instances',
-                      xlabel='x (unit square)', ylabel='y (unit square)')
+    def titles(y: Tensor, data: Batch) -> List[str]:
+        gap, _ = tour_metrics(y, data)
+        # round(...) + 0.0: no '-0.00'
+        return [f'n={n}, gap {round(float(gap[g]), 2) + 0.0:.2f}% '
+                '(excess length)'
+                for g, n in enumerate(data.ptr.diff().tolist())]
+
+    return plot_first_tours(model, dataset, path, num, _forward,
+                            lambda data: data.pos, titles, equal_aspect=True,
+                            suptitle='random_tsp: test instances',
+                            xlabel='x (unit square)',
+                            ylabel='y (unit square)')
 
 
 def main(argv: Optional[Sequence[str]] = None) -> Dict[str, Any]:
@@ -186,13 +181,7 @@ def main(argv: Optional[Sequence[str]] = None) -> Dict[str, Any]:
         args.num_plots = min(args.num_plots, 2)
         if args.num_workers is None:
             args.num_workers = 0
-    if args.noise_epochs is None:
-        args.noise_epochs = args.epochs // 2
-
-    if args.threads is not None:
-        torch.set_num_threads(args.threads)
-    ddp = Distributed()
-    seed_everything(args.seed)
+    ddp = start_run(args, noise_epochs=args.epochs // 2)  # as the paper
 
     # Data: rank 0 generates the splits first, the other ranks then load them.
     def load(split: str) -> RandomTSP:
@@ -246,13 +235,9 @@ def main(argv: Optional[Sequence[str]] = None) -> Dict[str, Any]:
         logger = RunLogger('random_tsp', args, paper={})
     epoch_times: List[float] = []
     result: Dict[str, Any] = {}
-    for epoch in range(1, args.epochs + 1):
-        start = time.perf_counter()
-        stats = train(epoch)
-        calls = solver_calls(layer.diagnostics)  # last step
-        epoch_times.append(time.perf_counter() - start)
-        if scheduler is not None:
-            scheduler.step()
+    for epoch, stats, calls, seconds in timed_epochs(
+            args.epochs, train, layer.diagnostics, scheduler):
+        epoch_times.append(seconds)
         if logger is not None:
             monitor.update(epoch, stats['cost_norm'])
             test_stats = _test(model, test_loader)
@@ -266,8 +251,7 @@ def main(argv: Optional[Sequence[str]] = None) -> Dict[str, Any]:
 
     ddp.end_training(model, args.save_ranks)
     if logger is not None:
-        if args.save is not None:
-            save_state_dict(model, args.save)
+        save_state_dict(model, args.save)
         final = _test(model, test_loader)
         _plot(model, test_dataset, os.path.join(logger.out, 'tours.png'),
               args.num_plots)

@@ -20,7 +20,6 @@ norm of the true cell costs (a collapse shows as the first falling far
 below the second; a warning is printed once)."""
 import argparse
 import os
-import time
 from typing import Any, Dict, List, Optional, Tuple
 
 import torch
@@ -52,7 +51,7 @@ from pyg_identity.experiments._common import (
     save_figure,
     save_state_dict,
     seed_everything,
-    solver_calls,
+    timed_epochs,
     train_epoch,
 )
 from pyg_identity.models.terrain_net import TerrainNet
@@ -233,13 +232,9 @@ def main(argv: Optional[List[str]] = None) -> Dict[str, Any]:
                            progress=not args.quiet and ddp.is_main)
 
     epoch_times = []
-    for epoch in range(1, args.epochs + 1):
-        t = time.perf_counter()
-        loss = train(epoch)
-        calls = solver_calls(model.solver.diagnostics)  # last step
-        epoch_times.append(time.perf_counter() - t)
-        if scheduler is not None:
-            scheduler.step()
+    for epoch, loss, calls, seconds in timed_epochs(
+            args.epochs, train, model.solver.diagnostics, scheduler):
+        epoch_times.append(seconds)
         cost_norm = epoch_norm.pop()
         if logger is not None:
             monitor.update(epoch, cost_norm)
@@ -258,8 +253,7 @@ def main(argv: Optional[List[str]] = None) -> Dict[str, Any]:
         ddp.close()
         return {}
     test = run_test(model, test_loader)
-    if args.save:
-        save_state_dict(model, args.save)
+    save_state_dict(model, args.save)
     plot_paths(model, test_ds, os.path.join(logger.out, 'paths.png'),
                args.num_plots)
     result = logger.finish(

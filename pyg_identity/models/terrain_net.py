@@ -7,7 +7,7 @@ from torch_geometric.typing import OptTensor
 
 from pyg_identity.nn.functional.settings import GradientSettings
 from pyg_identity.nn.shortest_path import IdentityShortestPath
-from pyg_identity.utils._checks import check_positive
+from pyg_identity.utils._checks import check_non_negative, check_positive
 from pyg_identity.utils.grid import grid_edge_index
 
 
@@ -133,10 +133,7 @@ class TerrainNet(torch.nn.Module):
                              f"{grid_size})")
         check_positive(in_channels, 'in_channels')
         check_positive(hidden_channels, 'hidden_channels')
-        if (isinstance(num_blocks, bool) or not isinstance(num_blocks, int)
-                or num_blocks < 0):
-            raise ValueError(f"'num_blocks' must be a non-negative integer "
-                             f"(got {num_blocks!r})")
+        check_non_negative(num_blocks, 'num_blocks')
         settings = GradientSettings.resolve(settings, kwargs,
                                             projection=None)
         if settings.projection in ('mean', 'std'):

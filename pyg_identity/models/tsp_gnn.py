@@ -11,7 +11,7 @@ from torch_geometric.typing import OptTensor
 from pyg_identity.nn.edge_cost import EdgeCost
 from pyg_identity.nn.functional.settings import GradientSettings
 from pyg_identity.nn.tsp import IdentityTSP
-from pyg_identity.utils._checks import check_positive
+from pyg_identity.utils._checks import check_non_negative, check_positive
 
 
 class TSPEdgeGNN(torch.nn.Module):
@@ -88,10 +88,7 @@ class TSPEdgeGNN(torch.nn.Module):
         super().__init__()
         check_positive(in_channels, 'in_channels')
         check_positive(hidden_channels, 'hidden_channels')
-        if isinstance(num_layers, bool) or not isinstance(
-                num_layers, int) or num_layers < 0:
-            raise ValueError(f"'num_layers' must be a non-negative integer "
-                             f"(got {num_layers!r})")
+        check_non_negative(num_layers, 'num_layers')
         if edge_dim is not None and (isinstance(edge_dim, bool) or
                                      not isinstance(edge_dim, int)
                                      or edge_dim < 1):

@@ -1,4 +1,4 @@
-from typing import Any, Generic, Optional, TypeVar, overload
+from typing import Any, Callable, Generic, Optional, TypeVar, overload
 
 import torch
 
@@ -32,6 +32,44 @@ class _Setting(Generic[T]):
 
     def __set__(self, obj: 'SolverLayer', value: T) -> None:
         obj._set(**{self.field: value})
+
+
+def check_bool(value: Any, name: str) -> bool:
+    r"""Returns :obj:`value` if it is a :class:`bool`, else raises a
+    :class:`ValueError` naming :obj:`name`."""
+    if not isinstance(value, bool):
+        raise ValueError(f"'{name}' must be a bool (got {value!r})")
+    return value
+
+
+class Option(Generic[T]):
+    r"""A layer option as an attribute validated on assignment:
+    :obj:`check(layer, value)` raises a :class:`ValueError` naming the
+    option or returns the value to store (in :obj:`layer._<name>`); the
+    layer is passed for the checks that depend on its other options."""
+    def __init__(self, check: Callable[[Any, Any], T], doc: str) -> None:
+        self.check = check
+        self.__doc__ = doc
+        self.attr = ''
+
+    def __set_name__(self, owner: Any, name: str) -> None:
+        self.attr = f'_{name}'
+
+    @overload
+    def __get__(self, obj: None, owner: Any) -> 'Option[T]':
+        ...
+
+    @overload
+    def __get__(self, obj: Any, owner: Any) -> T:
+        ...
+
+    def __get__(self, obj: Any, owner: Any) -> Any:
+        if obj is None:
+            return self
+        return getattr(obj, self.attr)
+
+    def __set__(self, obj: Any, value: Any) -> None:
+        setattr(obj, self.attr, self.check(obj, value))
 
 
 class SolverLayer(torch.nn.Module):

@@ -3,7 +3,7 @@ from typing import Any, Optional, Tuple
 from torch import Tensor
 from torch_geometric.typing import OptTensor
 
-from pyg_identity.nn._base import SolverLayer
+from pyg_identity.nn._base import Option, SolverLayer
 from pyg_identity.nn._pool_options import PoolOptions
 from pyg_identity.nn.functional.graph_matching import graph_matching
 from pyg_identity.nn.functional.settings import GradientSettings
@@ -11,6 +11,16 @@ from pyg_identity.solvers.quadratic_assignment import (
     QAP_SOLVERS,
     _check_solver,
 )
+
+
+def _check_layer_solver(layer: Any, value: str) -> str:
+    _check_solver(value, 1)
+    return value
+
+
+def _check_max_iter(layer: Any, value: int) -> int:
+    _check_solver(QAP_SOLVERS[0], value)
+    return value
 
 
 class IdentityGraphMatching(PoolOptions, SolverLayer):
@@ -103,25 +113,9 @@ class IdentityGraphMatching(PoolOptions, SolverLayer):
         self.num_workers = num_workers
         self.timeout = timeout
 
-    @property
-    def solver(self) -> str:
-        r"""The QAP heuristic."""
-        return self._solver
-
-    @solver.setter
-    def solver(self, value: str) -> None:
-        _check_solver(value, 1)
-        self._solver = value
-
-    @property
-    def max_iter(self) -> int:
-        r"""The iterations of the heuristic."""
-        return self._max_iter
-
-    @max_iter.setter
-    def max_iter(self, value: int) -> None:
-        _check_solver(QAP_SOLVERS[0], value)
-        self._max_iter = value
+    solver = Option[str](_check_layer_solver, r"""The QAP heuristic.""")
+    max_iter = Option[int](_check_max_iter,
+                           r"""The iterations of the heuristic.""")
 
     def forward(
         self,

@@ -4,7 +4,7 @@ from torch import Tensor
 from torch_geometric.data.data import BaseData
 from torch_geometric.typing import OptTensor
 
-from pyg_identity.nn._base import SolverLayer
+from pyg_identity.nn._base import Option, SolverLayer
 from pyg_identity.nn._pool_options import PoolOptions
 from pyg_identity.nn.functional.matching import matching
 from pyg_identity.nn.functional.pairs import (
@@ -29,6 +29,25 @@ from pyg_identity.solvers.linear_assignment import (
 FORWARD_ORDER = ('x_s, x_t, batch_s, batch_t, num_nodes_s, num_nodes_t, '
                  'num_graphs; cost=, edge_index=, batch=, n1= and n2= by '
                  'keyword')
+
+
+def _check_similarity(layer: Any, value: str) -> str:
+    if value not in SIMILARITIES:
+        raise ValueError(f"'similarity' must be 'dot' or 'cosine' (got "
+                         f"{value!r})")
+    return value
+
+
+def _check_layer_unmatch_cost(layer: 'IdentityMatching',
+                              value: Optional[float]) -> Optional[float]:
+    u = _check_unmatch_cost(value)
+    _check_projection_for_partial(layer.projection, u)
+    return u
+
+
+def _check_layer_method(layer: 'IdentityMatching', value: str) -> str:
+    _check_solver(layer.solver, _check_method(value))
+    return value
 
 
 class IdentityMatching(PoolOptions, SolverLayer):
@@ -158,47 +177,16 @@ class IdentityMatching(PoolOptions, SolverLayer):
         self.num_workers = num_workers
         self.timeout = timeout
 
-    @property
-    def similarity(self) -> str:
-        r""":obj:`"dot"` or :obj:`"cosine"`."""
-        return self._similarity
-
-    @similarity.setter
-    def similarity(self, value: str) -> None:
-        if value not in SIMILARITIES:
-            raise ValueError(f"'similarity' must be 'dot' or 'cosine' (got "
-                             f"{value!r})")
-        self._similarity = value
-
-    @property
-    def unmatch_cost(self) -> Optional[float]:
-        r"""The cost of leaving a node unmatched, or :obj:`None`."""
-        return self._unmatch_cost
-
-    @unmatch_cost.setter
-    def unmatch_cost(self, value: Optional[float]) -> None:
-        u = _check_unmatch_cost(value)
-        _check_projection_for_partial(self.projection, u)
-        self._unmatch_cost = u
-
-    @property
-    def method(self) -> str:
-        r""":obj:`"auto"`, :obj:`"dense"` or :obj:`"sparse"`."""
-        return self._method
-
-    @method.setter
-    def method(self, value: str) -> None:
-        _check_solver(self._solver, _check_method(value))
-        self._method = value
-
-    @property
-    def solver(self) -> str:
-        r""":obj:`"scipy"` or :obj:`"pygmtools"`."""
-        return self._solver
-
-    @solver.setter
-    def solver(self, value: str) -> None:
-        self._solver = _check_solver(value, self.method)
+    similarity = Option[str](_check_similarity,
+                             r""":obj:`"dot"` or :obj:`"cosine"`.""")
+    unmatch_cost = Option[Optional[float]](_check_layer_unmatch_cost, r"""The
+        cost of leaving a node unmatched, or :obj:`None`.""")
+    method = Option[str](
+        _check_layer_method,
+        r""":obj:`"auto"`, :obj:`"dense"` or :obj:`"sparse"`.""")
+    solver = Option[str](
+        lambda layer, value: _check_solver(value, layer.method),
+        r""":obj:`"scipy"` or :obj:`"pygmtools"`.""")
 
     def forward(
         self,
@@ -288,11 +276,17 @@ class IdentityMatching(PoolOptions, SolverLayer):
                 raise ValueError("'x_s' and 'x_t' are required without "
                                  "'cost'")
             _check_features(x_s, x_t, FORWARD_ORDER)
-            for name, n, given in (('num_nodes_s', x_s.size(0), num_nodes_s),
-                                   ('num_nodes_t', x_t.size(0), num_nodes_t)):
+            for side, n, given, vec in (('s', x_s.size(0), num_nodes_s,
+                                         batch_s),
+                                        ('t', x_t.size(0), num_nodes_t,
+                                         batch_t)):
                 if given is not None and given != n:
-                    raise ValueError(f"'{name}' ({given}) does not match "
-                                     f"the embeddings ({n} nodes)")
+                    raise ValueError(f"'num_nodes_{side}' ({given}) does not "
+                                     f"match the embeddings ({n} nodes)")
+                if vec is not None and vec.numel() != n:
+                    raise ValueError(f"'batch_{side}' must have one entry "
+                                     f"per row of 'x_{side}' ({n}), got "
+                                     f"{vec.numel()} entries")
             num_nodes_s, num_nodes_t = x_s.size(0), x_t.size(0)
             ei = edge_index
             if ei is None:

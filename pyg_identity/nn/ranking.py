@@ -3,7 +3,7 @@ from typing import Any, Optional
 from torch import Tensor
 from torch_geometric.typing import OptTensor
 
-from pyg_identity.nn._base import SolverLayer
+from pyg_identity.nn._base import Option, SolverLayer, check_bool
 from pyg_identity.nn.functional.ranking import (
     identity_recall_loss,
     ranking,
@@ -71,19 +71,11 @@ class IdentityRanking(SolverLayer):
         **kwargs: Any,
     ) -> None:
         super().__init__(settings, **kwargs)
-        self._normalize: bool = False
         self.normalize = normalize
 
-    @property
-    def normalize(self) -> bool:
-        r"""Whether the ranks are divided by the group size (assignable)."""
-        return self._normalize
-
-    @normalize.setter
-    def normalize(self, value: bool) -> None:
-        if not isinstance(value, bool):
-            raise ValueError(f"'normalize' must be a bool (got {value!r})")
-        self._normalize = value
+    normalize = Option[bool](
+        lambda _, value: check_bool(value, 'normalize'), r"""Whether the
+        ranks are divided by the group size (assignable).""")
 
     def forward(self, cost: Tensor, batch: OptTensor = None,
                 num_graphs: Optional[int] = None) -> Tensor:

@@ -3,7 +3,7 @@ from typing import Any, Optional
 from torch import Tensor
 from torch_geometric.typing import OptTensor
 
-from pyg_identity.nn._base import SolverLayer
+from pyg_identity.nn._base import Option, SolverLayer, check_bool
 from pyg_identity.nn._pool_options import WorkerOptions
 from pyg_identity.nn.functional.settings import GradientSettings
 from pyg_identity.nn.functional.shortest_path import (
@@ -11,12 +11,6 @@ from pyg_identity.nn.functional.shortest_path import (
     vertex_shortest_path,
 )
 from pyg_identity.solvers.shortest_path import Terminal, _check_negative_costs
-
-
-def _check_bool(value: Any, name: str) -> bool:
-    if not isinstance(value, bool):
-        raise ValueError(f"'{name}' must be a bool (got {value!r})")
-    return value
 
 
 class IdentityShortestPath(WorkerOptions, SolverLayer):
@@ -133,32 +127,15 @@ class IdentityShortestPath(WorkerOptions, SolverLayer):
         self.negative_costs = negative_costs
         self.num_workers = num_workers
 
-    @property
-    def directed(self) -> bool:
-        r"""Whether edges are one-way (assignable, validated)."""
-        return self._directed
-
-    @directed.setter
-    def directed(self, value: bool) -> None:
-        self._directed = _check_bool(value, 'directed')
-
-    @property
-    def vertex_costs(self) -> bool:
-        r"""Whether costs live on the nodes (assignable, validated)."""
-        return self._vertex_costs
-
-    @vertex_costs.setter
-    def vertex_costs(self, value: bool) -> None:
-        self._vertex_costs = _check_bool(value, 'vertex_costs')
-
-    @property
-    def negative_costs(self) -> str:
-        r""":obj:`"raise"` or :obj:`"clamp"` (assignable, validated)."""
-        return self._negative_costs
-
-    @negative_costs.setter
-    def negative_costs(self, value: str) -> None:
-        self._negative_costs = _check_negative_costs(value)
+    directed = Option[bool](
+        lambda _, value: check_bool(value, 'directed'), r"""Whether edges
+        are one-way (assignable, validated).""")
+    vertex_costs = Option[bool](
+        lambda _, value: check_bool(value, 'vertex_costs'), r"""Whether
+        costs live on the nodes (assignable, validated).""")
+    negative_costs = Option[str](
+        lambda _, value: _check_negative_costs(value), r""":obj:`"raise"` or
+        :obj:`"clamp"` (assignable, validated).""")
 
     def forward(
         self,

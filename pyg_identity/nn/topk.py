@@ -1,12 +1,12 @@
-from numbers import Integral
 from typing import Any, Optional, Union
 
 from torch import Tensor
 from torch_geometric.typing import OptTensor
 
-from pyg_identity.nn._base import SolverLayer
+from pyg_identity.nn._base import Option, SolverLayer
 from pyg_identity.nn.functional.settings import GradientSettings
 from pyg_identity.nn.functional.topk import topk
+from pyg_identity.utils._checks import check_non_negative
 
 
 class IdentityTopK(SolverLayer):
@@ -67,21 +67,11 @@ class IdentityTopK(SolverLayer):
         **kwargs: Any,
     ) -> None:
         super().__init__(settings, **kwargs)
-        self._k: int = 0
         self.k = k
 
-    @property
-    def k(self) -> int:
-        r"""The number of selected entries per group (assignable)."""
-        return self._k
-
-    @k.setter
-    def k(self, value: int) -> None:
-        if not isinstance(value, Integral) or isinstance(value, bool) or (
-                value < 0):
-            raise ValueError(f"'k' must be a non-negative integer (got "
-                             f"{value!r})")
-        self._k = int(value)
+    k = Option[int](lambda _, value: check_non_negative(value, 'k'),
+                    r"""The number of selected entries per group
+        (assignable).""")
 
     def forward(self, cost: Tensor, batch: OptTensor = None,
                 num_graphs: Optional[int] = None, *,

@@ -3,11 +3,27 @@ from typing import Any, Optional
 from torch import Tensor
 from torch_geometric.typing import OptTensor
 
-from pyg_identity.nn._base import SolverLayer
+from pyg_identity.nn._base import Option, SolverLayer
 from pyg_identity.nn._pool_options import PoolOptions
 from pyg_identity.nn.functional.settings import GradientSettings
 from pyg_identity.nn.functional.tsp import tsp
 from pyg_identity.solvers.tsp import _check_options
+
+
+# Each option is checked with the layer's other two (see _check_options).
+def _check_solver(layer: 'IdentityTSP', value: str) -> str:
+    _check_options(value, layer.runs, layer.lkh_executable)
+    return value
+
+
+def _check_runs(layer: 'IdentityTSP', value: int) -> int:
+    _check_options(layer.solver, value, layer.lkh_executable)
+    return int(value)
+
+
+def _check_lkh_executable(layer: 'IdentityTSP', value: str) -> str:
+    _check_options(layer.solver, layer.runs, value)
+    return value
 
 
 class IdentityTSP(PoolOptions, SolverLayer):
@@ -101,36 +117,12 @@ class IdentityTSP(PoolOptions, SolverLayer):
         self.num_workers = num_workers
         self.timeout = timeout
 
-    @property
-    def solver(self) -> str:
-        r"""The TSP solver: :obj:`"elkai"`, :obj:`"exact"` or
-        :obj:`"lkh"`."""
-        return self._solver
-
-    @solver.setter
-    def solver(self, value: str) -> None:
-        _check_options(value, self._runs, self._lkh_executable)
-        self._solver = value
-
-    @property
-    def runs(self) -> int:
-        r"""The number of LKH runs per graph."""
-        return self._runs
-
-    @runs.setter
-    def runs(self, value: int) -> None:
-        _check_options(self._solver, value, self._lkh_executable)
-        self._runs = int(value)
-
-    @property
-    def lkh_executable(self) -> str:
-        r"""The LKH-3 executable for :obj:`solver="lkh"`."""
-        return self._lkh_executable
-
-    @lkh_executable.setter
-    def lkh_executable(self, value: str) -> None:
-        _check_options(self._solver, self._runs, value)
-        self._lkh_executable = value
+    solver = Option[str](_check_solver, r"""The TSP solver:
+        :obj:`"elkai"`, :obj:`"exact"` or :obj:`"lkh"`.""")
+    runs = Option[int](_check_runs,
+                       r"""The number of LKH runs per graph.""")
+    lkh_executable = Option[str](_check_lkh_executable, r"""The LKH-3
+        executable for :obj:`solver="lkh"`.""")
 
     def forward(
         self,

@@ -2,11 +2,15 @@ r"""What a misplaced tensor looks like, for the argument checks of every
 solver family: one classifier of tensors by dtype and shape, read through
 a family's own nouns (its arguments differ: edge costs and
 :obj:`edge_index` for the graph solvers, scores and boolean labels for
-ranking)."""
-from typing import Any, Mapping, Optional
+ranking); and the node count of a batch (:func:`count_nodes`), for every
+solver that takes a batch vector and a number of nodes."""
+from typing import Any, Mapping, Optional, Sequence
 
 import torch
 from torch import Tensor
+from torch_geometric.typing import OptTensor
+
+from pyg_identity.utils._checks import check_non_negative
 
 
 def _kinds(value: Tensor) -> tuple:
@@ -40,3 +44,31 @@ def looks_like(value: Any, nouns: Mapping[str, str],
         if kind in nouns:
             return f'this looks like {nouns[kind]} — the order is {order}'
     return None
+
+
+def count_nodes(batch: OptTensor, num_nodes: Optional[int], *index: Tensor,
+                extra: Sequence[int] = (), name: str = 'num_nodes',
+                batch_name: str = 'batch') -> int:
+    r"""The number of nodes of a batch: :obj:`batch.numel()`, else
+    :obj:`num_nodes`, else one more than the largest entry of the
+    :obj:`index` tensors and of :obj:`extra` (:obj:`0` if there is none).
+
+    Raises a :class:`ValueError` naming the argument if :obj:`num_nodes` is
+    not a non-negative integer, :obj:`batch` is not one-dimensional, or the
+    two disagree; :obj:`name` and :obj:`batch_name` are the names of the
+    two arguments in the messages (e.g. :obj:`'num_nodes_s'` and
+    :obj:`'batch_s'`)."""
+    num_nodes = check_non_negative(num_nodes, name, allow_none=True)
+    if batch is not None:
+        if not isinstance(batch, Tensor) or batch.dim() != 1:
+            raise ValueError(f"'{batch_name}' must be a one-dimensional "
+                             f"tensor (got "
+                             f"{getattr(batch, 'shape', type(batch))})")
+        if num_nodes is not None and num_nodes != batch.numel():
+            raise ValueError(f"'{name}' ({num_nodes}) does not match the "
+                             f"size of '{batch_name}' ({batch.numel()})")
+        return batch.numel()
+    if num_nodes is not None:
+        return num_nodes
+    tops = [int(i.max()) + 1 for i in index if i.numel()]
+    return max([0, *tops, *[v + 1 for v in extra]])

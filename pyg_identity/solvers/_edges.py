@@ -9,7 +9,7 @@ import torch
 from torch import Tensor
 from torch_geometric.typing import OptTensor
 
-from pyg_identity.solvers._checks import looks_like
+from pyg_identity.solvers._checks import count_nodes, looks_like
 
 ORDER = 'cost, edge_index, batch, num_nodes, num_graphs'
 NOUNS = {
@@ -66,7 +66,7 @@ def check_edge_inputs(cost: Any, edge_index: Any, batch: OptTensor,
             or batch.is_complex() or batch.dtype == torch.bool):
         raise ValueError(f"'batch' must be an integer tensor (got "
                          f"{_kind(batch)}{_looks_like(batch)})")
-    return infer_num_nodes(edge_index, batch, num_nodes)
+    return count_nodes(batch, num_nodes, edge_index)
 
 
 def check_finite_cost(cost: Tensor) -> None:
@@ -102,29 +102,5 @@ def check_graph_arrays(cost: Any, edge_index: Any, num_nodes: int, *,
     return edge_index, cost
 
 
-__all__ = ['check_edge_inputs', 'check_finite_cost', 'check_graph_arrays',
-           'infer_num_nodes']
+__all__ = ['check_edge_inputs', 'check_finite_cost', 'check_graph_arrays']
 
-
-def infer_num_nodes(edge_index: Tensor, batch: OptTensor,
-                    num_nodes: Optional[int], *extra: int) -> int:
-    r"""The number of nodes: :obj:`batch.numel()`, else :obj:`num_nodes`,
-    else one more than the largest node index in :obj:`edge_index` and
-    :obj:`extra`."""
-    if num_nodes is not None and (isinstance(num_nodes, bool)
-                                  or not isinstance(num_nodes, int)
-                                  or num_nodes < 0):
-        raise ValueError(f"'num_nodes' must be a non-negative integer (got "
-                         f"{num_nodes!r})")
-    if batch is not None:
-        if not isinstance(batch, Tensor) or batch.dim() != 1:
-            raise ValueError(f"'batch' must be a one-dimensional tensor (got "
-                             f"{getattr(batch, 'shape', type(batch))})")
-        if num_nodes is not None and num_nodes != batch.numel():
-            raise ValueError(f"'num_nodes' ({num_nodes}) does not match the "
-                             f"size of 'batch' ({batch.numel()})")
-        return batch.numel()
-    if num_nodes is not None:
-        return num_nodes
-    top = int(edge_index.max()) + 1 if edge_index.numel() else 0
-    return max([top, *[v + 1 for v in extra]])

@@ -44,6 +44,7 @@ import torch
 from torch import Tensor
 from torch_geometric.typing import OptTensor
 
+from pyg_identity.solvers._checks import count_nodes
 from pyg_identity.solvers._dispatch import (
     DenseBlocks,
     GraphBlocks,
@@ -54,6 +55,7 @@ from pyg_identity.solvers._dispatch import (
     pair_blocks,
     split_pairs,
 )
+from pyg_identity.utils._checks import check_non_negative
 
 METHODS = ('auto', 'dense', 'sparse')
 
@@ -106,20 +108,29 @@ def _check_float(src: Any, name: str, order: str = ORDER) -> None:
                      f"{getattr(src, 'dtype', type(src))}{hint})")
 
 
+def _check_integer(src: Any, name: str, order: str = ORDER,
+                   dtypes: Optional[Sequence[torch.dtype]] = None) -> None:
+    r"""Raises a :class:`ValueError` unless :obj:`src` is an integer tensor
+    (of one of :obj:`dtypes`, if given); a floating point tensor gets told
+    what it looks like."""
+    if _is_index(src) if dtypes is None else (
+            isinstance(src, Tensor) and src.dtype in dtypes):
+        return
+    hint = ''
+    if isinstance(src, Tensor) and src.is_floating_point():
+        hint = f'; this looks like {_looks_like(src)} — the order is {order}'
+    raise ValueError(f"'{name}' must be an integer tensor (got "
+                     f"{getattr(src, 'dtype', type(src))}{hint})")
+
+
 def _check_index(src: OptTensor, name: str, dim: int = 1,
                  order: str = ORDER) -> None:
     r"""Raises a :class:`ValueError` unless :obj:`src` is :obj:`None` or an
-    integer tensor with :obj:`dim` dimensions; a floating point tensor gets
-    told what it looks like."""
+    integer tensor with :obj:`dim` dimensions (see
+    :func:`_check_integer`)."""
     if src is None:
         return
-    if not _is_index(src):
-        hint = ''
-        if isinstance(src, Tensor) and src.is_floating_point():
-            hint = (f'; this looks like {_looks_like(src)} — the order is '
-                    f'{order}')
-        raise ValueError(f"'{name}' must be an integer tensor (got "
-                         f"{getattr(src, 'dtype', type(src))}{hint})")
+    _check_integer(src, name, order)
     if src.dim() != dim:
         raise ValueError(f"'{name}' must be {dim}-dimensional (got shape "
                          f"{list(src.size())})")
@@ -723,23 +734,12 @@ def _solve_plan(
 
 def _side_nodes(batch: OptTensor, num_nodes: Optional[int], row: int,
                 edge_index: OptTensor, side: str) -> int:
-    if num_nodes is not None and (isinstance(num_nodes, bool)
-                                  or not isinstance(num_nodes, int)
-                                  or num_nodes < 0):
-        raise ValueError(f"'num_nodes_{side}' must be a non-negative "
-                         f"integer (got {num_nodes!r})")
-    if batch is not None:
-        if num_nodes is not None and num_nodes != batch.numel():
-            raise ValueError(f"'batch_{side}' must have one entry per "
-                             f"{side} node ({num_nodes}), got "
-                             f"{batch.numel()} entries")
-        return batch.numel()
-    if num_nodes is not None:
-        return num_nodes
-    if edge_index is not None:  # PyG's `maybe_num_nodes`.
-        return int(edge_index[row].max()) + 1 if edge_index.numel() else 0
-    raise ValueError(f"'batch_{side}' or 'num_nodes_{side}' is required "
-                     f"(got neither)")
+    if batch is None and num_nodes is None and edge_index is None:
+        raise ValueError(f"'batch_{side}' or 'num_nodes_{side}' is required "
+                         f"(got neither)")
+    index = () if edge_index is None else (edge_index[row], )
+    return count_nodes(batch, num_nodes, *index, name=f'num_nodes_{side}',
+                       batch_name=f'batch_{side}')
 
 
 def _pair_batch(
@@ -771,10 +771,8 @@ def _pair_batch(
                              f"numbers of pairs ({b_s} and {b_t}); pass "
                              f"'num_graphs' if trailing graphs are empty")
         num_graphs = b_s
-    elif (isinstance(num_graphs, bool) or not isinstance(num_graphs, int)
-          or num_graphs < 0):
-        raise ValueError(f"'num_graphs' must be a non-negative integer (got "
-                         f"{num_graphs!r})")
+    else:
+        num_graphs = check_non_negative(num_graphs, 'num_graphs')
     if batch_s is None and num_graphs != 1:
         raise ValueError(f"'batch_s' is required for {num_graphs} pairs")
     if batch_t is None and num_graphs != 1:

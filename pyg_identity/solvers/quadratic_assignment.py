@@ -31,6 +31,7 @@ import torch
 from torch import Tensor
 from torch_geometric.typing import OptTensor
 
+from pyg_identity.solvers._checks import count_nodes
 from pyg_identity.solvers._dispatch import (
     check_num_workers,
     check_timeout,
@@ -39,7 +40,11 @@ from pyg_identity.solvers._dispatch import (
     tile_ptr,
     to_numpy,
 )
-from pyg_identity.solvers.linear_assignment import _check_float, _looks_like
+from pyg_identity.solvers.linear_assignment import (
+    _check_float,
+    _check_integer,
+)
+from pyg_identity.utils._checks import check_non_negative
 
 # The positional order of every tier of graph matching, quoted by the errors
 # on misplaced tensors.
@@ -293,13 +298,7 @@ _INT_DTYPES = (torch.int64, torch.int32)
 def _check_index(src: Optional[Tensor], name: str, rows: int = 2) -> None:
     if src is None:
         return
-    if not isinstance(src, Tensor) or src.dtype not in _INT_DTYPES:
-        hint = ''
-        if isinstance(src, Tensor) and src.is_floating_point():
-            hint = (f'; this looks like {_looks_like(src)} — the order is '
-                    f'{ORDER}')
-        raise ValueError(f"'{name}' must be an integer tensor (got "
-                         f"{getattr(src, 'dtype', type(src))}{hint})")
+    _check_integer(src, name, ORDER, _INT_DTYPES)
     if src.dim() != rows or (rows == 2 and src.size(0) != 2):
         shape = '[2, N]' if rows == 2 else '[N]'
         raise ValueError(f"'{name}' must have shape {shape} (got "
@@ -320,31 +319,11 @@ def _num_graphs(batch_s: OptTensor, batch_t: OptTensor,
     if (batch_s is None) != (batch_t is None):
         raise ValueError("'batch_s' and 'batch_t' must be given together")
     if num_graphs is not None:
-        if (isinstance(num_graphs, bool) or not isinstance(num_graphs, int)
-                or num_graphs < 0):
-            raise ValueError(f"'num_graphs' must be a non-negative integer "
-                             f"(got {num_graphs!r})")
-        return num_graphs
+        return check_non_negative(num_graphs, 'num_graphs')
     if batch_s is None or batch_t is None:
         return 1
     return max([int(b.max()) + 1 for b in (batch_s, batch_t)
                 if b.numel() > 0] or [0])
-
-
-def _num_nodes(batch: OptTensor, num_nodes: Optional[int], name: str,
-               batch_name: str, *index: Tensor) -> int:
-    if num_nodes is not None and (not isinstance(num_nodes, int)
-                                  or num_nodes < 0):
-        raise ValueError(f"'{name}' must be a non-negative integer (got "
-                         f"{num_nodes!r})")
-    if batch is not None:
-        if num_nodes is not None and num_nodes != batch.numel():
-            raise ValueError(f"'{name}' (got {num_nodes}) must equal the "
-                             f"{batch.numel()} entries of '{batch_name}'")
-        return batch.numel()
-    if num_nodes is not None:
-        return num_nodes
-    return max([int(i.max()) + 1 for i in index if i.numel() > 0] or [0])
 
 
 def _block_product(count_a: Tensor, count_b: Tensor) -> Tuple[Tensor, Tensor,
@@ -384,7 +363,8 @@ def _all_node_pairs(
             c[0] = n
             counts.append(c)
         else:
-            _num_nodes(batch, n, name, name.replace('num_nodes', 'batch'))
+            count_nodes(batch, n, name=name,
+                        batch_name=name.replace('num_nodes', 'batch'))
             counts.append(torch.bincount(batch.long(), minlength=B))
     device = batch_s.device if batch_s is not None else torch.device('cpu')
     cs, ct = counts[0].to(device), counts[1].to(device)
@@ -567,11 +547,11 @@ def _graph_matching_solver(
     _check_batch(batch_t, 'batch_t')
     B = _num_graphs(batch_s, batch_t, num_graphs)
     cand = [] if edge_index is None else [edge_index[0]]
-    n_s = _num_nodes(batch_s, num_nodes_s, 'num_nodes_s', 'batch_s',
-                     edge_index_s, *cand)
+    n_s = count_nodes(batch_s, num_nodes_s, edge_index_s, *cand,
+                      name='num_nodes_s', batch_name='batch_s')
     cand = [] if edge_index is None else [edge_index[1]]
-    n_t = _num_nodes(batch_t, num_nodes_t, 'num_nodes_t', 'batch_t',
-                     edge_index_t, *cand)
+    n_t = count_nodes(batch_t, num_nodes_t, edge_index_t, *cand,
+                      name='num_nodes_t', batch_name='batch_t')
     if edge_index is None:
         edge_index = _all_node_pairs(batch_s, batch_t, n_s, n_t, B)
     if edge_pair_index is None:

@@ -8,7 +8,6 @@ a stable lexicographic sort by (group, -score, position) ranks every group
 at once (so :func:`~pyg_identity.solvers.map_graphs`, the per-graph
 dispatcher of the CPU solvers, is not needed).
 """
-from numbers import Integral
 from typing import Any, Callable, NamedTuple, Optional, Tuple
 
 import torch
@@ -18,6 +17,7 @@ from torch_geometric.utils import cumsum, scatter, to_dense_batch
 
 from pyg_identity.solvers._checks import looks_like
 from pyg_identity.solvers._dispatch import with_stack
+from pyg_identity.utils._checks import check_non_negative
 
 ORDER = 'cost, batch, num_graphs'
 NOUNS = {
@@ -69,11 +69,7 @@ def check_batch(cost: Tensor, batch: Any, num_graphs: Any,
         raise ValueError(f"'num_graphs' must be a non-negative integer (got "
                          f"a tensor of shape {list(num_graphs.size())}; the "
                          f"order is {order})")
-    if num_graphs is not None and (not isinstance(num_graphs, Integral)
-                                   or isinstance(num_graphs, bool)
-                                   or num_graphs < 0):
-        raise ValueError(f"'num_graphs' must be a non-negative integer (got "
-                         f"{num_graphs!r})")
+    check_non_negative(num_graphs, 'num_graphs', allow_none=True)
     if cost.dim() == 2:
         if batch is not None:
             raise ValueError("'batch' must be None for a two-dimensional "

@@ -21,7 +21,7 @@ from torch import Tensor
 from torch_geometric.typing import OptTensor
 
 from pyg_identity.projection import edge_batch, validate_mode
-from pyg_identity.solvers._checks import looks_like
+from pyg_identity.solvers._checks import count_nodes, looks_like
 from pyg_identity.solvers._dispatch import (
     GraphBlocks,
     check_num_workers,
@@ -30,7 +30,7 @@ from pyg_identity.solvers._dispatch import (
     to_numpy,
     with_stack,
 )
-from pyg_identity.solvers._edges import check_graph_arrays, infer_num_nodes
+from pyg_identity.solvers._edges import check_graph_arrays
 
 NEGATIVE_COSTS = ('raise', 'clamp')
 
@@ -606,8 +606,9 @@ def _num_nodes(cost: Tensor, edge_index: Tensor, batch: OptTensor,
                              f"{cost.numel()} entries, but 'edge_index' "
                              f"refers to node {top - 1})")
         return cost.numel()
-    return infer_num_nodes(edge_index, batch, num_nodes,
-                           *_terminal_hint(source), *_terminal_hint(target))
+    return count_nodes(batch, num_nodes, edge_index,
+                       extra=(*_terminal_hint(source),
+                              *_terminal_hint(target)))
 
 
 def _global_edge_index(blocks: GraphBlocks) -> np.ndarray:

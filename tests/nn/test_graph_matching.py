@@ -390,7 +390,7 @@ BAD = [
     ('projection', lambda d: d, dict(projection='l1'),
      "Invalid 'projection'"),
     ('num_nodes', lambda d: d, dict(num_nodes_s=1),
-     "'num_nodes_s' \\(got 1\\) must equal"),
+     "'num_nodes_s' \\(1\\) does not match the size of 'batch_s'"),
 ]
 
 

@@ -89,15 +89,6 @@ def hamming_loss(
     if form not in FORMS:
         raise ValueError(f"'form' must be one of {FORMS} (got {form!r})")
     check_reduction(reduction)
-    num_graphs = check_num_graphs(num_graphs)
-    if batch is not None and (
-            not isinstance(batch, Tensor) or batch.is_floating_point()
-            or batch.dim() != 1
-            or (y.dim() > 0 and batch.numel() != y.size(0))):
-        raise ValueError(f"'batch' must be an integer vector with one entry "
-                         f"per row of 'y' ({y.size(0) if y.dim() else 1}; got "
-                         f"{getattr(batch, 'dtype', type(batch))} of shape "
-                         f"{list(getattr(batch, 'shape', []))})")
     y_true = y_true.to(y.dtype)
     if form == 'l1':
         err = (y - y_true).abs()
@@ -105,18 +96,7 @@ def hamming_loss(
         err = (y - y_true).pow(2)
     else:
         err = y * (1 - y_true) + (1 - y) * y_true
-    err = err.reshape(err.size(0), -1).sum(-1) if err.dim() > 1 else (
-        err.reshape(-1))
-    if batch is None:
-        per_graph = err.sum().view(1)
-        if num_graphs is not None and num_graphs != 1:
-            raise ValueError(f"'num_graphs' must be 1 without 'batch' (got "
-                             f"{num_graphs})")
-    else:
-        if num_graphs is None:
-            num_graphs = int(batch.max()) + 1 if batch.numel() else 0
-        per_graph = scatter(err, batch, 0, dim_size=num_graphs, reduce='sum')
-    return reduce_loss(per_graph, reduction)
+    return _reduce(err, batch, num_graphs, reduction, 'y')
 
 
 def fy_loss(
@@ -244,11 +224,7 @@ def _reduce(err: Tensor, batch: OptTensor, num_graphs: Optional[int],
         if num_graphs is None:
             num_graphs = int(batch.max()) + 1 if batch.numel() else 0
         per_graph = scatter(err, batch, 0, dim_size=num_graphs, reduce='sum')
-    if reduction == 'none':
-        return per_graph
-    if reduction == 'sum':
-        return per_graph.sum()
-    return per_graph.mean() if per_graph.numel() else per_graph.sum()
+    return reduce_loss(per_graph, reduction)
 
 
 __all__ = ['hamming_loss', 'fy_loss']

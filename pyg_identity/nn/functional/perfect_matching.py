@@ -5,9 +5,8 @@ from typing import Any, Optional
 from torch import Tensor
 from torch_geometric.typing import OptTensor
 
-from pyg_identity.nn.functional.identity_solver import identity_solver
+from pyg_identity.nn.functional._edges import identity_on_edges
 from pyg_identity.nn.functional.settings import GradientSettings
-from pyg_identity.projection import edge_batch
 from pyg_identity.solvers.perfect_matching import _perfect_matching_solver
 
 
@@ -58,9 +57,8 @@ def perfect_matching(
     solve, num_graphs = _perfect_matching_solver(
         cost, edge_index, batch, num_nodes, num_graphs,
         num_workers=num_workers, timeout=timeout)
-    index = None if batch is None else edge_batch(batch, edge_index)
-    return identity_solver(cost, solve, index, num_graphs, sense='min',
-                           settings=settings, training=training)
+    return identity_on_edges(cost, solve, edge_index, batch, num_graphs,
+                             settings, training)
 
 
 __all__ = ['perfect_matching']

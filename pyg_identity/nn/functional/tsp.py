@@ -3,9 +3,8 @@ from typing import Any, Optional
 from torch import Tensor
 from torch_geometric.typing import OptTensor
 
-from pyg_identity.nn.functional.identity_solver import identity_solver
+from pyg_identity.nn.functional._edges import identity_on_edges
 from pyg_identity.nn.functional.settings import GradientSettings
-from pyg_identity.projection import edge_batch
 from pyg_identity.solvers.tsp import _tsp_solver
 
 
@@ -67,9 +66,8 @@ def tsp(
         cost, edge_index, batch, num_nodes, num_graphs, solver=solver,
         runs=runs, num_workers=num_workers, lkh_executable=lkh_executable,
         timeout=timeout)
-    index = None if batch is None else edge_batch(batch, edge_index)
-    return identity_solver(cost, solve, index, num_graphs, sense='min',
-                           settings=settings, training=training)
+    return identity_on_edges(cost, solve, edge_index, batch, num_graphs,
+                             settings, training)
 
 
 __all__ = ['tsp']
