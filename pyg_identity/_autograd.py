@@ -62,24 +62,26 @@ class Estimator:
     :class:`~pyg_identity.nn.functional.GradientSettings`; see there for the
     formulas and the solver calls of every mode).
 
+    :obj:`settings` is the :class:`GradientSettings
+    <pyg_identity.nn.functional.GradientSettings>` of the call (its
+    :obj:`backward`, :obj:`lambda_`, :obj:`sigma`, :obj:`num_samples`,
+    :obj:`imle_noise`, :obj:`imle_k` and :obj:`generator` are read);
     :obj:`indices` and :obj:`num_graphs` give the graph of every cost entry,
     for the per-graph inner products of the perturbed backward;
     :obj:`count` is called for every solver call with the number of
     batches it solved and the number of calls (diagnostics)."""
-    mode: str = 'identity'
+    settings: Any
     sense: str = 'min'
-    lambda_: float = 20.0
-    sigma: float = 1.0
-    num_samples: int = 1
-    imle_noise: str = 'gumbel'
-    imle_k: int = 1
-    generator: Optional[torch.Generator] = None
     training: bool = False
     indices: Sequence[Optional[Tensor]] = ()
     num_graphs: int = 1
     count: Optional[Callable[[int, int], None]] = None
     stacks: Dict[int, Optional[SolverCallable]] = dataclasses.field(
         default_factory=dict)
+
+    @property
+    def mode(self) -> str:
+        return self.settings.backward
 
     @property
     def sign(self) -> float:
@@ -117,9 +119,10 @@ class Estimator:
         r"""One perturbation per cost tensor: :math:`\sigma Z`,
         :math:`Z \sim \mathcal N(0, I)` (perturbed) or :math:`\sigma
         \epsilon` with :math:`\epsilon` from :obj:`imle_noise` (I-MLE)."""
-        return [self.sigma * _noise(c, 'gaussian' if self.mode == 'perturbed'
-                                    else self.imle_noise, self.imle_k,
-                                    self.generator) for c in costs]
+        s = self.settings
+        kind = 'gaussian' if self.mode == 'perturbed' else s.imle_noise
+        return [s.sigma * _noise(c, kind, s.imle_k, s.generator)
+                for c in costs]
 
 
 def _noise(like: Tensor, kind: str, k: int,
@@ -219,7 +222,7 @@ class SolverFunction(torch.autograd.Function):
         g = _zeros_for(grads, sols)
         solver = ctx.solver
         if est.mode == 'blackbox':
-            lam = est.lambda_
+            lam = est.settings.lambda_
             # argmin: y_lam = y(w + lam g); argmax: y_lam = y(w - lam g).
             perturbed = [c - sign * lam * gi for c, gi in zip(costs, g)]
             sols_lam = est.solve(solver, perturbed)
@@ -238,11 +241,11 @@ class SolverFunction(torch.autograd.Function):
                 dots = _graph_dot(g, y_m, est.indices, est.num_graphs)
                 for o, d, e in zip(out, dots, eps):
                     o.add_(d * e)
-            scale = 1.0 / (m * est.sigma * est.sigma)
+            scale = 1.0 / (m * est.settings.sigma * est.settings.sigma)
             return head + tuple(o * scale for o in out)
 
         # I-MLE: the target w' = w - s lam g, the same noise for both.
-        lam = est.lambda_
+        lam = est.settings.lambda_
         target = [c - sign * lam * gi for c, gi in zip(costs, g)]
         sols_t = est.solve_many(solver, [[t + sign * e
                                           for t, e in zip(target, eps)]
@@ -285,7 +288,7 @@ def _sample(est: Estimator, solver: SolverCallable,
     # All noises first (in sample order, so the draws do not depend on
     # whether the solver stacks), then all solutions.
     sign = est.sign if est.mode == 'imle' else 1.0
-    noises = [est.draw(costs) for _ in range(est.num_samples)]
+    noises = [est.draw(costs) for _ in range(est.settings.num_samples)]
     sols_m = est.solve_many(solver, [[c + sign * e for c, e in zip(costs,
                                                                    eps)]
                                      for eps in noises])

@@ -8,7 +8,8 @@ code:
 * the layers: every subclass of :class:`pyg_identity.nn.SolverLayer` in
   :obj:`pyg_identity.nn.__all__`;
 * the default projection: the class attribute :obj:`default_projection`;
-* the sense: the :obj:`sense=` literals of the :obj:`identity_solver` calls
+* the sense: the :obj:`sense=` literals of the :obj:`identity_solver` (or
+  :obj:`identity_on_edges`) calls
   in the functional module(s) the layer's module imports (``"either"`` for a
   layer whose constructor takes :obj:`sense`);
 * the pure solvers: the public ``solve_*`` functions of
@@ -51,7 +52,8 @@ def _senses(tree: ast.Module) -> List[str]:
         if isinstance(node, ast.Call):
             func = node.func
             name = getattr(func, 'id', getattr(func, 'attr', None))
-            if name != 'identity_solver':
+            # identity_solver, or a shared tail that forwards `sense`.
+            if name not in ('identity_solver', 'identity_on_edges'):
                 continue
             for kw in node.keywords:
                 if kw.arg == 'sense' and isinstance(kw.value, ast.Constant):

@@ -15,10 +15,10 @@ from pyg_identity.projection import edge_batch
 def identity_on_edges(cost: Tensor, solve: Callable[[Tensor], Tensor],
                       edge_index: Tensor, batch: OptTensor,
                       num_graphs: Optional[int], settings: GradientSettings,
-                      training: bool) -> Tensor:
-    r"""Returns :obj:`identity_solver(cost, solve, ...)` (minimising), with
+                      training: bool, *, sense: str) -> Tensor:
+    r"""Returns :obj:`identity_solver(cost, solve, ..., sense=sense)`, with
     the projection per graph of :obj:`batch` (the graph of every edge of
     :obj:`edge_index`), or over all edges without :obj:`batch`."""
     index = None if batch is None else edge_batch(batch, edge_index)
-    return identity_solver(cost, solve, index, num_graphs, sense='min',
+    return identity_solver(cost, solve, index, num_graphs, sense=sense,
                            settings=settings, training=training)

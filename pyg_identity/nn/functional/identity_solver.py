@@ -197,10 +197,7 @@ def identity_solver(
         out.append(c)
 
     est = Estimator(
-        mode=settings.backward, sense=sense, lambda_=settings.lambda_,
-        sigma=settings.sigma, num_samples=settings.num_samples,
-        imle_noise=settings.imle_noise, imle_k=settings.imle_k,
-        generator=generator, training=training, indices=indices,
+        settings, sense=sense, training=training, indices=indices,
         num_graphs=num_graphs,
         count=None if diagnostics is None else _counter(diagnostics))
     if (torch.is_grad_enabled() and any(c.requires_grad for c in out)) or (

@@ -58,7 +58,7 @@ def perfect_matching(
         cost, edge_index, batch, num_nodes, num_graphs,
         num_workers=num_workers, timeout=timeout)
     return identity_on_edges(cost, solve, edge_index, batch, num_graphs,
-                             settings, training)
+                             settings, training, sense='min')
 
 
 __all__ = ['perfect_matching']

@@ -67,7 +67,7 @@ def tsp(
         runs=runs, num_workers=num_workers, lkh_executable=lkh_executable,
         timeout=timeout)
     return identity_on_edges(cost, solve, edge_index, batch, num_graphs,
-                             settings, training)
+                             settings, training, sense='min')
 
 
 __all__ = ['tsp']
