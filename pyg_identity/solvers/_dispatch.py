@@ -242,6 +242,19 @@ def with_stack(solver: SolverT,
     return solver
 
 
+def copy_by_copy(solver: Callable[[Tensor], Tensor],
+                 times: int) -> Callable[[Tensor], Tensor]:
+    r"""A stack of :obj:`solver` that solves the :obj:`times` copies one
+    after the other (the first dimension cut into equal parts), reusing
+    whatever :obj:`solver` has cached: for in-process solvers whose work is
+    a Python loop over the graphs anyway, where a tiled batch would only
+    redo that cache."""
+    def many(cost: Tensor) -> Tensor:
+        return torch.cat([solver(c) for c in cost.chunk(times)])
+
+    return many
+
+
 def tile_ptr(ptr: np.ndarray, times: int) -> np.ndarray:
     r"""The boundaries :obj:`[times * B + 1]` of :obj:`times` copies of the
     :obj:`[B + 1]` boundaries :obj:`ptr` (starting at 0) placed one after

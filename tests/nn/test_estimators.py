@@ -567,6 +567,28 @@ def test_graph_blocks_tile():
     assert b.tile(1) is b
 
 
+@pytest.mark.parametrize('method', ['auto', 'dense', 'sparse'])
+def test_assignment_stack_tiles_the_plan_for_a_pool(method):
+    # In process the copies reuse the batch's plan one by one; for a pool
+    # the stack is one tiled plan. Both give the per-copy solutions.
+    from pyg_identity.nn.functional import all_pairs
+    from pyg_identity.solvers.linear_assignment import _assignment_solver
+    batch_s = torch.tensor([0, 0, 1, 1, 1, 2])
+    batch_t = torch.tensor([0, 0, 0, 1, 1, 2, 2])
+    ei = all_pairs(batch_s, batch_t)
+    keep = torch.arange(ei.size(1)) % 5 != 3  # some pairs are no candidate
+    ei = ei[:, keep]
+    fn = _assignment_solver(ei, batch_s, batch_t, method=method)
+    costs = torch.randn(3, ei.size(1), dtype=torch.float64)
+    ref = torch.cat([fn(c) for c in costs])
+    assert torch.equal(fn.stack(3)(costs.reshape(-1)), ref)
+    fn.num_workers = 2  # as a pooled layer would build it ...
+    tiled = fn.stack(3)
+    assert tiled.plan.blocks.num_graphs == 9
+    tiled.num_workers = 0  # ... solved here
+    assert torch.equal(tiled(costs.reshape(-1)), ref)
+
+
 @pytest.mark.parametrize('name', [n for n in LAYERS if n != 'RecallLoss'])
 def test_fy_loss_with_every_layer(name):
     make, c0, call, index = _case(name)
