@@ -1,7 +1,8 @@
 """Interleaved timing: every figure is a ratio measured in the same run."""
+import json
 import statistics
 import time
-from typing import Callable, Dict, List
+from typing import Any, Callable, Dict, List, Optional
 
 
 def interleaved(fns: Dict[str, Callable[[], object]], reps: int = 7,
@@ -26,3 +27,12 @@ def interleaved(fns: Dict[str, Callable[[], object]], reps: int = 7,
 
 def fmt_ms(s: float) -> str:
     return f'{s * 1e3:9.2f} ms'
+
+
+def write_json(path: Optional[str], results: Any) -> Any:
+    """Writes `results` to the `--json` file `path` (if given) and returns
+    them."""
+    if path:
+        with open(path, 'w') as f:
+            json.dump(results, f, indent=2)
+    return results

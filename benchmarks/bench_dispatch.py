@@ -5,7 +5,6 @@ target: at most 15% overhead).
     python benchmarks/bench_dispatch.py [--graphs 256] [--reps 5]
 """
 import argparse
-import json
 import os
 import sys
 
@@ -14,7 +13,7 @@ import torch
 from torch_geometric.data import Batch, Data
 
 sys.path.insert(0, os.path.dirname(__file__))
-from _timing import fmt_ms, interleaved  # noqa: E402
+from _timing import fmt_ms, interleaved, write_json  # noqa: E402
 
 from pyg_identity.nn import (  # noqa: E402
     IdentityPerfectMatching,
@@ -172,10 +171,7 @@ def main(argv=None) -> dict:
                                  overhead=over)
             print(f'  {name:32s} {fmt_ms(t["ours"])} {fmt_ms(t["bare"])} '
                   f'{100 * over:+8.1f}%', flush=True)
-    if args.json:
-        with open(args.json, 'w') as f:
-            json.dump(results, f, indent=2)
-    return results
+    return write_json(args.json, results)
 
 
 if __name__ == '__main__':

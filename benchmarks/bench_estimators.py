@@ -6,39 +6,31 @@ solver allows"). Prints both times and their ratio side by side.
     python benchmarks/bench_estimators.py [--samples 10] [--reps 7]
 """
 import argparse
-import json
 import os
 import sys
 from typing import Callable, Dict
 
 import torch
+from torch_geometric.data import Batch, Data
 
 sys.path.insert(0, os.path.dirname(__file__))
-from _timing import fmt_ms, interleaved  # noqa: E402
+from _timing import fmt_ms, interleaved, write_json  # noqa: E402
 
 from pyg_identity import _autograd, nn  # noqa: E402
 from pyg_identity.nn.functional import all_pairs  # noqa: E402
 
 
-def _complete(sizes):
-    eis, batch, off = [], [], 0
-    for g, n in enumerate(sizes):
-        i, j = torch.triu_indices(n, n, 1)
-        eis.append(torch.cat([torch.stack([i, j]), torch.stack([j, i])], 1) +
-                   off)
-        batch.append(torch.full((n, ), g))
-        off += n
-    return torch.cat(eis, 1), torch.cat(batch)
-
-
-def _dag(sizes):
-    eis, batch, off = [], [], 0
-    for g, n in enumerate(sizes):
-        i, j = torch.triu_indices(n, n, 1)
-        eis.append(torch.stack([i, j]) + off)
-        batch.append(torch.full((n, ), g))
-        off += n
-    return torch.cat(eis, 1), torch.cat(batch)
+def _graphs(sizes, both_ways: bool):
+    """A PyG batch of complete graphs (`both_ways`) or DAGs (i -> j, i < j)
+    of the given sizes: (edge_index, batch)."""
+    data = []
+    for n in sizes:
+        ei = torch.combinations(torch.arange(n), 2).t()
+        if both_ways:
+            ei = torch.cat([ei, ei.flip(0)], 1)
+        data.append(Data(edge_index=ei, num_nodes=n))
+    b = Batch.from_data_list(data)
+    return b.edge_index, b.batch
 
 
 def cases(graphs: int) -> Dict[str, tuple]:
@@ -61,18 +53,18 @@ def cases(graphs: int) -> Dict[str, tuple]:
         lambda **kw: nn.IdentityMatching(**kw), cm,
         lambda m, c: m(batch_s=batch_s, batch_t=batch_s, cost=c,
                        edge_index=ei))
-    ei_d, b_d = _dag(sizes)
+    ei_d, b_d = _graphs(sizes, both_ways=False)
     cd = torch.rand(ei_d.size(1), generator=gen)
     out['IdentityShortestPath (DAG)'] = (
         lambda **kw: nn.IdentityShortestPath(**kw), cd,
         lambda m, c: m(c, ei_d, b_d, source=0,
                        target=torch.tensor(sizes) - 1))
-    ei_c, b_c = _complete(even)
+    ei_c, b_c = _graphs(even, both_ways=True)
     cc = torch.rand(ei_c.size(1), generator=gen)
     out['IdentityPerfectMatching'] = (
         lambda **kw: nn.IdentityPerfectMatching(**kw), cc,
         lambda m, c: m(c, ei_c, b_c))
-    ei_t, b_t = _complete([5] * graphs)
+    ei_t, b_t = _graphs([5] * graphs, both_ways=True)
     ct = torch.rand(ei_t.size(1), generator=gen)
     out['IdentityTSP (exact, 5 nodes)'] = (
         lambda **kw: nn.IdentityTSP(solver='exact', **kw), ct,
@@ -131,10 +123,7 @@ def main(argv=None) -> dict:
                                               ratio=ratio)
             print(f'{name:34s} {mode:9s} {fmt_ms(t["stacked"])} '
                   f'{fmt_ms(t["looped"])} {ratio:6.2f}')
-    if args.json:
-        with open(args.json, 'w') as f:
-            json.dump(results, f, indent=2)
-    return results
+    return write_json(args.json, results)
 
 
 if __name__ == '__main__':

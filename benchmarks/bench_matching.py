@@ -21,14 +21,18 @@ batch, and <= 15% overhead over the bare per-pair loop.
 Run: python benchmarks/bench_matching.py [--reps 30] [--pairs 256]
 """
 import argparse
-import json
+import os
 import random
 import statistics
+import sys
 import time
 from typing import Callable, Dict, List, Tuple
 
 import numpy as np
 import torch
+
+sys.path.insert(0, os.path.dirname(__file__))
+from _timing import write_json  # noqa: E402
 
 
 def make_batch(sizes: np.ndarray, seed: int) -> Dict[str, object]:
@@ -153,10 +157,7 @@ def main(argv=None) -> dict:
                          ours_cpu_s=med['ours cpu'] / 1e3,
                          bare_cpu_s=med['bare loop cpu'] / 1e3)
     print(f'\ntotal {time.perf_counter() - start:.1f} s')
-    if args.json:
-        with open(args.json, 'w') as f:
-            json.dump(res, f, indent=2)
-    return res
+    return write_json(args.json, res)
 
 
 if __name__ == '__main__':

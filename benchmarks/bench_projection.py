@@ -5,14 +5,13 @@ tensor vs a Python loop over the graphs (issue targets: <= 3x global,
     python benchmarks/bench_projection.py [--graphs 10000] [--edges 1000000]
 """
 import argparse
-import json
 import os
 import sys
 
 import torch
 
 sys.path.insert(0, os.path.dirname(__file__))
-from _timing import fmt_ms, interleaved  # noqa: E402
+from _timing import fmt_ms, interleaved, write_json  # noqa: E402
 
 from pyg_identity import project  # noqa: E402
 
@@ -95,10 +94,7 @@ def main(argv=None) -> dict:
           f"(target >= 100x; the best possible Python loop)")
     print(f"  mask loop / per-graph      = {res['speedup_vs_mask_loop']:.0f}x"
           f"   (target >= 100x; `index == g` masks, extrapolated)")
-    if args.json:
-        with open(args.json, 'w') as f:
-            json.dump(res, f, indent=2)
-    return res
+    return write_json(args.json, res)
 
 
 if __name__ == '__main__':

@@ -6,7 +6,6 @@ problem) and a networkx Bellman-Ford loop on the same graphs.
     python benchmarks/bench_shortest_path.py [--graphs 256] [--reps 5]
 """
 import argparse
-import json
 import os
 import sys
 import warnings
@@ -17,7 +16,7 @@ import torch
 from torch_geometric.data import Batch, Data
 
 sys.path.insert(0, os.path.dirname(__file__))
-from _timing import fmt_ms, interleaved  # noqa: E402
+from _timing import fmt_ms, interleaved, write_json  # noqa: E402
 
 from pyg_identity.nn import IdentityShortestPath  # noqa: E402
 from pyg_identity.utils import grid_edge_index  # noqa: E402
@@ -134,10 +133,7 @@ def main(argv=None) -> dict:
         print(f"  {name:34s} exact {fmt_ms(v['exact_s'])}  clamp "
               f"{fmt_ms(v['clamp_s'])}  networkx {fmt_ms(v['networkx_s'])}"
               f"  exact/networkx = {v['exact_s'] / v['networkx_s']:.3f}")
-    if args.json:
-        with open(args.json, 'w') as f:
-            json.dump(res, f, indent=2)
-    return res
+    return write_json(args.json, res)
 
 
 if __name__ == '__main__':

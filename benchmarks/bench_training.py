@@ -21,7 +21,7 @@ import time
 import torch
 
 sys.path.insert(0, os.path.dirname(__file__))
-from _timing import fmt_ms, interleaved  # noqa: E402
+from _timing import fmt_ms, interleaved, write_json  # noqa: E402
 
 
 def tsp_setup(backward: str, B: int = 32, n: int = 50):
@@ -204,10 +204,7 @@ def main(argv=None) -> dict:
               f"{100 * share_bb:5.1f}%         {rss['peak_mb']:.0f} MB "
               f"(+{rss['step_mb']:.0f} MB in the steps)", flush=True)
     print('  bound: 0.5 when the solver dominates; paper TSP(10): 0.63')
-    if args.json:
-        with open(args.json, 'w') as f:
-            json.dump(results, f, indent=2)
-    return results
+    return write_json(args.json, results)
 
 
 if __name__ == '__main__':

@@ -11,7 +11,6 @@ reference, per graph.
         [--sizes 20,50,100,200]
 """
 import argparse
-import json
 import os
 import sys
 import time
@@ -20,7 +19,7 @@ import numpy as np
 import torch
 
 sys.path.insert(0, os.path.dirname(__file__))
-from _timing import fmt_ms, interleaved  # noqa: E402
+from _timing import fmt_ms, interleaved, write_json  # noqa: E402
 
 from pyg_identity.nn.tsp import IdentityTSP  # noqa: E402
 from pyg_identity.solvers import map_graphs  # noqa: E402
@@ -133,10 +132,7 @@ def main(argv=None) -> dict:
                control_speedup=control_speedup, effort=rows,
                wall_s=time.perf_counter() - start)
     print(f"total {res['wall_s']:.0f} s")
-    if args.json:
-        with open(args.json, 'w') as f:
-            json.dump(res, f, indent=2)
-    return res
+    return write_json(args.json, res)
 
 
 if __name__ == '__main__':

@@ -5,7 +5,6 @@ with maxcardinality=True per graph), on the same ragged batches.
     python benchmarks/bench_vs_networkx.py [--graphs 256] [--reps 5]
 """
 import argparse
-import json
 import os
 import sys
 
@@ -15,7 +14,7 @@ import torch
 from torch_geometric.data import Batch, Data
 
 sys.path.insert(0, os.path.dirname(__file__))
-from _timing import fmt_ms, interleaved  # noqa: E402
+from _timing import fmt_ms, interleaved, write_json  # noqa: E402
 
 from pyg_identity.nn import (  # noqa: E402
     IdentityPerfectMatching,
@@ -112,10 +111,7 @@ def main(argv=None) -> dict:
         print(f"  {k:18s} ours {fmt_ms(v['ours_s'])}  networkx "
               f"{fmt_ms(v['networkx_s'])}  ours/networkx = "
               f"{v['ratio']:.3f}")
-    if args.json:
-        with open(args.json, 'w') as f:
-            json.dump(res, f, indent=2)
-    return res
+    return write_json(args.json, res)
 
 
 if __name__ == '__main__':
