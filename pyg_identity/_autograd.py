@@ -113,7 +113,7 @@ class Estimator:
                     for i in range(len(inputs[0])))
         ys = run_solver(many, cat)
         sizes = [c.size(0) for c in inputs[0]]
-        return list(zip(*[y.split(n) for y, n in zip(ys, sizes)]))
+        return list(zip(*[y.split(size) for y, size in zip(ys, sizes)]))
 
     def draw(self, costs: Sequence[Tensor]) -> List[Tensor]:
         r"""One perturbation per cost tensor: :math:`\sigma Z`,
@@ -269,7 +269,7 @@ def stacked_solver(solver: SolverCallable,
     :math:`M` samples (and I-MLE's :math:`M` targets) in one call, so a
     solver that batches (top-:math:`k`, ranking, a process pool) sees
     :math:`M \times B` problems at once. The solvers of every built-in layer
-    except graph matching carry one (:meth:`GraphBlocks.tile
+    carry one (:meth:`GraphBlocks.tile
     <pyg_identity.solvers._dispatch.GraphBlocks.tile>` for those that split
     the batch into graphs)."""
     stack = getattr(solver, 'stack', None)

@@ -27,7 +27,7 @@ class SolverDiagnostics:
     :math:`2M` in training), and :obj:`solver_batches`, the number of
     solver calls that took: the perturbed and I-MLE estimators solve their
     :math:`M` samples in one call where the solver can stack copies of the
-    batch (every built-in layer but graph matching; see
+    batch (every built-in layer; see
     :func:`~pyg_identity._autograd.stacked_solver`), *e.g.* 1 for
     :obj:`"perturbed"` and 2 for :obj:`"imle"`.
 
