@@ -8,7 +8,11 @@ from torch_geometric.index import index2ptr
 from torch_geometric.typing import OptTensor
 from torch_geometric.utils import scatter, segment
 
-from pyg_identity.utils._checks import check_non_negative
+from pyg_identity.utils._checks import (
+    check_device,
+    check_non_negative,
+    check_tensor,
+)
 
 PROJECTION_MODES = (None, 'mean', 'norm', 'std')
 
@@ -149,14 +153,8 @@ def _project(src: Tensor, mode: str, groups: _Groups) -> Tensor:
 
 
 def _check_group_tensor(t: Any, name: str, src: Tensor) -> Tensor:
-    if not isinstance(t, Tensor):
-        raise ValueError(f"'{name}' must be a tensor (got {type(t)})")
-    if t.dtype == torch.bool or t.is_floating_point() or t.is_complex():
-        raise ValueError(f"'{name}' must be an integer tensor (got "
-                         f"{t.dtype})")
-    if t.device != src.device:
-        raise ValueError(f"'{name}' must be on the device of 'src' "
-                         f"({src.device}; got {t.device})")
+    check_tensor(t, name, 'integer')
+    check_device(t, name, src, "'src'")
     return t.long()
 
 

@@ -28,7 +28,7 @@ import torch
 
 from pyg_identity.nn.functional.settings import BACKWARDS, IMLE_NOISES
 from pyg_identity.projection import validate_mode
-from pyg_identity.utils.collapse import CollapseMonitor  # noqa: F401
+from pyg_identity.utils.collapse import CollapseMonitor
 from pyg_identity.utils.plot import import_pyplot
 
 # Argument types ##############################################################
@@ -857,12 +857,20 @@ class RunLogger:
             run-time estimate printed to stderr after the first epoch when
             the run looks long (:obj:`LONG_RUN_S`). (default:
             :obj:`args.epochs`)
+        cost_reference (float, optional): The true costs' norm per graph,
+            where the raw costs are on its scale: the collapse watch then
+            also warns when the raw costs stay far below it (see
+            :class:`~pyg_identity.utils.CollapseMonitor`).
+            (default: :obj:`None`)
     """
     def __init__(self, name: str, args: argparse.Namespace,
                  paper: Optional[Dict[str, Any]] = None,
                  epochs: Optional[int] = None,
-                 paper_note: Optional[str] = None) -> None:
+                 paper_note: Optional[str] = None,
+                 cost_reference: Optional[float] = None) -> None:
         self.name = name
+        # Every logged 'cost_norm' feeds the collapse watch.
+        self.monitor = CollapseMonitor(reference=cost_reference)
         self.paper_note = paper_note
         self.epochs = epochs if epochs is not None else getattr(
             args, 'epochs', None)
@@ -879,8 +887,10 @@ class RunLogger:
         self.quiet = bool(getattr(args, 'quiet', False))
 
     def log(self, epoch: int, **metrics: Any) -> None:
-        r"""Records and prints the metrics of one epoch; after epoch 1, also
-        prints an estimate of the run time to stderr if it is long."""
+        r"""Records and prints the metrics of one epoch (a :obj:`cost_norm`
+        among them also goes to the collapse watch :obj:`monitor`, which
+        warns once); after epoch 1, also prints an estimate of the run time
+        to stderr if it is long."""
         row = dict(epoch=epoch, time_s=time.perf_counter() - self.start)
         note = None
         if epoch == 1 and self.epochs:
@@ -888,6 +898,8 @@ class RunLogger:
             note = run_time_estimate(row['time_s'] - since, self.epochs)
         row.update({k: _plain(v) for k, v in metrics.items()})
         self.history.append(row)
+        if 'cost_norm' in metrics:
+            self.monitor.update(epoch, float(metrics['cost_norm']))
         parts = [f'Epoch {epoch:03d}']
         for k, v in metrics.items():
             parts.append(f'{k} {v:.4f}' if isinstance(v, float) else
@@ -900,8 +912,11 @@ class RunLogger:
             str, Any]:
         r"""Writes :obj:`metrics.json` and a plot of the curves named in
         :obj:`plots`, prints the final metrics beside the paper's, and
-        returns the metrics dictionary."""
+        returns the metrics dictionary (with :obj:`cost_collapse_warned`
+        among the final metrics where a cost norm was logged)."""
         wall = time.perf_counter() - self.start
+        if self.monitor.start is not None:  # some epoch logged a cost norm
+            final.setdefault('cost_collapse_warned', self.monitor.warned)
         result = dict(experiment=self.name, args=_plain(vars(self.args)),
                       final={k: _plain(v) for k, v in final.items()},
                       paper=self.paper, wall_time_s=wall,

@@ -36,7 +36,6 @@ from torch import Tensor
 
 from pyg_identity.datasets.mnist import MNIST
 from pyg_identity.experiments._common import (
-    CollapseMonitor,
     Distributed,
     EpochNorm,
     RunLogger,
@@ -214,7 +213,6 @@ def run(args: argparse.Namespace, data: Optional[Any],
     else:
         optimizer = torch.optim.SGD(model.parameters(), lr=args.lr)
     scheduler = lr_scheduler(optimizer, args)
-    monitor = CollapseMonitor()
     logger = RunLogger(NAME, args, paper=PAPER) if ddp.is_main else None
     test_n_elbo = float('nan')
     if logger is not None:
@@ -232,7 +230,6 @@ def run(args: argparse.Namespace, data: Optional[Any],
         if scheduler is not None:
             scheduler.step()
         if logger is not None:
-            monitor.update(epoch, cost_norm)
             test_n_elbo = test(model, test_x, args.batch_size, args.seed + 1)
             logger.log(epoch, train_n_elbo=loss, test_n_elbo=test_n_elbo,
                        solver_calls=calls,

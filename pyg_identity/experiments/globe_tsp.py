@@ -46,7 +46,6 @@ from torch_geometric.utils import scatter
 from pyg_identity import edge_batch
 from pyg_identity.datasets.globe_tsp import GlobeTSP, capital_positions
 from pyg_identity.experiments._common import (
-    CollapseMonitor,
     EpochNorm,
     RunLogger,
     _non_negative,
@@ -322,16 +321,17 @@ def main(argv: Optional[Sequence[str]] = None) -> Dict[str, Any]:
         paper['train_time_per_epoch_s'] = (
             f'{60 * minutes / 100:.1f} (Table 8: {minutes} min for 100 '
             f'epochs of 10k examples; Identity/BB ratio 0.63)')
+    true_norm = true_cost_norm(train_dataset, args.distance) \
+        if ddp.is_main else math.nan
+    # The raw costs are distances on the unit sphere, on the scale of the
+    # true ones: a norm far below the true norm is a collapse too.
     logger = RunLogger(
         'globe_tsp', args, paper=paper,
         paper_note='the paper\'s real flags and capitals; this run learns '
         'from procedural 16x16 flags of our 100 capitals, so the numbers '
-        'are not directly comparable') if ddp.is_main else None
-    true_norm = true_cost_norm(train_dataset, args.distance) \
-        if logger is not None else math.nan
-    # The raw costs are distances on the unit sphere, on the scale of the
-    # true ones: a norm far below the true norm is a collapse too.
-    monitor = CollapseMonitor(reference=true_norm if true_norm > 0 else None)
+        'are not directly comparable',
+        cost_reference=true_norm if true_norm > 0 else None) \
+        if ddp.is_main else None
     epoch_times: List[float] = []
     for epoch, stats, calls, seconds in timed_epochs(
             args.epochs, train, layer.diagnostics, scheduler):
@@ -339,7 +339,6 @@ def main(argv: Optional[Sequence[str]] = None) -> Dict[str, Any]:
         if logger is not None:
             test_stats = _test(model, test_loader)
             emb = embedding_stats(model, train_dataset.flags)
-            monitor.update(epoch, stats['cost_norm'])
             logger.log(epoch, loss=stats['loss'],
                        solver_calls=calls,
                        cost_norm=stats['cost_norm'],
@@ -370,7 +369,6 @@ def main(argv: Optional[Sequence[str]] = None) -> Dict[str, Any]:
             true_cost_norm=true_norm, spread=emb['spread'],
             true_spread=emb['true_spread'],
             location_error_km=emb['location_error_km'],
-            cost_collapse_warned=monitor.warned,
             flipped_label_pairs=flipped, **ddp.final_metrics())
     ddp.close()
     return result

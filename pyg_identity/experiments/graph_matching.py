@@ -43,7 +43,6 @@ from torch import Tensor
 from torch_geometric.loader import DataLoader
 
 from pyg_identity.experiments._common import (
-    CollapseMonitor,
     EpochNorm,
     RunLogger,
     _non_negative,
@@ -495,7 +494,6 @@ def main(argv: Optional[List[str]] = None) -> Dict[str, Any]:
     step = args.lr_step or max(1, args.epochs // 5)
     scheduler = lr_scheduler(optimizer, args) or \
         torch.optim.lr_scheduler.StepLR(optimizer, step, gamma=0.5)
-    monitor = CollapseMonitor()
 
     logger = RunLogger(NAME, args, paper=paper_numbers(args)) \
         if ddp.is_main else None
@@ -514,7 +512,6 @@ def main(argv: Optional[List[str]] = None) -> Dict[str, Any]:
         cpu_times.append(time.process_time() - cpu)
         scheduler.step()
         if logger is not None:
-            monitor.update(epoch, cost_norm)
             metrics = test(model, test_loader)
             logger.log(epoch, loss=loss, train_acc_pct=train_acc,
                        solver_calls=calls,

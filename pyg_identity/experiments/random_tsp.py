@@ -30,7 +30,6 @@ from torch_geometric.utils import scatter
 from pyg_identity import edge_batch
 from pyg_identity.datasets.random_tsp import RandomTSP
 from pyg_identity.experiments._common import (
-    CollapseMonitor,
     EpochNorm,
     RunLogger,
     _positive_int,
@@ -207,7 +206,6 @@ def main(argv: Optional[Sequence[str]] = None) -> Dict[str, Any]:
     net = ddp.wrap(model, seed=args.seed)  # different noise per rank
     optimizer = torch.optim.Adam(model.parameters(), lr=args.lr)
     scheduler = lr_scheduler(optimizer, args)
-    monitor = CollapseMonitor()
     # The true edge costs are the Euclidean distances (edge_attr).
     true_norm = mean_graph_norm(train_dataset, lambda d: (
         d.edge_attr, edge_batch(d.batch, d.edge_index)))
@@ -239,7 +237,6 @@ def main(argv: Optional[Sequence[str]] = None) -> Dict[str, Any]:
             args.epochs, train, layer.diagnostics, scheduler):
         epoch_times.append(seconds)
         if logger is not None:
-            monitor.update(epoch, stats['cost_norm'])
             test_stats = _test(model, test_loader)
             logger.log(epoch, loss=stats['loss'], cost_norm=stats['cost_norm'],
                        solver_calls=calls,
@@ -261,7 +258,7 @@ def main(argv: Optional[Sequence[str]] = None) -> Dict[str, Any]:
             test_loss=final['loss'],
             train_time_per_epoch_s=sum(epoch_times) / len(epoch_times),
             final_cost_norm=stats['cost_norm'], true_cost_norm=true_norm,
-            cost_collapse_warned=monitor.warned, world_size=ddp.world_size)
+            world_size=ddp.world_size)
     ddp.close()
     return result
 

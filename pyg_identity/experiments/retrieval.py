@@ -49,7 +49,6 @@ from torch import Tensor
 
 from pyg_identity.datasets.mnist import MNIST
 from pyg_identity.experiments._common import (
-    CollapseMonitor,
     Distributed,
     EpochNorm,
     RunLogger,
@@ -260,7 +259,6 @@ def run(args: argparse.Namespace, data: Optional[Any],
     scheduler = lr_scheduler(optimizer, args) or \
         torch.optim.lr_scheduler.MultiStepLR(
             optimizer, [max(1, round(epochs * 35 / 80))], gamma=0.3)
-    monitor = CollapseMonitor()
     logger = None
     recall = float('nan')
     if ddp.is_main:
@@ -278,7 +276,6 @@ def run(args: argparse.Namespace, data: Optional[Any],
         calls = solver_calls(model.criterion.diagnostics)  # last step
         scheduler.step()
         if logger is not None:
-            monitor.update(epoch, cost_norm)
             recall = test(model, test_x, test_y)
             logger.log(epoch, train_loss=loss, test_recall_at_1_pct=recall,
                        solver_calls=calls,

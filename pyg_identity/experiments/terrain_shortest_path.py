@@ -29,7 +29,6 @@ from torch_geometric.utils import scatter
 
 from pyg_identity.datasets.terrain_shortest_path import TerrainShortestPath
 from pyg_identity.experiments._common import (
-    CollapseMonitor,
     Distributed,
     EpochNorm,
     RunLogger,
@@ -206,7 +205,6 @@ def main(argv: Optional[List[str]] = None) -> Dict[str, Any]:
     optimizer = torch.optim.Adam(model.parameters(), lr=args.lr)
     scheduler = lr_scheduler(optimizer, args)
     epoch_norm = EpochNorm(model.solver.diagnostics)
-    monitor = CollapseMonitor()
     true_norm = mean_graph_norm(train_ds, lambda d: (d.cost, d.batch))
     logger = RunLogger(NAME, args) if ddp.is_main else None
 
@@ -237,7 +235,6 @@ def main(argv: Optional[List[str]] = None) -> Dict[str, Any]:
         epoch_times.append(seconds)
         cost_norm = epoch_norm.pop()
         if logger is not None:
-            monitor.update(epoch, cost_norm)
             val = run_test(model, val_loader)
             logger.log(epoch, loss=loss, cost_norm=cost_norm,
                        solver_calls=calls,
@@ -264,7 +261,7 @@ def main(argv: Optional[List[str]] = None) -> Dict[str, Any]:
         test_optimal_acc_pct=100 * test['optimal'],
         train_time_per_epoch_s=sum(epoch_times) / len(epoch_times),
         final_cost_norm=logger.history[-1]['cost_norm'],
-        true_cost_norm=true_norm, cost_collapse_warned=monitor.warned,
+        true_cost_norm=true_norm,
         **ddp.final_metrics(),
     )
     ddp.close()

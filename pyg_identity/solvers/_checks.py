@@ -2,8 +2,9 @@ r"""What a misplaced tensor looks like, for the argument checks of every
 solver family: one classifier of tensors by dtype and shape, read through
 a family's own nouns (its arguments differ: edge costs and
 :obj:`edge_index` for the graph solvers, scores and boolean labels for
-ranking); and the node count of a batch (:func:`count_nodes`), for every
-solver that takes a batch vector and a number of nodes."""
+ranking), the hint that :func:`pyg_identity.utils._checks.check_tensor`
+puts in its messages; and the node count of a batch (:func:`count_nodes`),
+for every solver that takes a batch vector and a number of nodes."""
 from typing import Any, Mapping, Optional, Sequence
 
 import torch

@@ -10,6 +10,7 @@ from torch import Tensor
 from torch_geometric.typing import OptTensor
 
 from pyg_identity.solvers._checks import count_nodes, looks_like
+from pyg_identity.utils._checks import check_tensor
 
 ORDER = 'cost, edge_index, batch, num_nodes, num_graphs'
 NOUNS = {
@@ -19,14 +20,9 @@ NOUNS = {
 }
 
 
-def _kind(value: Any) -> str:
-    return str(getattr(value, 'dtype', type(value).__name__))
-
-
-def _looks_like(value: Any) -> str:
+def _hint(value: Any) -> Optional[str]:
     # What a misplaced tensor most likely is, for the error message.
-    hint = looks_like(value, NOUNS, ORDER)
-    return f'; {hint}' if hint else ''
+    return looks_like(value, NOUNS, ORDER)
 
 
 def check_edge_inputs(cost: Any, edge_index: Any, batch: OptTensor,
@@ -37,13 +33,8 @@ def check_edge_inputs(cost: Any, edge_index: Any, batch: OptTensor,
     :obj:`allow_column`), :obj:`edge_index` an integer tensor of shape
     :obj:`[2, E]` and :obj:`batch` an integer vector; returns the number of
     nodes (from :obj:`batch`, :obj:`num_nodes` or :obj:`edge_index`)."""
-    if not isinstance(cost, Tensor) or not cost.is_floating_point():
-        raise ValueError(f"'cost' must be a floating point tensor (got "
-                         f"{_kind(cost)}{_looks_like(cost)})")
-    if (not isinstance(edge_index, Tensor) or edge_index.is_floating_point()
-            or edge_index.is_complex() or edge_index.dtype == torch.bool):
-        raise ValueError(f"'edge_index' must be an integer tensor (got "
-                         f"{_kind(edge_index)}{_looks_like(edge_index)})")
+    check_tensor(cost, 'cost', 'float', _hint)
+    check_tensor(edge_index, 'edge_index', 'integer', _hint)
     if edge_index.dim() != 2 or edge_index.size(0) != 2:
         raise ValueError(f"'edge_index' must have shape [2, num_edges] (got "
                          f"{list(edge_index.size())})")
@@ -61,11 +52,8 @@ def check_edge_inputs(cost: Any, edge_index: Any, batch: OptTensor,
         if cost.numel() != num_edges:
             raise ValueError(f"'cost' must have num_edges = {num_edges} "
                              f"entries (got {cost.numel()})")
-    if batch is not None and (
-            not isinstance(batch, Tensor) or batch.is_floating_point()
-            or batch.is_complex() or batch.dtype == torch.bool):
-        raise ValueError(f"'batch' must be an integer tensor (got "
-                         f"{_kind(batch)}{_looks_like(batch)})")
+    if batch is not None:
+        check_tensor(batch, 'batch', 'integer', _hint)
     return count_nodes(batch, num_nodes, edge_index)
 
 

@@ -56,7 +56,11 @@ from pyg_identity.solvers._dispatch import (
     pair_blocks,
     split_pairs,
 )
-from pyg_identity.utils._checks import check_non_negative
+from pyg_identity.utils._checks import (
+    check_non_negative,
+    check_tensor,
+    is_integer_tensor,
+)
 
 METHODS = ('auto', 'dense', 'sparse')
 
@@ -80,10 +84,7 @@ class InfeasibleMatchingError(ValueError):
     smaller side of a pair and no unmatch cost is given."""
 
 
-def _is_index(src: Any) -> bool:
-    return isinstance(src, Tensor) and not (
-        src.is_floating_point() or src.is_complex()
-        or src.dtype == torch.bool)
+_is_index = is_integer_tensor
 
 
 def _looks_like(src: Tensor) -> str:
@@ -97,16 +98,19 @@ def _looks_like(src: Tensor) -> str:
     return 'a cost vector'
 
 
+def _hint(order: str) -> Callable[[Any], Optional[str]]:
+    # The hint of a check_tensor message: what a tensor looks like.
+    def hint(src: Any) -> Optional[str]:
+        if not isinstance(src, Tensor):
+            return None
+        return f'this looks like {_looks_like(src)} — the order is {order}'
+    return hint
+
+
 def _check_float(src: Any, name: str, order: str = ORDER) -> None:
     r"""Raises a :class:`ValueError` unless :obj:`src` is a floating point
     tensor; an integer tensor gets told what it looks like."""
-    if isinstance(src, Tensor) and src.is_floating_point():
-        return
-    hint = ''
-    if isinstance(src, Tensor):
-        hint = f'; this looks like {_looks_like(src)} — the order is {order}'
-    raise ValueError(f"'{name}' must be a floating point tensor (got "
-                     f"{getattr(src, 'dtype', type(src))}{hint})")
+    check_tensor(src, name, 'float', _hint(order))
 
 
 def _check_integer(src: Any, name: str, order: str = ORDER,
@@ -114,14 +118,10 @@ def _check_integer(src: Any, name: str, order: str = ORDER,
     r"""Raises a :class:`ValueError` unless :obj:`src` is an integer tensor
     (of one of :obj:`dtypes`, if given); a floating point tensor gets told
     what it looks like."""
-    if _is_index(src) if dtypes is None else (
-            isinstance(src, Tensor) and src.dtype in dtypes):
-        return
-    hint = ''
-    if isinstance(src, Tensor) and src.is_floating_point():
-        hint = f'; this looks like {_looks_like(src)} — the order is {order}'
-    raise ValueError(f"'{name}' must be an integer tensor (got "
-                     f"{getattr(src, 'dtype', type(src))}{hint})")
+    check_tensor(src, name, 'integer', _hint(order))
+    if dtypes is not None and src.dtype not in dtypes:
+        raise ValueError(f"'{name}' must be an integer tensor of dtype "
+                         f"{' or '.join(map(str, dtypes))} (got {src.dtype})")
 
 
 def _check_index(src: OptTensor, name: str, dim: int = 1,

@@ -530,12 +530,18 @@ def _graph_matching_solver(
     max_iter: int = 50,
     num_workers: int = 0,
     timeout: Optional[float] = None,
+    costs: Optional[Tuple[Any, Any]] = None,
 ) -> _GraphMatchingSolver:
     r"""Validates the options and the batch of graph pairs, splits it into
     per-pair problems once and returns the per-call solver, shared by
     :func:`solve_graph_matching` and
     :func:`pyg_identity.nn.functional.graph_matching` (see
-    :func:`solve_graph_matching` for the arguments)."""
+    :func:`solve_graph_matching` for the arguments); :obj:`costs`, the
+    call's :obj:`(cost, pairwise_cost)`, are checked against the batch
+    too."""
+    if costs is not None:
+        _check_float(costs[0], 'cost', ORDER)
+        _check_float(costs[1], 'pairwise_cost', ORDER)
     _check_solver(solver, max_iter)
     check_num_workers(num_workers)
     timeout = check_timeout(timeout)
@@ -591,9 +597,12 @@ def _graph_matching_solver(
     pairs = np.stack([ei[0] - ptr_s[g_u], ei[1] - ptr_t[g_u]], axis=1)
     quad = np.stack([es[0] - ptr_s[g_p], es[1] - ptr_s[g_p],
                      et[0] - ptr_t[g_p], et[1] - ptr_t[g_p]], axis=1)
-    return _GraphMatchingSolver(B, P, Q, g_u, g_p, pairs, quad, ptr_s, ptr_t,
-                                solver=solver, max_iter=max_iter,
-                                num_workers=num_workers, timeout=timeout)
+    qap = _GraphMatchingSolver(B, P, Q, g_u, g_p, pairs, quad, ptr_s, ptr_t,
+                               solver=solver, max_iter=max_iter,
+                               num_workers=num_workers, timeout=timeout)
+    if costs is not None:
+        qap.check_cost(*costs)
+    return qap
 
 
 @torch.no_grad()
@@ -679,13 +688,11 @@ def solve_graph_matching(
         :obj:`cost`) and the pairwise indicator :math:`y^p_{ij,ab} =
         y^u_{ia} y^u_{jb}` (those of :obj:`pairwise_cost`), 0/1 values.
     """
-    _check_float(cost, 'cost', ORDER)
-    _check_float(pairwise_cost, 'pairwise_cost', ORDER)
     qap = _graph_matching_solver(
         edge_index_s, edge_index_t, edge_index, edge_pair_index, batch_s,
         batch_t, num_nodes_s, num_nodes_t, num_graphs, solver=solver,
-        max_iter=max_iter, num_workers=num_workers, timeout=timeout)
-    qap.check_cost(cost, pairwise_cost)
+        max_iter=max_iter, num_workers=num_workers, timeout=timeout,
+        costs=(cost, pairwise_cost))
     return qap(cost, pairwise_cost)
 
 

@@ -17,7 +17,11 @@ from torch_geometric.utils import cumsum, scatter, to_dense_batch
 
 from pyg_identity.solvers._checks import looks_like
 from pyg_identity.solvers._dispatch import with_stack
-from pyg_identity.utils._checks import check_non_negative
+from pyg_identity.utils._checks import (
+    check_device,
+    check_non_negative,
+    check_tensor,
+)
 
 ORDER = 'cost, batch, num_graphs'
 NOUNS = {
@@ -32,17 +36,16 @@ def _looks_like(t: Tensor, order: str) -> str:
     return str(looks_like(t, NOUNS, order))
 
 
+def _hint(order: str) -> Callable[[Any], Optional[str]]:
+    return lambda value: looks_like(value, NOUNS, order)
+
+
 def check_cost(cost: Any, name: str = 'cost', order: str = ORDER) -> None:
     r"""Raises a :class:`ValueError` naming :obj:`name` unless :obj:`cost`
     is a finite floating point tensor of one or two dimensions; an integer
     or boolean tensor gets a message saying what it looks like (the
     argument order is :obj:`order`)."""
-    if not isinstance(cost, Tensor):
-        raise ValueError(f"'{name}' must be a floating point tensor (got "
-                         f"{type(cost)})")
-    if not cost.is_floating_point():
-        raise ValueError(f"'{name}' must be a floating point tensor (got "
-                         f"{cost.dtype}; {_looks_like(cost, order)})")
+    check_tensor(cost, name, 'float', _hint(order))
     if cost.dim() not in (1, 2):
         raise ValueError(f"'{name}' must be one-dimensional (with 'batch') "
                          f"or two-dimensional (one group per row) (got shape "
@@ -84,17 +87,12 @@ def check_batch(cost: Tensor, batch: Any, num_graphs: Any,
             raise ValueError(f"'num_graphs' must be 1 (or None) when 'batch' "
                              f"is None (got {num_graphs})")
         return None, 1
-    if batch.is_floating_point() or batch.dtype == torch.bool or (
-            batch.is_complex()):
-        raise ValueError(f"'batch' must be an integer tensor (got "
-                         f"{batch.dtype}; {_looks_like(batch, order)})")
+    check_tensor(batch, 'batch', 'integer', _hint(order))
     if batch.dim() != 1 or batch.numel() != cost.numel():
         raise ValueError(f"'batch' must be one-dimensional with "
                          f"{cost.numel()} entries, one per cost entry (got "
                          f"shape {list(batch.size())})")
-    if batch.device != cost.device:
-        raise ValueError(f"'batch' must be on the device of the cost "
-                         f"({cost.device}, got {batch.device})")
+    check_device(batch, 'batch', cost, 'the cost')
     batch = batch.long()
     if batch.numel() > 0:
         lo, hi = (int(v) for v in torch.stack(torch.aminmax(batch)))

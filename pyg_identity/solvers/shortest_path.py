@@ -13,7 +13,7 @@ functionals of :mod:`pyg_identity.nn.functional` run the same per-batch
 solver (built once per call by :func:`_shortest_path_solver`) inside the
 gradient mechanism."""
 import warnings
-from typing import Callable, List, Optional, Tuple, Union
+from typing import Any, Callable, List, Optional, Tuple, Union
 
 import numpy as np
 import torch
@@ -31,6 +31,7 @@ from pyg_identity.solvers._dispatch import (
     with_stack,
 )
 from pyg_identity.solvers._edges import check_graph_arrays
+from pyg_identity.utils._checks import check_tensor
 
 NEGATIVE_COSTS = ('raise', 'clamp')
 
@@ -494,29 +495,20 @@ _NOUNS = {
 }
 
 
-def _looks_like(value: Tensor) -> str:
+def _looks_like(value: Any) -> str:
     # What a misplaced tensor looks like, for an error message.
     return looks_like(value, _NOUNS, _ORDER) or f'the order is {_ORDER}'
 
 
 def _check_cost(cost: Tensor) -> None:
-    if not isinstance(cost, Tensor) or not cost.is_floating_point():
-        hint = _looks_like(cost)
-        raise ValueError(f"'cost' must be a floating point tensor (got "
-                         f"{getattr(cost, 'dtype', type(cost).__name__)}; "
-                         f"{hint})")
+    check_tensor(cost, 'cost', 'float', _looks_like)
     if cost.dim() != 1:
         raise ValueError(f"'cost' must be one-dimensional (got shape "
                          f"{list(cost.size())})")
 
 
 def _check_edge_index(edge_index: Tensor) -> None:
-    if (not isinstance(edge_index, Tensor) or edge_index.is_floating_point()
-            or edge_index.is_complex() or edge_index.dtype == torch.bool):
-        hint = _looks_like(edge_index)
-        raise ValueError(f"'edge_index' must be an integer tensor (got "
-                         f"{getattr(edge_index, 'dtype', type(edge_index))}"
-                         f"; {hint})")
+    check_tensor(edge_index, 'edge_index', 'integer', _looks_like)
     if edge_index.dim() != 2 or edge_index.size(0) != 2:
         hint = f'; {_looks_like(edge_index)}' if edge_index.dim() == 1 else ''
         raise ValueError(f"'edge_index' must have shape [2, num_edges] (got "
@@ -524,14 +516,9 @@ def _check_edge_index(edge_index: Tensor) -> None:
 
 
 def _check_batch(batch: OptTensor) -> None:
+    check_tensor(batch, 'batch', 'integer', _looks_like, none=True)
     if batch is None:
         return
-    if not isinstance(batch, Tensor) or batch.is_floating_point() or (
-            batch.dtype == torch.bool or batch.is_complex()):
-        hint = _looks_like(batch)
-        raise ValueError(f"'batch' must be an integer tensor or None (got "
-                         f"{getattr(batch, 'dtype', type(batch).__name__)}; "
-                         f"{hint})")
     if batch.dim() != 1:
         hint = (f'; {_looks_like(batch)}' if batch.dim() == 2
                 and batch.size(0) == 2 else '')

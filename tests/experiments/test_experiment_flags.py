@@ -1,6 +1,7 @@
 import argparse
 import importlib
 import re
+import warnings
 
 import pytest
 import torch
@@ -213,3 +214,38 @@ def test_short_runs_print_no_estimate(tmp_path, capsys):
     logger = RunLogger('task', args)
     logger.log(1, loss=1.0)
     assert capsys.readouterr().err == ''
+
+
+def test_run_logger_watches_the_logged_cost_norm(tmp_path):
+    # Every experiment logs 'cost_norm'; the logger's collapse watch warns
+    # once when it falls below a quarter of its first value (or of the true
+    # costs' norm) and the final metrics say whether it did.
+    args = argparse.Namespace(out=str(tmp_path), backward='identity',
+                              epochs=3, quiet=True)
+    logger = RunLogger('task', args)
+    logger.log(1, cost_norm=4.0)
+    with pytest.warns(RuntimeWarning, match='collapsing'):
+        logger.log(2, cost_norm=0.5)
+    with warnings.catch_warnings():
+        warnings.simplefilter('error')
+        logger.log(3, cost_norm=0.1)  # warned once only
+    assert logger.finish()['final'] == {'cost_collapse_warned': True}
+
+    calm = RunLogger('task', argparse.Namespace(
+        out=str(tmp_path / 'calm'), backward='identity', epochs=1,
+        quiet=True), cost_reference=5.0)
+    calm.log(1, cost_norm=4.0)
+    assert calm.finish(test_acc_pct=1.0)['final'] == {
+        'test_acc_pct': 1.0, 'cost_collapse_warned': False}
+    # Below a quarter of the true costs' norm from the first epoch on.
+    low = RunLogger('task', argparse.Namespace(
+        out=str(tmp_path / 'low'), backward='identity', epochs=1,
+        quiet=True), cost_reference=5.0)
+    with pytest.warns(RuntimeWarning, match="true costs' norm"):
+        low.log(1, cost_norm=1.0)
+    # No cost norm logged: no collapse key.
+    none = RunLogger('task', argparse.Namespace(
+        out=str(tmp_path / 'none'), backward='identity', epochs=1,
+        quiet=True))
+    none.log(1, loss=1.0)
+    assert 'cost_collapse_warned' not in none.finish()['final']

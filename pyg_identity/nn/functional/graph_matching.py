@@ -9,8 +9,6 @@ from torch_geometric.typing import OptTensor
 from pyg_identity.nn.functional.identity_solver import identity_solver
 from pyg_identity.nn.functional.settings import GradientSettings
 from pyg_identity.solvers.quadratic_assignment import (
-    ORDER,
-    _check_float,
     _graph_matching_solver,
 )
 
@@ -92,13 +90,11 @@ def graph_matching(
         device.
     """
     settings = GradientSettings.resolve(settings, kwargs, projection=None)
-    _check_float(cost, 'cost', ORDER)
-    _check_float(pairwise_cost, 'pairwise_cost', ORDER)
     qap = _graph_matching_solver(
         edge_index_s, edge_index_t, edge_index, edge_pair_index, batch_s,
         batch_t, num_nodes_s, num_nodes_t, num_graphs, solver=solver,
-        max_iter=max_iter, num_workers=num_workers, timeout=timeout)
-    qap.check_cost(cost, pairwise_cost)
+        max_iter=max_iter, num_workers=num_workers, timeout=timeout,
+        costs=(cost, pairwise_cost))
     index_u, index_p = qap.index(cost.device)
     y_u, y_p = identity_solver((cost, pairwise_cost), qap,
                                (index_u, index_p.to(pairwise_cost.device)),

@@ -11,6 +11,7 @@ from pyg_identity.nn.functional.settings import (
     SolverDiagnostics,
 )
 from pyg_identity.projection import check_num_graphs, project
+from pyg_identity.utils._checks import check_device, check_tensor
 
 Costs = Union[Tensor, Sequence[Tensor]]
 Indices = Union[None, Tensor, Sequence[Optional[Tensor]]]
@@ -78,17 +79,12 @@ def _check_indices(seq: Sequence[Tensor], index: Indices,
     for c, idx in zip(seq, indices):
         if idx is None:
             continue
-        if not isinstance(idx, Tensor) or idx.dtype == torch.bool or (
-                idx.is_floating_point() or idx.is_complex()):
-            raise ValueError(f"'index' must be an integer tensor (got "
-                             f"{getattr(idx, 'dtype', type(idx))})")
+        check_tensor(idx, 'index', 'integer')
         if idx.dim() != 1 or idx.numel() != c.size(0):
             raise ValueError(f"'index' must be one-dimensional with "
                              f"costs.size(0) = {c.size(0)} entries (got shape "
                              f"{list(idx.size())})")
-        if idx.device != c.device:
-            raise ValueError(f"'index' must be on the device of its costs "
-                             f"({c.device}; got {idx.device})")
+        check_device(idx, 'index', c, 'its costs')
     if num_graphs is not None and not check_range:
         # `project` checks the range (in the one synchronisation it needs).
         return indices, num_graphs

@@ -16,6 +16,7 @@ from pyg_identity.solvers.ranking import (
     check_cost,
     groups,
 )
+from pyg_identity.utils._checks import check_device
 
 RECALL_ORDER = 'cost, relevant, batch, num_graphs'
 
@@ -82,9 +83,7 @@ def _check_relevant(relevant: Any, cost: Tensor,
         raise ValueError(f"'relevant' must have the shape of the scores "
                          f"{list(cost.size())} (got "
                          f"{list(relevant.size())})")
-    if relevant.device != cost.device:
-        raise ValueError(f"'relevant' must be on the device of the scores "
-                         f"({cost.device}, got {relevant.device})")
+    check_device(relevant, 'relevant', cost, 'the scores')
     return relevant.reshape(-1)
 
 
