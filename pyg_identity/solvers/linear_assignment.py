@@ -35,6 +35,7 @@ with the one dispatch helper (:func:`~pyg_identity.solvers._dispatch.
 pair_blocks`, :class:`~pyg_identity.solvers._dispatch.DenseBlocks`), and
 returns the per-call solver. The per-pair numpy kernels are private.
 """
+import functools
 import operator
 import time
 from typing import Any, Callable, List, NamedTuple, Optional, Sequence, Tuple
@@ -98,13 +99,15 @@ def _looks_like(src: Tensor) -> str:
     return 'a cost vector'
 
 
-def _hint(order: str) -> Callable[[Any], Optional[str]]:
+def _order_hint(order: str, src: Any) -> Optional[str]:
     # The hint of a check_tensor message: what a tensor looks like.
-    def hint(src: Any) -> Optional[str]:
-        if not isinstance(src, Tensor):
-            return None
-        return f'this looks like {_looks_like(src)} — the order is {order}'
-    return hint
+    if not isinstance(src, Tensor):
+        return None
+    return f'this looks like {_looks_like(src)} — the order is {order}'
+
+
+def _hint(order: str) -> Callable[[Any], Optional[str]]:
+    return functools.partial(_order_hint, order)
 
 
 def _check_float(src: Any, name: str, order: str = ORDER) -> None:
