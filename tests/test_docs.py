@@ -142,8 +142,8 @@ GUIDE_QUOTES = [
     ('12.87 ± 0.03 (12.89 ± 0.00)', 'REPRODUCTION.md'),
     ('2.60', 'REPRODUCTION.md'),
     ('4.33 (26.75)', 'REPRODUCTION.md'),
-    ('68.50', 'REPRODUCTION.md'),
-    ('26.74 (26.75)', 'REPRODUCTION.md'),
+    ('70.15 ± 2.33', 'REPRODUCTION.md'),
+    ('26.71 ± 0.04 (26.75 ± 0.00)', 'REPRODUCTION.md'),
 ]
 
 
