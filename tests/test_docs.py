@@ -140,8 +140,8 @@ GUIDE_QUOTES = [
     ('3.08 ± 1.75 (12.89 ± 0.00)', 'REPRODUCTION.md'),
     ('83.07 ± 0.49', 'REPRODUCTION.md'),
     ('12.87 ± 0.03 (12.89 ± 0.00)', 'REPRODUCTION.md'),
-    ('2.60', 'REPRODUCTION.md'),
-    ('4.33 (26.75)', 'REPRODUCTION.md'),
+    ('1.45 ± 1.63', 'REPRODUCTION.md'),
+    ('4.18 ± 0.21 (26.75 ± 0.00)', 'REPRODUCTION.md'),
     ('70.15 ± 2.33', 'REPRODUCTION.md'),
     ('26.71 ± 0.04 (26.75 ± 0.00)', 'REPRODUCTION.md'),
 ]
