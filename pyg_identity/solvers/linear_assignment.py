@@ -85,12 +85,9 @@ class InfeasibleMatchingError(ValueError):
     smaller side of a pair and no unmatch cost is given."""
 
 
-_is_index = is_integer_tensor
-
-
 def _looks_like(src: Tensor) -> str:
     r"""What a tensor in the wrong argument most likely is."""
-    if _is_index(src):
+    if is_integer_tensor(src):
         if src.dim() == 2 and src.size(0) == 2:
             return 'an edge_index'
         return 'a batch vector' if src.dim() == 1 else 'an index tensor'
@@ -178,7 +175,7 @@ def _check_sizes(sizes: Any, name: str, num_pairs: int,
     if sizes is None:
         return None
     if isinstance(sizes, Tensor):
-        if not _is_index(sizes):
+        if not is_integer_tensor(sizes):
             raise ValueError(f"'{name}' must be an integer tensor (got "
                              f"{sizes.dtype})")
         arr = sizes.detach().cpu().numpy()
