@@ -70,6 +70,14 @@ def _positive(value: str) -> float:
     return x
 
 
+def _unit_interval(value: str) -> float:
+    x = _float(value)
+    if not 0.0 <= x < 1.0:
+        raise argparse.ArgumentTypeError(f'expected a number in [0, 1), got '
+                                         f'{value!r}')
+    return x
+
+
 def _int(value: str) -> int:
     return _number(value, 'an integer', int, None)
 
@@ -313,13 +321,16 @@ def base_parser(description: str, *, epochs: int, projection: Optional[str],
                 lambda_: float = 20.0, lr: float = 1e-3,
                 batch_size: int = 32,
                 lr_milestones: Optional[Sequence[int]] = None,
-                lr_gamma: float = 0.1) -> argparse.ArgumentParser:
+                lr_gamma: float = 0.1,
+                adam_betas: Tuple[float, float] = (0.9, 0.999),
+                adam_eps: float = 1e-8) -> argparse.ArgumentParser:
     r"""Returns an :class:`argparse.ArgumentParser` with the flags every
     experiment takes: :obj:`--backward`, :obj:`--projection`,
     :obj:`--noise`, :obj:`--noise-epochs`, :obj:`--noise-position`,
     :obj:`--lambda`, :obj:`--sigma`, :obj:`--num-samples`,
     :obj:`--imle-noise`, :obj:`--epochs`, :obj:`--lr`, :obj:`--lr-milestones`,
-    :obj:`--lr-gamma`, :obj:`--batch-size`, :obj:`--seed`,
+    :obj:`--lr-gamma`, :obj:`--adam-betas`, :obj:`--adam-eps`,
+    :obj:`--batch-size`, :obj:`--seed`,
     :obj:`--out`, :obj:`--tiny` and :obj:`--quiet`; defaults are the
     experiment's. Its program name is :obj:`pyg-identity train NAME` and its
     help shows every option's default once (:class:`HelpFormatter`)."""
@@ -374,6 +385,12 @@ def base_parser(description: str, *, epochs: int, projection: Optional[str],
                    ('' if lr_milestones else ' (default: none)'))
     p.add_argument('--lr-gamma', type=_non_negative, default=lr_gamma,
                    help='the factor of each step decay')
+    p.add_argument('--adam-betas', type=_unit_interval, nargs=2,
+                   default=list(adam_betas), metavar=('BETA1', 'BETA2'),
+                   help='Adam\'s moment decays')
+    p.add_argument('--adam-eps', type=_positive, default=adam_eps,
+                   help='Adam\'s denominator term (large values damp the '
+                   'steps of small, rare gradients)')
     p.add_argument('--batch-size', type=_positive_int, default=batch_size,
                    help='examples per training step')
     p.add_argument('--seed', type=_int, default=0,
@@ -451,6 +468,16 @@ def seed_everything(seed: int) -> None:
     random.seed(seed)
     np.random.seed(seed)
     torch.manual_seed(seed)
+
+
+def adam(params: Any, args: argparse.Namespace,
+         **kwargs: Any) -> torch.optim.Adam:
+    r"""The :class:`torch.optim.Adam` of an experiment: :obj:`args.lr`,
+    :obj:`args.adam_betas` and :obj:`args.adam_eps` (:func:`base_parser`'s
+    flags), with any further keyword arguments (e.g. :obj:`weight_decay`)."""
+    return torch.optim.Adam(params, lr=args.lr,
+                            betas=tuple(args.adam_betas),  # type: ignore
+                            eps=args.adam_eps, **kwargs)
 
 
 def lr_scheduler(optimizer: torch.optim.Optimizer,

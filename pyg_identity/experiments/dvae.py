@@ -41,6 +41,7 @@ from pyg_identity.experiments._common import (
     RunLogger,
     _non_negative,
     _positive_int,
+    adam,
     add_mnist,
     base_parser,
     describe,
@@ -208,8 +209,7 @@ def run(args: argparse.Namespace, data: Optional[Any],
                  noise=args.noise, **gradient_kwargs(args))
     net = ddp.wrap(model, seed=args.seed)  # different noise per rank
     if args.optimizer == 'adam':
-        optimizer: torch.optim.Optimizer = torch.optim.Adam(
-            model.parameters(), lr=args.lr)
+        optimizer: torch.optim.Optimizer = adam(model.parameters(), args)
     else:
         optimizer = torch.optim.SGD(model.parameters(), lr=args.lr)
     scheduler = lr_scheduler(optimizer, args)

@@ -50,6 +50,7 @@ from pyg_identity.experiments._common import (
     RunLogger,
     _non_negative,
     _positive_int,
+    adam,
     add_label_workers,
     add_num_plots,
     add_save,
@@ -277,7 +278,7 @@ def main(argv: Optional[Sequence[str]] = None) -> Dict[str, Any]:
                         runs=args.runs, noise=args.noise,
                         **gradient_kwargs(args))
     net = ddp.wrap(model, seed=args.seed)  # different noise per rank
-    optimizer = torch.optim.Adam(model.parameters(), lr=args.lr)
+    optimizer = adam(model.parameters(), args)
     scheduler = lr_scheduler(optimizer, args)
     layer = model.tsp
     norm = EpochNorm(layer.diagnostics)

@@ -48,6 +48,7 @@ from pyg_identity.experiments._common import (
     _non_negative,
     _non_negative_int,
     _positive_int,
+    adam,
     add_alias,
     add_download,
     add_save,
@@ -488,7 +489,7 @@ def main(argv: Optional[List[str]] = None) -> Dict[str, Any]:
         max_iter=args.qap_iter, informed_margin=args.informed_margin,
         noise=args.noise, **gradient_kwargs(args))
     net = ddp.wrap(model, seed=args.seed)  # different noise per rank
-    optimizer = torch.optim.Adam(model.parameters(), lr=args.lr)
+    optimizer = adam(model.parameters(), args)
     # The paper halves the lr every 2 of 10 epochs (every epochs // 5 of
     # ours) unless --lr-step or --lr-milestones says otherwise.
     step = args.lr_step or max(1, args.epochs // 5)

@@ -33,6 +33,7 @@ from pyg_identity.experiments._common import (
     EpochNorm,
     RunLogger,
     _positive_int,
+    adam,
     add_alias,
     add_label_workers,
     add_num_plots,
@@ -204,7 +205,7 @@ def main(argv: Optional[Sequence[str]] = None) -> Dict[str, Any]:
                        runs=args.runs, noise=args.noise,
                        **gradient_kwargs(args))
     net = ddp.wrap(model, seed=args.seed)  # different noise per rank
-    optimizer = torch.optim.Adam(model.parameters(), lr=args.lr)
+    optimizer = adam(model.parameters(), args)
     scheduler = lr_scheduler(optimizer, args)
     # The true edge costs are the Euclidean distances (edge_attr).
     true_norm = mean_graph_norm(train_dataset, lambda d: (

@@ -55,6 +55,7 @@ from pyg_identity.experiments._common import (
     _non_negative,
     _non_negative_int,
     _positive_int,
+    adam,
     add_alias,
     add_mnist,
     base_parser,
@@ -252,8 +253,8 @@ def run(args: argparse.Namespace, data: Optional[Any],
                          args.embedding,
                          noise=args.noise, **gradient_kwargs(args))
     net = ddp.wrap(model, seed=args.seed)  # different noise per rank
-    optimizer = torch.optim.Adam(model.parameters(), lr=args.lr,
-                                 weight_decay=args.weight_decay)
+    optimizer = adam(model.parameters(), args,
+                     weight_decay=args.weight_decay)
     # The paper drops the lr by 70% after 35 of 80 epochs (the same fraction
     # of ours unless --lr-milestones says otherwise).
     scheduler = lr_scheduler(optimizer, args) or \

@@ -34,6 +34,7 @@ from pyg_identity.experiments._common import (
     RunLogger,
     _non_negative_int,
     _positive_int,
+    adam,
     add_alias,
     add_num_plots,
     add_save,
@@ -202,7 +203,7 @@ def main(argv: Optional[List[str]] = None) -> Dict[str, Any]:
     test_loader = DataLoader(test_ds, batch_size=100)
 
     net = ddp.wrap(model, seed=args.seed)  # different noise per rank
-    optimizer = torch.optim.Adam(model.parameters(), lr=args.lr)
+    optimizer = adam(model.parameters(), args)
     scheduler = lr_scheduler(optimizer, args)
     epoch_norm = EpochNorm(model.solver.diagnostics)
     true_norm = mean_graph_norm(train_ds, lambda d: (d.cost, d.batch))
