@@ -61,6 +61,27 @@ MNIST_SHOWN = '$MNIST'
 RETRIEVAL = ['--epochs', '4', '--root', MNIST]
 DVAE = ['--epochs', '4', '--root', MNIST]
 
+# Stated deviations from the paper's Globe TSP setting: config suffix ->
+# (flags, what the row says, the (k, alpha) that ran). The paper gives Adam
+# lr 1e-4 and no schedule; the Blackbox paper's code, which the Identity
+# paper's TSP experiments build on, decays the lr stepwise (MultiStepLR,
+# gamma 0.1) in every Globe TSP setting and uses Adam betas (0.5, 0.999),
+# eps 1e-3.
+GLOBE_DEVIATIONS: Dict[str, Tuple[List[str], str, Tuple[Tuple[int, str],
+                                                        ...]]] = {
+    '_decay': (['--lr', '1e-3', '--lr-milestones', '70', '85'],
+               'Adam 1e-3 ÷10 after epochs 70, 85',
+               ((10, '0.1'), (5, '0.1'), (5, '0'))),
+    '_step': (['--lr-milestones', '70', '85'],
+              'the paper\'s Adam 1e-4, ÷10 after epochs 70, 85 (a step '
+              'decay, as the Blackbox code\'s)',
+              ((5, '0.1'), (10, '0.1'))),
+    '_bbadam': (['--adam-betas', '0.5', '0.999', '--adam-eps', '1e-3'],
+                'the Blackbox code\'s Adam β = (0.5, 0.999), ε = 1e-3, '
+                'constant 1e-4',
+                ((5, '0.1'),)),
+}
+
 # config name -> (experiment, flags)
 CONFIGS: Dict[str, tuple] = {
     # Claims 1, 7 (Table 6, Fig. 4c) at the paper's scale.
@@ -78,11 +99,11 @@ CONFIGS: Dict[str, tuple] = {
         '--k', '20', '--noise', '0.1', '--grad-noise', '0.25'] + (
             ['--backward', 'blackbox'] if b == 'bb' else []))
        for b in ('id', 'bb')},
-    # A stated deviation from the paper's schedule: lr 1e-3 with step decays
-    # (the paper's constant 1e-4 leaves the test accuracy oscillating).
-    **{f'paper_globe{k}_id_a{a}_decay': ('globe_tsp', PAPER_GLOBE + [
-        '--k', str(k), '--noise', a, '--lr', '1e-3', '--lr-milestones', '70',
-        '85']) for k, a in ((10, '0.1'), (5, '0.1'), (5, '0'))},
+    # Stated deviations from the paper's Globe TSP setting (GLOBE_DEVIATIONS).
+    **{f'paper_globe{k}_id_a{a}{suffix}': ('globe_tsp', PAPER_GLOBE + [
+        '--k', str(k), '--noise', a] + flags)
+       for suffix, (flags, _, runs) in GLOBE_DEVIATIONS.items()
+       for k, a in runs},
     # Claim 8 (Fig. 4a): Identity vs BB under gradient noise (reduced).
     'globe10_id': ('globe_tsp', GLOBE + ['--k', '10', '--noise', '0.1',
                                          '--noise-epochs', '8']),
@@ -410,21 +431,26 @@ def globe_table(results: Dict[str, List[dict]]) -> str:
             f"{stat(results, config, 'final_cost_norm')} "
             f"({stat(results, config, 'true_cost_norm')}) | "
             f"{_wall(results, config)} | — (no number in the paper) |")
-    for k, a in ((5, '0'), (5, '0.1'), (10, '0.1')):
-        config = f'paper_globe{k}_id_a{a}_decay'
-        if not results.get(config):
-            continue
-        pm, psd = TABLE6[(k, a)]
-        rows.append(
-            f"| {k} | {a} | id, Adam 1e-3 ÷10 after epochs 70, 85 (not the "
-            f"paper's schedule) | {len(results[config])} | "
-            f"{stat(results, config, 'test_acc_pct')} | {pm} ± {psd} | "
-            f"{stat(results, config, 'spread')} | "
-            f"{stat(results, config, 'location_error_km')} | "
-            f"{stat(results, config, 'final_cost_norm')} "
-            f"({stat(results, config, 'true_cost_norm')}) | "
-            f"{_wall(results, config)} | not reproduced (a different "
-            f"schedule, stated; it shows what the constant lr costs) |")
+    for suffix, (_, label, runs) in GLOBE_DEVIATIONS.items():
+        for k, a in sorted(runs):
+            config = f'paper_globe{k}_id_a{a}{suffix}'
+            if not results.get(config):
+                continue
+            pm, psd = TABLE6[(k, a)]
+            acc = values(results, config, 'test_acc_pct')
+            m = statistics.mean(acc)
+            where = 'within' if abs(m - pm) <= psd else 'outside'
+            rows.append(
+                f"| {k} | {a} | id, {label} (not the paper's stated "
+                f"setting) | {len(results[config])} | "
+                f"{stat(results, config, 'test_acc_pct')} | {pm} ± {psd} | "
+                f"{stat(results, config, 'spread')} | "
+                f"{stat(results, config, 'location_error_km')} | "
+                f"{stat(results, config, 'final_cost_norm')} "
+                f"({stat(results, config, 'true_cost_norm')}) | "
+                f"{_wall(results, config)} | not reproduced (a stated "
+                f"deviation from the paper's setting; {m:.2f} {where} "
+                f"{pm} ± {psd}) |")
     return (head + '\n'.join(rows) + '\n' + _globe_curves(results) +
             _partial_runs() + _globe_precision())
 
@@ -459,7 +485,7 @@ def _partial_runs() -> str:
             continue
         last = log_row(epochs[-1])
         lines.append(
-            f"- `{name}` (stopped after epoch {epochs[-1].split()[1]}, not "
+            f"- `{name}` (stopped after epoch {int(epochs[-1].split()[1])}, not "
             f"finished): test accuracy {float(last['test_acc_pct']):.1f}%, "
             f"spread {float(last['spread']):.2f} rad, raw cost norm "
             f"{float(last['cost_norm']):.2f} (true "

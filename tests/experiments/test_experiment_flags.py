@@ -1,5 +1,6 @@
 import argparse
 import importlib
+import inspect
 import re
 import warnings
 
@@ -9,6 +10,7 @@ import torch
 from pyg_identity.experiments._common import (
     DataNotFoundError,
     RunLogger,
+    adam,
     lr_scheduler,
     missing_data,
     plain_text,
@@ -43,6 +45,24 @@ def test_paper_training_settings_are_the_defaults():
     t = terrain_shortest_path.parser().parse_args([])
     assert (t.lr, t.epochs, t.batch_size, t.lr_milestones, t.lr_gamma) == (
         5e-3, 50, 70, [30], 0.1)
+
+
+@pytest.mark.parametrize('task', TASKS)
+def test_every_experiment_takes_adams_settings(task):
+    module = importlib.import_module(f'pyg_identity.experiments.{task}')
+    args = module.parser().parse_args(
+        ['--adam-betas', '0.5', '0.999', '--adam-eps', '1e-3', '--lr', '2e-4'])
+    opt = adam([torch.zeros(1, requires_grad=True)], args, weight_decay=0.1)
+    group = opt.param_groups[0]
+    assert (group['lr'], group['betas'], group['eps'], group['weight_decay']) \
+        == (2e-4, (0.5, 0.999), 1e-3, 0.1)
+    # Every Adam of the experiment is built by the one helper.
+    assert module.adam is adam
+    assert 'torch.optim.Adam(' not in inspect.getsource(module)
+    for bad in (['--adam-betas', '1.0', '0.9'], ['--adam-betas', '0.5'],
+                ['--adam-eps', '0'], ['--adam-eps', '-1e-3']):
+        with pytest.raises(SystemExit):
+            module.parser().parse_args(bad)
 
 
 def test_lr_scheduler_steps_at_the_milestones():
