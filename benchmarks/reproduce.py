@@ -75,7 +75,7 @@ GLOBE_DEVIATIONS: Dict[str, Tuple[List[str], str, Tuple[Tuple[int, str],
     '_step': (['--lr-milestones', '70', '85'],
               'the paper\'s Adam 1e-4, ÷10 after epochs 70, 85 (a step '
               'decay, as the Blackbox code\'s)',
-              ((5, '0.1'), (10, '0.1'))),
+              ((5, '0.1'), (10, '0.1'), (20, '0.1'))),
     '_bbadam': (['--adam-betas', '0.5', '0.999', '--adam-eps', '1e-3'],
                 'the Blackbox code\'s Adam β = (0.5, 0.999), ε = 1e-3, '
                 'constant 1e-4',
