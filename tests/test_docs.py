@@ -123,6 +123,8 @@ GUIDE_QUOTES = [
     ('98.40 ± 0.28', 'REPRODUCTION.md'),
     ('99.40 ± 0.00', 'REPRODUCTION.md'),
     ('31.80', 'REPRODUCTION.md'),
+    ('99.20', 'REPRODUCTION.md'),
+    ('91.80', 'REPRODUCTION.md'),
     ('44.55 ± 2.76', 'REPRODUCTION.md'),
     ('76.85 ± 0.85', 'REPRODUCTION.md'),
     ('75.82 ± 0.74', 'REPRODUCTION.md'),
