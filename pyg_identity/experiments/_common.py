@@ -475,8 +475,8 @@ def adam(params: Any, args: argparse.Namespace,
     r"""The :class:`torch.optim.Adam` of an experiment: :obj:`args.lr`,
     :obj:`args.adam_betas` and :obj:`args.adam_eps` (:func:`base_parser`'s
     flags), with any further keyword arguments (e.g. :obj:`weight_decay`)."""
-    return torch.optim.Adam(params, lr=args.lr,
-                            betas=tuple(args.adam_betas),  # type: ignore
+    beta1, beta2 = args.adam_betas
+    return torch.optim.Adam(params, lr=args.lr, betas=(beta1, beta2),
                             eps=args.adam_eps, **kwargs)
 
 
