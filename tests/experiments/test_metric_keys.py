@@ -131,3 +131,31 @@ def test_estimator_comparisons_are_reported_from_their_json(reproduce):
     imle = reproduce.load_compare('dvae_noproj')['estimators']['imle']
     assert f"{ident['mean']:.2f}" in ours and f"{imle['mean']:.2f}" in ours
     assert verdict.startswith('not reproduced (not at the paper')
+
+
+def test_globe_deviations_are_rows_with_their_label(reproduce, monkeypatch,
+                                                    tmp_path):
+    # Only the committed copies: runs/reproduce may hold unfinished runs.
+    monkeypatch.setattr(reproduce, 'RUNS', str(tmp_path))
+    results = {}
+    for suffix, (flags, _, runs) in reproduce.GLOBE_DEVIATIONS.items():
+        for k, a in runs:
+            config = f'paper_globe{k}_id_a{a}{suffix}'
+            task, argv = reproduce.CONFIGS[config]
+            assert task == 'globe_tsp'
+            assert argv == ['--k', str(k), '--noise', a] + flags
+            found = [reproduce.run(config, s) for s in range(3)]
+            if any(found):
+                results[config] = [r for r in found if r]
+    if not results:
+        pytest.skip('no committed Globe TSP deviation runs')
+    text = reproduce.globe_table(results)
+    for suffix, (_, label, _) in reproduce.GLOBE_DEVIATIONS.items():
+        rows = [line for line in text.splitlines()
+                if f'| id, {label} (not the paper' in line]
+        ran = [c for c in results if c.endswith(suffix)]
+        assert len(rows) == len(ran)
+        assert all('| not reproduced (a stated deviation' in r for r in rows)
+    if any(c.endswith('_step') for c in results):
+        assert '**The schedule.**' in text
+        assert '--lr-milestones 70 85' in text
