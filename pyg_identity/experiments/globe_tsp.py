@@ -49,6 +49,7 @@ from pyg_identity.experiments._common import (
     EpochNorm,
     RunLogger,
     _non_negative,
+    _positive,
     _positive_int,
     adam,
     add_label_workers,
@@ -98,6 +99,11 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument('--image-size', type=_positive_int, default=16,
                    help='flag size (16 keeps the FC layer and the '
                    'checkpoint small)')
+    p.add_argument('--input-scale', type=_positive, default=1.0,
+                   metavar='S',
+                   help='multiply the flags (in [0, 1]) by S before the CNN; '
+                   '255 feeds them in [0, 255], unnormalised, as the '
+                   'Blackbox code does')
     p.add_argument('--distance', default='geodesic',
                    choices=['geodesic', 'chord'],
                    help='edge costs: great-circle or straight-line distance '
@@ -275,7 +281,8 @@ def main(argv: Optional[Sequence[str]] = None) -> Dict[str, Any]:
 
     # Model.
     model = GlobeTSPNet(image_size=args.image_size, distance=args.distance,
-                        runs=args.runs, noise=args.noise,
+                        runs=args.runs, input_scale=args.input_scale,
+                        noise=args.noise,
                         **gradient_kwargs(args))
     net = ddp.wrap(model, seed=args.seed)  # different noise per rank
     optimizer = adam(model.parameters(), args)

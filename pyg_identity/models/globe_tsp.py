@@ -1,3 +1,4 @@
+import math
 from typing import Any, Optional
 
 import torch
@@ -55,6 +56,13 @@ class GlobeTSPNet(torch.nn.Module):
             :class:`~pyg_identity.nn.IdentityTSP`. (default: :obj:`"elkai"`)
         runs (int, optional): The number of LKH runs per graph.
             (default: :obj:`1`)
+        input_scale (float, optional): The factor the flags are multiplied
+            by before the first convolution. Our flags lie in :math:`[0, 1]`;
+            the Blackbox paper's code feeds its flags unnormalised, in
+            :math:`[0, 255]` (:obj:`input_scale=255.0` reproduces that). The
+            scale changes how far apart the untrained network puts the
+            countries and how fast the first layer learns.
+            (default: :obj:`1.0`)
         settings (GradientSettings, optional): The gradient settings of the
             solver layer (see
             :class:`~pyg_identity.nn.functional.GradientSettings`); default
@@ -79,6 +87,7 @@ class GlobeTSPNet(torch.nn.Module):
         solver: str = 'elkai',
         runs: int = 1,
         *,
+        input_scale: float = 1.0,
         settings: Optional[GradientSettings] = None,
         **kwargs: Any,
     ) -> None:
@@ -92,7 +101,13 @@ class GlobeTSPNet(torch.nn.Module):
         if distance not in DISTANCES:
             raise ValueError(f"'distance' must be 'geodesic' or 'chord' (got "
                              f"{distance!r})")
+        if isinstance(input_scale, bool) or not isinstance(
+                input_scale, (int, float)) or not math.isfinite(
+                    input_scale) or input_scale <= 0:
+            raise ValueError(f"'input_scale' must be a positive finite "
+                             f"number (got {input_scale!r})")
         self.image_size = image_size
+        self.input_scale = float(input_scale)
         self.in_channels = in_channels
         self.hidden_channels = hidden_channels
         self.distance = distance
@@ -119,6 +134,8 @@ class GlobeTSPNet(torch.nn.Module):
             raise ValueError(f"'x' must have shape [num_nodes, "
                              f"{self.in_channels}, {self.image_size}, "
                              f"{self.image_size}] (got {list(x.size())})")
+        if self.input_scale != 1.0:
+            x = x * self.input_scale
         h = F.relu(self.conv1(x))
         h = F.relu(self.conv2(h))
         h = F.relu(self.lin1(h.flatten(1)))
@@ -161,8 +178,11 @@ class GlobeTSPNet(torch.nn.Module):
                         num_graphs=num_graphs)
 
     def __repr__(self) -> str:
+        scale = ('' if self.input_scale == 1.0 else
+                 f'input_scale={self.input_scale:g}, ')
         return (f'{self.__class__.__name__}(image_size={self.image_size}, '
-                f'distance={self.distance!r}, {self.tsp.extra_repr()})')
+                f'distance={self.distance!r}, {scale}'
+                f'{self.tsp.extra_repr()})')
 
 
 __all__ = ['GlobeTSPNet']

@@ -66,6 +66,25 @@ def test_tiny_run_with_gradient_and_label_noise(tmp_path):
     assert 'test_acc_pct' not in result['paper']  # a corrupted run
 
 
+def test_input_scale_reaches_the_model(tmp_path, monkeypatch):
+    from pyg_identity.experiments import globe_tsp
+    built = []
+
+    class Recording(globe_tsp.GlobeTSPNet):
+        def __init__(self, *args, **kwargs):
+            super().__init__(*args, **kwargs)
+            built.append(self)
+
+    monkeypatch.setattr(globe_tsp, 'GlobeTSPNet', Recording)
+    result = main(tiny(tmp_path, '--input-scale', '255'))
+    assert [m.input_scale for m in built] == [255.0]
+    assert math.isfinite(result['final']['test_acc_pct'])
+    assert globe_tsp.parser().parse_args([]).input_scale == 1.0
+    for bad in ('0', '-1', 'inf'):
+        with pytest.raises(SystemExit):
+            globe_tsp.parser().parse_args(['--input-scale', bad])
+
+
 def test_corrupt_labels_flips_both_directions(tmp_path):
     dataset = GlobeTSP(str(tmp_path), split='train', num_train=200,
                        num_countries=5, image_size=10, num_workers=0,

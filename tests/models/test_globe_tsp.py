@@ -112,10 +112,30 @@ def test_default_checkpoint_size_is_small():
     (dict(distance='euclid'), 'distance'),
     (dict(projection='bad'), 'projection'),
     (dict(noise=-1.0), 'noise'),
+    (dict(input_scale=0.0), 'input_scale'),
+    (dict(input_scale=float('inf')), 'input_scale'),
+    (dict(input_scale=True), 'input_scale'),
+    (dict(input_scale='255'), 'input_scale'),
 ])
 def test_bad_arguments(kwargs, match):
     with pytest.raises(ValueError, match=match):
         GlobeTSPNet(**kwargs)
+
+
+def test_input_scale_multiplies_the_flags():
+    # The Blackbox code's unnormalised [0, 255] flags: the same network fed
+    # the flags times 255.
+    b = make_batch()
+    torch.manual_seed(0)
+    scaled = GlobeTSPNet(image_size=IMAGE, hidden_channels=16,
+                         input_scale=255.0)
+    plain = GlobeTSPNet(image_size=IMAGE, hidden_channels=16)
+    plain.load_state_dict(scaled.state_dict())
+    torch.testing.assert_close(scaled.points(b.x), plain.points(255.0 * b.x))
+    assert 'input_scale=255' in repr(scaled)
+    assert 'input_scale' not in repr(plain)
+    with pytest.raises(TypeError):  # a keyword, after the positional ones
+        GlobeTSPNet(IMAGE, 3, 8, 'geodesic', 'elkai', 1, 255.0)
 
 
 def test_bad_image_shape():
