@@ -363,6 +363,10 @@ def main(argv: Optional[Sequence[str]] = None) -> Dict[str, Any]:
     if logger is not None:
         save_state_dict(model, args.save)
         final = _test(model, test_loader)
+        # The same 100 points serve every example, so a gap between the
+        # two accuracies is how well the training tours pin them down.
+        train_acc = _test(model, DataLoader(train_dataset,
+                                            batch_size=100))['acc']
         _plot(model, test_dataset, os.path.join(logger.out, 'tours.png'),
               args.num_plots)
         norms = [row['cost_norm'] for row in logger.history]
@@ -371,6 +375,7 @@ def main(argv: Optional[Sequence[str]] = None) -> Dict[str, Any]:
             plots=['loss', 'test_acc_pct', 'cost_norm', 'spread',
                    'location_error_km', 'epoch_time_s'],
             test_acc_pct=final['acc'], test_loss=final['loss'],
+            train_acc_pct=train_acc,
             train_time_per_epoch_s=sum(epoch_times) / len(epoch_times),
             final_cost_norm=norms[-1],
             min_cost_norm=min(norms) if norms else math.nan,

@@ -10,6 +10,7 @@ from pyg_identity.experiments.globe_tsp import (
     evaluate,
     main,
 )
+from pyg_identity.models.globe_tsp import GlobeTSPNet
 from pyg_identity.models.pretrained import load_pretrained, model_card
 
 
@@ -37,7 +38,7 @@ def test_tiny_run_writes_metrics_and_plots(tmp_path, capsys, backward):
         metrics = json.load(f)
     assert metrics['final'] == result['final']
     for key in ('test_acc_pct', 'test_loss', 'train_time_per_epoch_s',
-                'final_cost_norm'):
+                'final_cost_norm', 'train_acc_pct'):
         assert math.isfinite(metrics['final'][key]), key
     assert [row['noise'] for row in metrics['history']] == [0.1, 0.0]
     # Table 6's number for TSP(5), alpha = 0.1 is printed beside ours.
@@ -83,6 +84,20 @@ def test_input_scale_reaches_the_model(tmp_path, monkeypatch):
     for bad in ('0', '-1', 'inf'):
         with pytest.raises(SystemExit):
             globe_tsp.parser().parse_args(['--input-scale', bad])
+
+
+def test_train_accuracy_is_the_saved_models_on_the_training_split(tmp_path):
+    result = main(tiny(tmp_path, '--save', str(tmp_path / 'model.pt')))
+    args = result['args']
+    model = GlobeTSPNet(image_size=args['image_size'])
+    model.load_state_dict(torch.load(tmp_path / 'model.pt',
+                                     weights_only=True))
+    train = GlobeTSP(str(tmp_path / 'data'), split='train',
+                     num_train=args['num_train'], num_test=args['num_test'],
+                     num_countries=args['k'], image_size=args['image_size'],
+                     num_workers=0, log=False)
+    assert result['final']['train_acc_pct'] == pytest.approx(
+        evaluate(model, train), abs=1e-9)
 
 
 def test_corrupt_labels_flips_both_directions(tmp_path):
