@@ -1,4 +1,3 @@
-import math
 from typing import Any, Optional
 
 import torch
@@ -7,6 +6,9 @@ from torch import Tensor
 from torch_geometric.typing import OptTensor
 
 from pyg_identity.nn.functional.settings import GradientSettings
+from pyg_identity.nn.functional.settings import (
+    check_positive as check_finite_positive,
+)
 from pyg_identity.nn.tsp import IdentityTSP
 from pyg_identity.utils._checks import check_positive
 
@@ -101,13 +103,8 @@ class GlobeTSPNet(torch.nn.Module):
         if distance not in DISTANCES:
             raise ValueError(f"'distance' must be 'geodesic' or 'chord' (got "
                              f"{distance!r})")
-        if isinstance(input_scale, bool) or not isinstance(
-                input_scale, (int, float)) or not math.isfinite(
-                    input_scale) or input_scale <= 0:
-            raise ValueError(f"'input_scale' must be a positive finite "
-                             f"number (got {input_scale!r})")
         self.image_size = image_size
-        self.input_scale = float(input_scale)
+        self.input_scale = check_finite_positive(input_scale, 'input_scale')
         self.in_channels = in_channels
         self.hidden_channels = hidden_channels
         self.distance = distance
