@@ -50,7 +50,12 @@ def test_loaded_checkpoint_reproduces_card_metric(name, tmp_path):
     experiment = importlib.import_module(f'pyg_identity.experiments.{task}')
     dataset = card_dataset(card, root=str(tmp_path / 'data'))
     value = experiment.evaluate(model, dataset)
-    assert value == pytest.approx(card['value'], rel=1e-3, abs=1e-3)
+    # A TSP card's metric is a mean optimality gap (%) of LKH tours through
+    # float costs that differ in the last bits between CPUs, so a near-tie
+    # may flip one of its 50 tours (measured: 0.006 on one machine, 7e-6 on
+    # another); 0.02 points is far below what a broken checkpoint gives.
+    tol = 0.02 if card['metric'] == 'optimality_gap_percent' else 1e-3
+    assert value == pytest.approx(card['value'], rel=1e-3, abs=tol)
 
 
 def test_unknown_name():
