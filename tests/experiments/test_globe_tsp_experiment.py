@@ -7,7 +7,9 @@ import torch
 from pyg_identity.datasets.globe_tsp import GlobeTSP
 from pyg_identity.experiments.globe_tsp import (
     corrupt_labels,
+    entry_accuracy,
     evaluate,
+    full_tour,
     main,
 )
 from pyg_identity.models.globe_tsp import GlobeTSPNet
@@ -38,14 +40,19 @@ def test_tiny_run_writes_metrics_and_plots(tmp_path, capsys, backward):
         metrics = json.load(f)
     assert metrics['final'] == result['final']
     for key in ('test_acc_pct', 'test_loss', 'train_time_per_epoch_s',
-                'final_cost_norm', 'train_acc_pct'):
+                'final_cost_norm', 'train_acc_pct', 'test_entry_acc_pct',
+                'train_entry_acc_pct'):
         assert math.isfinite(metrics['final'][key]), key
+    # A wrong tour still has most of its k x k entries right.
+    assert metrics['final']['test_entry_acc_pct'] >= \
+        metrics['final']['test_acc_pct']
     assert [row['noise'] for row in metrics['history']] == [0.1, 0.0]
     # Table 6's number for TSP(5), alpha = 0.1 is printed beside ours.
     assert metrics['paper']['test_acc_pct'] == 99.67
     # ... with the note that our flags stand in for the paper's.
     assert 'procedural 16x16 flags' in capsys.readouterr().out
-    assert all('test_acc_pct' in row for row in metrics['history'])
+    assert all('test_acc_pct' in row and 'test_entry_acc_pct' in row
+               for row in metrics['history'])
 
 
 @pytest.mark.parametrize('backward', ['perturbed', 'imle'])
@@ -134,3 +141,52 @@ def test_ddp_two_processes(tmp_path):
 
     # Two ranks train on their shards of the data; DDP keeps them equal.
     run_ddp(tmp_path, 'globe_tsp', '--root', str(tmp_path / 'data'))
+
+
+def test_entry_accuracy_is_the_blackbox_codes_dense_accuracy(tmp_path):
+    # A ragged batch (k = 5 and k = 7): the share of right entries of each
+    # dense k x k adjacency matrix, diagonal included, as the Blackbox
+    # code's `(abs(tours - label) < 0.5).mean()` per example.
+    from torch_geometric.data import Batch
+
+    graphs = [GlobeTSP(str(tmp_path / str(k)), split='test', num_test=3,
+                       num_countries=k, image_size=10, num_workers=0,
+                       log=False) for k in (5, 7)]
+    batch = Batch.from_data_list([graphs[0][0], graphs[1][0], graphs[0][1]])
+    y = batch.y.clone()
+    # Graph 0: a 2-opt move on its optimal tour; graphs 1, 2 stay right.
+    tour = _tour_of(graphs[0][0])
+    a, b, c, d = tour[0], tour[1], tour[2], tour[3]
+    wrong = {(a, b): 0.0, (c, d): 0.0, (a, c): 1.0, (b, d): 1.0}
+    ei = batch.edge_index
+    for (u, v), value in wrong.items():
+        for s, t in ((u, v), (v, u)):
+            y[(ei[0] == s) & (ei[1] == t)] = value
+    acc = entry_accuracy(y, batch)
+    dense = []
+    for g in range(3):
+        n = int(batch.ptr[g + 1] - batch.ptr[g])
+        mask = batch.batch[ei[0]] == g
+        local = ei[:, mask] - batch.ptr[g]
+        pred = torch.zeros(n, n)
+        true = torch.zeros(n, n)
+        pred[local[0], local[1]] = y[mask]
+        true[local[0], local[1]] = batch.y[mask]
+        dense.append(((pred - true).abs() < 0.5).double().mean())
+    assert torch.allclose(acc, torch.stack(dense))
+    assert acc.tolist() == pytest.approx([1 - 8 / 25, 1.0, 1.0])
+    assert full_tour(y, batch).tolist() == [False, True, True]
+
+
+def _tour_of(data):
+    # The nodes of the optimal tour of `data` in visiting order.
+    succ = {}
+    for (u, v), on in zip(data.edge_index.t().tolist(), data.y.tolist()):
+        if on > 0.5:
+            succ.setdefault(u, []).append(v)
+    order, prev = [0], None
+    while len(order) < data.num_nodes:
+        nxt = [v for v in succ[order[-1]] if v != prev][0]
+        prev = order[-1]
+        order.append(nxt)
+    return order
