@@ -1002,6 +1002,8 @@ METRIC_LABELS: Dict[str, Tuple[str, str]] = {
     'test_loss': ('test loss (per graph)', 'loss'),
     'test_acc_pct': ('test accuracy', 'accuracy (%)'),
     'train_acc_pct': ('training accuracy', 'accuracy (%)'),
+    'test_entry_acc_pct': ('test: right entries of the tour adjacency',
+                           '% of k x k entries'),
     'test_f1_pct': ('test F1 score', 'F1 (%)'),
     'test_gap_pct': ('test optimality gap of the tours', 'gap (%)'),
     'val_exact_acc_pct': ('validation: exactly optimal paths', '% of maps'),

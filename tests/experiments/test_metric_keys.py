@@ -160,3 +160,38 @@ def test_globe_deviations_are_rows_with_their_label(reproduce, monkeypatch,
     if any(c.endswith('_step') for c in results):
         assert '**The schedule.**' in text
         assert '--lr-milestones 70 85' in text
+
+
+def test_globe_rows_judge_both_accuracies(reproduce, monkeypatch):
+    # A run of this release reports full tours and adjacency entries; one
+    # of an earlier release only full tours: the entry cell counts the
+    # seeds that measured it, and the verdict judges both against Table 6.
+    monkeypatch.setattr(reproduce, '_load_precision', lambda: None)
+
+    def run(full, entries=None):
+        final = dict(test_acc_pct=full, spread=1.18, location_error_km=30.0,
+                     final_cost_norm=5.9, true_cost_norm=5.96)
+        if entries is not None:
+            final['test_entry_acc_pct'] = entries
+        history = [dict(epoch=e, test_acc_pct=full, cost_norm=5.9)
+                   for e in (1, 2)]
+        return dict(args=dict(seed=0), final=final, history=history,
+                    wall_time_s=600.0)
+
+    results = {'paper_globe5_id_a0.1': [run(98.0, 99.70), run(97.0)],
+               'paper_globe5_id_a0': [run(40.0)]}
+    text = reproduce.globe_table(results)
+    row = next(line for line in text.splitlines()
+               if line.startswith('| 5 | 0.1 | id | 2 |'))
+    assert '| 99.70 (1 of 2 seeds) |' in row
+    assert ('full tours: not reproduced (97.50 outside 99.67 ± 0.1); '
+            'entries: reproduced (99.70 within 99.67 ± 0.1)') in row
+    row0 = next(line for line in text.splitlines()
+                if line.startswith('| 5 | 0 | id | 1 |'))
+    assert '| not measured |' in row0 and 'entries: not measured' in row0
+    assert '**Which accuracy Table 6 reports.**' in text
+    assert 'TSP(5), α = 0.1: 99.70% of the entries, 98.00% of the tours ' \
+        '(1 seed; paper 99.67 ± 0.1)' in text
+    # Without a run that measured the entries, no such paragraph.
+    del results['paper_globe5_id_a0.1']
+    assert '**Which accuracy' not in reproduce.globe_table(results)
