@@ -223,8 +223,9 @@ def corrupt_labels(dataset: GlobeTSP, rho: float,
 def evaluate(model: torch.nn.Module, dataset: Any,
              batch_size: int = 100) -> float:
     r"""Returns the full-tour accuracy (%) of :obj:`model` (in eval mode, no
-    noise) on :obj:`dataset`, the metric of the paper's Table 6 and of the
-    pretrained card."""
+    noise) on :obj:`dataset`, the metric of the pretrained card (the
+    experiment reports :func:`entry_accuracy` beside it; the paper's Table 6
+    does not say which of the two it reports)."""
     return _test(model, DataLoader(dataset, batch_size=batch_size))['acc']
 
 

@@ -1,8 +1,10 @@
 import json
 import math
+import os
 
 import pytest
 import torch
+from torch_geometric.data import Batch
 
 from pyg_identity.datasets.globe_tsp import GlobeTSP
 from pyg_identity.experiments.globe_tsp import (
@@ -13,7 +15,11 @@ from pyg_identity.experiments.globe_tsp import (
     main,
 )
 from pyg_identity.models.globe_tsp import GlobeTSPNet
-from pyg_identity.models.pretrained import load_pretrained, model_card
+from pyg_identity.models.pretrained import (
+    checkpoint_dir,
+    load_pretrained,
+    model_card,
+)
 
 
 @pytest.fixture(autouse=True)
@@ -134,6 +140,14 @@ def test_checkpoint_reproduces_its_card(tmp_path):
     assert len(dataset) <= 200
     assert evaluate(model, dataset) == pytest.approx(card['value'],
                                                      abs=1e-6)
+    # The card's second row: the share of right adjacency entries.
+    with open(os.path.join(checkpoint_dir(), 'globe_tsp10.md')) as f:
+        row = next(line for line in f if line.startswith('| right entries'))
+    batch = Batch.from_data_list(list(dataset))
+    with torch.no_grad():
+        y = model(batch.x, batch.edge_index, batch.batch, batch.num_graphs)
+    entries = 100.0 * float(entry_accuracy(y, batch).mean())
+    assert entries == pytest.approx(float(row.split('|')[2]), abs=1e-2)
 
 
 def test_ddp_two_processes(tmp_path):
@@ -147,8 +161,6 @@ def test_entry_accuracy_is_the_blackbox_codes_dense_accuracy(tmp_path):
     # A ragged batch (k = 5 and k = 7): the share of right entries of each
     # dense k x k adjacency matrix, diagonal included, as the Blackbox
     # code's `(abs(tours - label) < 0.5).mean()` per example.
-    from torch_geometric.data import Batch
-
     graphs = [GlobeTSP(str(tmp_path / str(k)), split='test', num_test=3,
                        num_countries=k, image_size=10, num_workers=0,
                        log=False) for k in (5, 7)]
@@ -190,3 +202,4 @@ def _tour_of(data):
         prev = order[-1]
         order.append(nxt)
     return order
+
