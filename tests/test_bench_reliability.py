@@ -1,18 +1,10 @@
-import importlib.util
-import os
-
 import pytest
-
-PATH = os.path.join(os.path.dirname(__file__), '..', 'benchmarks',
-                    'bench_reliability.py')
+from _bench_helpers import load_benchmark
 
 
 @pytest.fixture(scope='module')
 def bench():
-    spec = importlib.util.spec_from_file_location('bench_reliability', PATH)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_benchmark('bench_reliability')
 
 
 def test_reliability_smoke(bench):

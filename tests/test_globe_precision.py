@@ -1,18 +1,10 @@
-import importlib.util
-import os
-
 import pytest
-
-PATH = os.path.join(os.path.dirname(__file__), '..', 'benchmarks',
-                    'globe_precision.py')
+from _bench_helpers import load_benchmark
 
 
 @pytest.fixture(scope='module')
 def bench():
-    spec = importlib.util.spec_from_file_location('globe_precision', PATH)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_benchmark('globe_precision')
 
 
 def test_entry_accuracy_counts_both_directions(bench):
