@@ -192,6 +192,12 @@ def test_globe_rows_judge_both_accuracies(reproduce, monkeypatch):
     assert '**Which accuracy Table 6 reports.**' in text
     assert 'TSP(5), α = 0.1: 99.70% of the entries, 98.00% of the tours ' \
         '(1 seed; paper 99.67 ± 0.1)' in text
+    assert 'With the step decay' not in text
+    results['paper_globe5_id_a0.1_step'] = [run(98.2, 99.44)]
+    text = reproduce.globe_table(results)
+    assert ('With the step decay once the margin is off (`--lr-milestones '
+            '70 85`, rows above): TSP(5), α = 0.1: 99.44% of the entries, '
+            '98.20% of the tours') in text
     # Without a run that measured the entries, no such paragraph.
-    del results['paper_globe5_id_a0.1']
+    del results['paper_globe5_id_a0.1'], results['paper_globe5_id_a0.1_step']
     assert '**Which accuracy' not in reproduce.globe_table(results)
