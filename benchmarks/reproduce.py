@@ -552,6 +552,14 @@ def _globe_metric(results: Dict[str, List[dict]]) -> str:
                 f'({n} seed{"s" if n > 1 else ""}; paper '
                 f'{TABLE6[(k, a)][0]} ± {TABLE6[(k, a)][1]})')
 
+    within = []
+    for k, a, suffix in ([(k, a, '') for k, a in measured]
+                         + [(k, '0.1', '_step') for k in stepped]):
+        for key, name in (('test_acc_pct', 'tours'), (ENTRY, 'entries')):
+            vals = values(results, f'paper_globe{k}_id_a{a}{suffix}', key)
+            if vals and _against(vals, *TABLE6[(k, a)])[0]:
+                within.append(f'TSP({k}), α = {a}{" (decay)" * bool(suffix)}'
+                              f', {name}')
     floor = ''
     if '20' in rand:
         floor = (f" (a uniformly random tour: {rand['20']['acc']:.1f}% of "
@@ -582,7 +590,8 @@ def _globe_metric(results: Dict[str, List[dict]]) -> str:
         + (' With the step decay once the margin is off (`--lr-milestones '
            '70 85`, rows above): ' + '; '.join(both(k, '0.1', '_step')
                                               for k in stepped) + '.'
-           if stepped else '') + '\n')
+           if stepped else '') + ' Within the paper\'s ± in either reading: '
+        + (', '.join(within) if within else 'none') + '.\n')
 
 
 def _mean_sd(vals: List[float]) -> str:

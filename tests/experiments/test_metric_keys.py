@@ -193,6 +193,8 @@ def test_globe_rows_judge_both_accuracies(reproduce, monkeypatch):
     assert 'TSP(5), α = 0.1: 99.70% of the entries, 98.00% of the tours ' \
         '(1 seed; paper 99.67 ± 0.1)' in text
     assert 'With the step decay' not in text
+    assert ("Within the paper's ± in either reading: TSP(5), α = 0.1, "
+            'entries.') in text
     results['paper_globe5_id_a0.1_step'] = [run(98.2, 99.44)]
     text = reproduce.globe_table(results)
     assert ('With the step decay once the margin is off (`--lr-milestones '
