@@ -572,7 +572,7 @@ def _globe_metric(results: Dict[str, List[dict]]) -> str:
     return (
         '\n**Which accuracy Table 6 reports.** The paper does not define its '
         'TSP accuracy. The Blackbox code, whose Globe TSP task, data and '
-        'trainer the Identity paper uses, logs two: `accuracy`, the share of '
+        'solver the Identity paper uses, logs two: `accuracy`, the share of '
         'right entries of the k × k tour adjacency matrix '
         '(`(abs(tours - label) < 0.5).mean()` in `globe_tsp/trainers.py`, '
         'the zero diagonal included), and `perfect_match_accuracy`, the '
