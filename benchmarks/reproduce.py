@@ -278,11 +278,7 @@ def stat(results: Dict[str, List[dict]], config: str, key: str,
          scale: float = 1.0) -> Optional[str]:
     vals = [r['final'][key] * scale for r in results.get(config, [])
             if r and r['final'].get(key) is not None]
-    if not vals:
-        return None
-    if len(vals) == 1:
-        return f'{vals[0]:.2f}'
-    return f'{statistics.mean(vals):.2f} ± {statistics.stdev(vals):.2f}'
+    return _mean_sd(vals) if vals else None
 
 
 def mean(results, config, key, scale=1.0) -> Optional[float]:

@@ -176,12 +176,16 @@ def embedding_stats(model: GlobeTSPNet, flags: Tensor) -> Dict[str, float]:
                 location_error_km=float(err.median()))
 
 
+def _wrong_entries(y: Tensor, data: Batch) -> Tensor:
+    # The number of wrong (directed) edge entries of each graph.
+    graph = edge_batch(data.batch, data.edge_index)
+    return scatter((y.detach() != data.y).double(), graph, 0,
+                   dim_size=data.num_graphs, reduce='sum')
+
+
 def full_tour(y: Tensor, data: Batch) -> Tensor:
     r"""Whether the predicted tour of each graph is the optimal one."""
-    graph = edge_batch(data.batch, data.edge_index)
-    wrong = scatter((y.detach() != data.y).float(), graph, 0,
-                    dim_size=data.num_graphs, reduce='sum')
-    return wrong == 0
+    return _wrong_entries(y, data) == 0
 
 
 def entry_accuracy(y: Tensor, data: Batch) -> Tensor:
@@ -191,11 +195,8 @@ def entry_accuracy(y: Tensor, data: Batch) -> Tensor:
     ``(abs(tours - label) < 0.5).mean()``), beside which it logs the
     full-tour ``perfect_match_accuracy``. A wrong tour differs from the
     optimal one in at least 4 undirected edges, 8 entries."""
-    graph = edge_batch(data.batch, data.edge_index)
-    wrong = scatter((y.detach() != data.y).double(), graph, 0,
-                    dim_size=data.num_graphs, reduce='sum')
     num_nodes = data.ptr.diff().double()
-    return 1.0 - wrong / num_nodes.pow(2)
+    return 1.0 - _wrong_entries(y, data) / num_nodes.pow(2)
 
 
 def corrupt_labels(dataset: GlobeTSP, rho: float,
