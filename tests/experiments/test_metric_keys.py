@@ -2,11 +2,11 @@
 benchmarks/reproduce.py reads the keys of earlier releases (the committed
 metrics in docs/reproduction/metrics/) through the one table
 :obj:`RENAMED_METRICS`."""
-import importlib.util
 import json
 import os
 
 import pytest
+from _bench_helpers import load_benchmark
 
 from pyg_identity.experiments._common import (
     METRIC_LABELS,
@@ -20,11 +20,7 @@ REPO = os.path.join(os.path.dirname(__file__), '..', '..')
 
 @pytest.fixture(scope='module')
 def reproduce():
-    path = os.path.join(REPO, 'benchmarks', 'reproduce.py')
-    spec = importlib.util.spec_from_file_location('reproduce', path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_benchmark('reproduce')
 
 
 def test_old_keys_are_renamed_and_fractions_become_percents():
