@@ -196,6 +196,17 @@ def test_globe_rows_judge_both_accuracies(reproduce, monkeypatch):
     assert ('With the step decay once the margin is off (`--lr-milestones '
             '70 85`, rows above): TSP(5), α = 0.1: 99.44% of the entries, '
             '98.20% of the tours') in text
+    # The collapsed rows across k, read as entries, against Table 6's order.
+    assert 'At α = 0 (collapsed)' not in text  # one k measured only
+    results['paper_globe5_id_a0'] = [run(40.0, 82.0)]
+    results['paper_globe20_id_a0'] = [run(1.0, 92.0)]
+    text = reproduce.globe_table(results)
+    assert ('At α = 0 (collapsed), read as entries, k = 5 / 20: ours '
+            '82.00 / 92.00, the paper 91.09 / 88.45. Ours rise with k') in text
+    assert 'does not single out the entry reading' in text
+    results['paper_globe20_id_a0'] = [run(1.0, 80.0)]
+    assert 'Neither rises with k.' in reproduce.globe_table(results)
+    del results['paper_globe5_id_a0'], results['paper_globe20_id_a0']
     # Without a run that measured the entries, no such paragraph.
     del results['paper_globe5_id_a0.1'], results['paper_globe5_id_a0.1_step']
     assert '**Which accuracy' not in reproduce.globe_table(results)
