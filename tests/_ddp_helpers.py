@@ -32,17 +32,27 @@ def run_ddp(tmp_path: Any, name: str, *extra: str) -> Dict[str, Any]:
         str(ranks), *extra
     ]
     env = {**os.environ, 'OMP_NUM_THREADS': '1'}
-    # Its own session, so that a timeout ends the ranks too (killing only
-    # torchrun would leave a rank waiting in a collective forever).
-    proc = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True,
-                            start_new_session=True)
-    try:
-        _, stderr = proc.communicate(timeout=300)  # generous: shared cores
-    except subprocess.TimeoutExpired:
-        os.killpg(proc.pid, signal.SIGKILL)
-        proc.communicate()
-        raise
+    # Output to a file, not a pipe: a rank that outlives torchrun would hold
+    # a pipe open and block the read forever. On a timeout, SIGTERM first:
+    # torchrun then stops its ranks (they run in sessions of their own, so
+    # killing torchrun's process group alone would leave them waiting in a
+    # collective), and SIGKILL only what is left after a grace period.
+    log = tmp_path / 'torchrun.log'
+    with open(log, 'w') as out:
+        proc = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=out,
+                                stderr=subprocess.STDOUT, text=True,
+                                start_new_session=True)
+        try:
+            proc.wait(timeout=300)  # generous: shared cores
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGTERM)
+            try:
+                proc.wait(timeout=60)
+            except subprocess.TimeoutExpired:
+                os.killpg(proc.pid, signal.SIGKILL)
+                proc.wait()
+            raise
+    stderr = log.read_text()
     assert proc.returncode == 0, stderr[-3000:]
     states = [torch.load(ranks / f'rank{r}.pt', weights_only=True)
               for r in range(2)]
