@@ -2,6 +2,7 @@ r"""Shared plumbing of the paper-experiment scripts: the common flags, seeding,
 per-epoch logging, the metrics JSON, training-curve plots, the paper's
 number beside ours and :class:`Distributed` for runs under :obj:`torchrun`."""
 import argparse
+import atexit
 import contextlib
 import functools
 import json
@@ -544,6 +545,14 @@ def noise_for_epoch(args: argparse.Namespace, epoch: int) -> float:
     return float(args.noise)
 
 
+# The process groups of this process, released at exit (see Distributed).
+_KEPT_GROUPS: List[Any] = []
+
+
+def _release_groups() -> None:
+    _KEPT_GROUPS.clear()
+
+
 class Distributed:
     r"""Data-parallel training under :obj:`torchrun --nproc_per_node N`
     with :class:`~torch.nn.parallel.DistributedDataParallel` (gloo backend,
@@ -566,6 +575,18 @@ class Distributed:
             if not dist.is_initialized():
                 dist.init_process_group('gloo')
             self.rank = dist.get_rank()
+            # Keep the group alive until exit. Otherwise the wrapped model's
+            # C++ reducer may hold its last reference, and freeing the model
+            # (when the script's main() returns) then destroys the gloo group
+            # with the GIL held: its destructor joins the worker threads,
+            # and one still releasing a finished collective's tensors waits
+            # for the GIL forever (seen on a loaded machine: a rank hung at
+            # exit in ~ProcessGroupGloo, thread.join). Released at exit,
+            # through the Python binding, the group is destroyed with the
+            # GIL released.
+            if not _KEPT_GROUPS:
+                atexit.register(_release_groups)
+            _KEPT_GROUPS.append(dist.group.WORLD)
 
     @property
     def is_main(self) -> bool:
