@@ -730,7 +730,30 @@ def _globe_tsp5_limit(results: Dict[str, List[dict]]) -> str:
                  f"% (spread "
                  f"{stat(results, 'paper_globe5_id_a0_byte', 'spread')} "
                  'rad). ')
+    text += _real_flags()
     return text.rstrip() + '\n'
+
+
+def _real_flags() -> str:
+    # The round-11 check with real flag icons (docs/reproduction/real_flags/,
+    # run outside reproduce.py; its README says how).
+    def final(cfg: str) -> Optional[Dict[str, Any]]:
+        path = os.path.join(REPO, 'docs', 'reproduction', 'real_flags', cfg,
+                            'seed0', 'metrics.json')
+        if not os.path.exists(path):
+            return None
+        with open(path) as f:
+            return json.load(f)['final']
+
+    runs = [(a, final(f'globe5_a{a}')) for a in ('0.1', '0')]
+    runs = [(a, r) for a, r in runs if r is not None]
+    if not runs:
+        return ''
+    return ('Real flag icons in place of our procedural flags do no better '
+            '(TSP(5), constant 1e-4, seed 0; docs/reproduction/real_flags/): '
+            + '; '.join(f"α = {a}: {r['test_acc_pct']:.1f}% full tours, "
+                        f"{r['test_entry_acc_pct']:.2f}% entries, spread "
+                        f"{r['spread']:.2f} rad" for a, r in runs) + '. ')
 
 
 def _partial_history(config: str) -> List[tuple]:
