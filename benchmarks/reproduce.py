@@ -30,6 +30,7 @@ PLOTS = os.path.join(REPO, 'docs', 'reproduction')
 # Committed copies of the runs' metrics.json (so the report can be rebuilt
 # from a clone): docs/reproduction/metrics/<config>/seed<s>.json.
 METRICS = os.path.join(PLOTS, 'metrics')
+REAL_FLAGS = os.path.join(PLOTS, 'real_flags')
 
 # The verdict rule, stated at the top of the report and applied below.
 RULE = ('**Verdict rule.** A row is *reproduced* only where our mean lies '
@@ -735,15 +736,14 @@ def _globe_tsp5_limit(results: Dict[str, List[dict]]) -> str:
 
 
 def _real_flags() -> str:
-    # The round-11 check with real flag icons (docs/reproduction/real_flags/,
-    # run outside reproduce.py; its README says how).
+    # The round-11 check with real flag icons (REAL_FLAGS, run outside
+    # reproduce.py; its README says how), in the current metric keys.
     def final(cfg: str) -> Optional[Dict[str, Any]]:
-        path = os.path.join(REPO, 'docs', 'reproduction', 'real_flags', cfg,
-                            'seed0', 'metrics.json')
+        path = os.path.join(REAL_FLAGS, cfg, 'seed0', 'metrics.json')
         if not os.path.exists(path):
             return None
         with open(path) as f:
-            return json.load(f)['final']
+            return current_result(json.load(f))['final']
 
     runs = [(a, final(f'globe5_a{a}')) for a in ('0.1', '0')]
     runs = [(a, r) for a, r in runs if r is not None]
